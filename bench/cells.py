@@ -1,0 +1,141 @@
+"""Cells: method x dataset x corruption x item x seed, each with a stable key.
+
+The key is a hash of the cell's canonical configuration, which includes the registered versions of the
+method, corruption and metrics, the dataset's revision, the clip preparation (rate, length, split) and the
+fitting protocol after profile scaling. Labels used by a table are kept beside the configuration, outside
+the hash, so the same experiment in two suites is computed once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.dataset import CorpusMissing, build_dataset
+from bench.registry import CORRUPTIONS, METHODS, METRICS
+from bench.seeds import corruption_seed, method_seed
+from bench.suite import Suite
+
+CELL_FORMAT = 1  # bump when the meaning of a record changes
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=_jsonable)
+
+
+def _jsonable(value):
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    raise TypeError(f"cannot put {type(value).__name__} in a cell configuration")
+
+
+def cell_key(config: dict) -> str:
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:32]
+
+
+@dataclass
+class Cell:
+    config: dict  # canonical, hashed
+    labels: dict = field(default_factory=dict)  # suite, method, dataset, corruption labels; not hashed
+    key: str = ""
+
+    def __post_init__(self):
+        self.key = self.key or cell_key(self.config)
+
+    @property
+    def method(self) -> dict:
+        return self.config["method"]
+
+    @property
+    def dataset(self) -> dict:
+        return self.config["dataset"]
+
+    @property
+    def corruption(self) -> dict:
+        return self.config["corruption"]
+
+    @property
+    def corruption_seed(self) -> int:
+        c = self.config
+        return corruption_seed(c["seed"], c["dataset"]["name"], c["item"], c["corruption"])
+
+    @property
+    def method_seed(self) -> int:
+        c = self.config
+        return method_seed(c["seed"], c["method"], c["dataset"]["name"], c["item"])
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "config": self.config, "labels": self.labels}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Cell":
+        return cls(data["config"], data.get("labels", {}), data["key"])
+
+
+def expand(suite: Suite, profile: str = "paper", *, synthetic: bool = False, data_root=None) -> list[Cell]:
+    """Every cell of a suite's tables (its own and its includes'), each key once."""
+    cells: dict[str, Cell] = {}
+    for table in suite.tables():
+        for cell in _expand_table(table, profile, synthetic, data_root):
+            cells.setdefault(cell.key, cell)
+    return list(cells.values())
+
+
+def _expand_table(suite: Suite, profile: str, synthetic: bool, data_root) -> list[Cell]:
+    settings = suite.resolved(profile)
+    metrics = [{"name": m, "version": METRICS.get(m).version} for m in suite.metrics]
+    cells = []
+    for ds in suite.datasets:
+        dataset_config, items = _resolve_dataset(ds, settings, synthetic, data_root)
+        for corruption in suite.corruptions:
+            c_entry = CORRUPTIONS.get(corruption.name)
+            c_params = c_entry.obj.resolve_params(corruption.params, synthetic=synthetic, data_root=data_root)
+            c_config = {"name": corruption.name, "version": c_entry.version, "params": c_params}
+            for m in suite.methods:
+                m_entry = METHODS.get(m.name)
+                if c_entry.meta["task"] not in m_entry.meta["tasks"] or not _allowed(m, ds, corruption):
+                    continue
+                m_config = {"name": m.name, "version": m_entry.version, "params": m.params}
+                protocol = {**settings["protocol"], **m.extra.get("protocol", {})}
+                for item in items:
+                    for seed in settings["seeds"]:
+                        config = {"format": CELL_FORMAT, "method": m_config, "dataset": dataset_config,
+                                  "corruption": c_config, "item": item, "seed": int(seed),
+                                  "metrics": metrics, "protocol": protocol}
+                        labels = {"suite": suite.name, "method": m.label, "dataset": ds.label,
+                                  "corruption": corruption.label, "profile": profile,
+                                  "timeout_s": settings.get("timeout_s")}
+                        cells.append(Cell(config, labels))
+    return cells
+
+
+def _allowed(method, dataset, corruption) -> bool:
+    only_datasets = method.extra.get("datasets")
+    only_corruptions = method.extra.get("corruptions")
+    return ((not only_datasets or dataset.label in only_datasets or dataset.name in only_datasets)
+            and (not only_corruptions or corruption.label in only_corruptions
+                 or corruption.name in only_corruptions))
+
+
+def _resolve_dataset(ds, settings: dict, synthetic: bool, data_root) -> tuple[dict, list[str]]:
+    """The dataset part of the configuration and the chosen items; a stand-in if asked and needed."""
+    name, params, standin_for = ds.name, ds.params, None
+    instance = build_dataset(name, params, data_root)
+    if not instance.synthetic:
+        try:
+            instance.check()
+        except CorpusMissing:
+            if not synthetic or not instance.standin:
+                raise
+            standin_for, name = ds.name, instance.standin
+            params = ds.extra.get("standin_params", {})
+            instance = build_dataset(name, params, data_root)
+    split = ds.extra.get("split", settings.get("split")) or instance.default_split
+    items = instance.select(int(settings["items"]), split=split, seed=int(settings["item_seed"]))
+    config = {"name": name, "revision": instance.revision, "params": params, "split": split,
+              "sample_rate": int(settings["sample_rate"]), "seconds": settings.get("seconds"),
+              "standin_for": standin_for}
+    return config, items

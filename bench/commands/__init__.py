@@ -1,0 +1,1 @@
+"""Sub-commands of `bench` that live in their own modules (see bench.cli.COMMAND_MODULES)."""

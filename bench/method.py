@@ -1,0 +1,81 @@
+"""The Method interface and the context the harness runs it in."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from bench.audio import Estimate, Observation
+from bench.registry import METHODS
+
+
+class CellTimeout(Exception):
+    """Raised by RunContext.report when a cell runs past its deadline."""
+
+
+@dataclass
+class RunContext:
+    """Where and how a method runs one cell.
+
+    ``protocol`` holds the suite's fitting protocol after profile scaling (iterations, learning rate, trace
+    interval...). An iterative method calls ``report(iteration, signal)`` every ``trace_every`` iterations;
+    the harness scores the iterate against the clean reference (which the method never sees) and enforces
+    the deadline there.
+    """
+
+    device: str = "cpu"
+    seed: int = 0
+    protocol: dict[str, Any] = field(default_factory=dict)
+    trace_callback: Callable[[int, np.ndarray], None] | None = None
+    deadline: float | None = None  # time.monotonic() value
+
+    @property
+    def trace_every(self) -> int:
+        return int(self.protocol.get("trace_every", 0) or 0)
+
+    def rng(self) -> np.random.Generator:
+        return np.random.default_rng(self.seed)
+
+    def wants_trace(self, iteration: int) -> bool:
+        k = self.trace_every
+        return self.trace_callback is not None and k > 0 and iteration % k == 0
+
+    def report(self, iteration: int, signal) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise CellTimeout(f"cell passed its time limit at iteration {iteration}")
+        if self.trace_callback is not None:
+            self.trace_callback(iteration, np.asarray(signal, dtype=np.float32))
+
+
+class Method:
+    """Base class. Subclasses set ``tasks`` and implement ``restore``; parameters come from the suite."""
+
+    tasks: tuple[str, ...] = ()
+
+    def __init__(self, **params):
+        self.params = params
+
+    def restore(self, observation: Observation, context: RunContext) -> Estimate | np.ndarray:
+        raise NotImplementedError
+
+    def details(self) -> dict[str, Any]:
+        """Facts for ``bench list methods --details`` (parameter counts, schedules, ...)."""
+        return {}
+
+
+def method(name: str, *, version: str = "1", description: str | None = None):
+    """Decorator registering a Method subclass."""
+
+    def decorate(cls):
+        if not cls.tasks:
+            raise TypeError(f"method {name!r} must list the tasks it handles")
+        METHODS.add(name, cls, version=version, description=description, tasks=tuple(cls.tasks))
+        return cls
+
+    return decorate
+
+
+def build_method(name: str, params: dict | None = None) -> Method:
+    return METHODS.get(name).obj(**(params or {}))

@@ -1,0 +1,109 @@
+"""Metrics: registered functions with a name, a unit and a direction.
+
+A metric scores an estimate against the clean reference and never sees the method. It may produce several
+named outputs (BSS Eval gives SDR, SIR and SAR at once). The harness scores the corrupted input with the
+same metrics, so improvements (SI-SNRi, PSNRi) are derived from two scores rather than computed again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from bench.registry import METRICS
+
+
+class MetricUndefined(Exception):
+    """The metric cannot score this pair (PESQ on silence, ...): recorded as a failed metric, not a failed cell."""
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    unit: str
+    higher_is_better: bool
+    description: str = ""
+
+    @property
+    def arrow(self) -> str:
+        return "↑" if self.higher_is_better else "↓"
+
+
+class Metric:
+    """A registered scoring function. ``compute`` returns {output name: value}.
+
+    ``per_source``: the function is defined on single signals (T,) and is applied to each source of an
+    (S, T) pair and averaged. ``base``: this metric is the improvement of output ``base`` over the corrupted
+    input (estimate score minus input score), computed by the harness.
+    """
+
+    def __init__(self, name: str, fn: Callable | None, outputs: tuple[Output, ...], *, version: str = "1",
+                 description: str = "", per_source: bool = True, base: str | None = None,
+                 trace_safe: bool = True):
+        self.name = name
+        self.fn = fn
+        self.outputs = outputs
+        self.version = str(version)
+        self.description = description
+        self.per_source = per_source
+        self.base = base
+        self.trace_safe = trace_safe  # cheap enough to evaluate on every traced iterate
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(o.name for o in self.outputs)
+
+    def compute(self, reference: np.ndarray, estimate: np.ndarray, sr: int) -> dict[str, float]:
+        if self.base is not None:
+            raise TypeError(f"{self.name} is an improvement metric; the harness derives it from {self.base}")
+        reference = np.asarray(reference, dtype=np.float64)
+        estimate = np.asarray(estimate, dtype=np.float64)
+        if reference.shape != estimate.shape:
+            raise ValueError(f"{self.name}: reference {reference.shape} and estimate {estimate.shape} differ in shape")
+        if self.per_source and reference.ndim == 2:
+            per = [self._as_dict(self.fn(r, e, sr)) for r, e in zip(reference, estimate)]
+            return {k: float(np.mean([p[k] for p in per])) for k in per[0]}
+        return self._as_dict(self.fn(reference, estimate, sr))
+
+    def _as_dict(self, value) -> dict[str, float]:
+        if isinstance(value, dict):
+            return {k: float(v) for k, v in value.items()}
+        return {self.outputs[0].name: float(value)}
+
+
+def metric(name: str, *, unit: str = "", higher_is_better: bool = True, version: str = "1",
+           outputs: tuple[Output, ...] | None = None, per_source: bool = True, trace_safe: bool = True,
+           description: str | None = None):
+    """Decorator registering ``fn(reference, estimate, sr) -> float | dict`` as a metric."""
+
+    def decorate(fn):
+        doc = description or (fn.__doc__ or "").strip().split("\n", 1)[0]
+        outs = outputs or (Output(name, unit, higher_is_better, doc),)
+        m = Metric(name, fn, outs, version=version, description=doc, per_source=per_source,
+                   trace_safe=trace_safe)
+        METRICS.add(name, m, version=version, description=doc)
+        return fn
+
+    return decorate
+
+
+def improvement(name: str, base: str, *, version: str = "1", description: str | None = None) -> Metric:
+    """Register ``name`` as the improvement of output ``base`` over the corrupted input."""
+    doc = description or f"improvement of {base} over the corrupted input (estimate minus input)"
+    m = Metric(name, None, (Output(name, "dB", True, doc),), version=version, description=doc, base=base)
+    METRICS.add(name, m, version=version, description=doc)
+    return m
+
+
+def get_metric(name: str) -> Metric:
+    return METRICS.get(name).obj
+
+
+def output_spec(output_name: str) -> Output | None:
+    """The Output (unit, direction) of a metric output name, searching every registered metric."""
+    for entry in METRICS.entries():
+        for o in entry.obj.outputs:
+            if o.name == output_name:
+                return o
+    return None

@@ -1,0 +1,206 @@
+"""Tables from results: aggregate the long table per suite table and render it as Markdown or CSV.
+
+Rows are methods in the suite's order, columns the suite's layout (by default dataset x metric output),
+values mean ± std over items and seeds (or the median where the suite says ``aggregate = "median"``),
+the best value of each column marked, and the paper's published number beside ours where the suite has it.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from bench.cells import Cell
+from bench.metrics import get_metric, output_spec
+from bench.store import ResultsStore
+from bench.suite import Suite
+
+
+@dataclass
+class Table:
+    suite: Suite
+    profile: str
+    cells: pd.DataFrame  # aggregated: one row per (row label, column labels...), with mean/std/median/n
+    rows: list[str]
+    columns: list[tuple]  # column label tuples in display order
+    column_fields: list[str]
+    statistic: str
+    which: str
+    banners: list[str] = field(default_factory=list)
+
+
+def build_tables(suite: Suite, cells: list[Cell], store: ResultsStore, profile: str) -> list[Table]:
+    labels = {c.key: c.labels for c in cells}
+    frame = store.table([c.key for c in cells], labels)
+    return [_build_table(table, frame, cells, profile) for table in suite.tables()]
+
+
+def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: str) -> Table:
+    settings = suite.resolved(profile)
+    statistic = settings.get("aggregate", "mean")
+    which = "oracle" if settings.get("select") == "oracle" else "estimate"
+    mine = [c for c in cells if c.labels.get("suite") == suite.name]
+    sub = frame[frame["suite"] == suite.name] if not frame.empty else frame
+    outputs = [o for name in suite.metrics for o in get_metric(name).output_names]
+    column_fields = list(suite.layout.get("columns", ["dataset", "metric"]))
+    ok = sub[(sub["status"] == "ok") & (sub["which"] == which) & (sub["metric"].isin(outputs))]
+    group = ["method", *column_fields]
+    agg = ok.groupby(group, sort=False)["value"].agg(
+        mean="mean", std=lambda v: v.std(ddof=0), median="median", n="count").reset_index()
+
+    order = {"method": [m.label for m in suite.methods], "dataset": [d.label for d in suite.datasets],
+             "corruption": [c.label for c in suite.corruptions], "metric": outputs}
+    present = {tuple(row) for row in agg[column_fields].itertuples(index=False)}
+    columns = [col for col in _product([order[f] for f in column_fields]) if col in present]
+    rows = [m for m in order["method"] if m in set(agg["method"])]
+    return Table(suite, profile, agg, rows, columns, column_fields, statistic, which,
+                 _banners(suite, profile, sub, mine))
+
+
+def _product(lists):
+    out = [()]
+    for values in lists:
+        out = [prefix + (v,) for prefix in out for v in values]
+    return out
+
+
+def _banners(suite: Suite, profile: str, frame: pd.DataFrame, cells: list[Cell]) -> list[str]:
+    banners = []
+    standins = sorted({c.dataset["standin_for"] + " -> " + c.dataset["name"] for c in cells
+                       if c.dataset.get("standin_for")})
+    synthetic = bool(len(frame)) and frame["synthetic"].any()
+    if standins or synthetic:
+        detail = f" ({', '.join(standins)})" if standins else ""
+        banners.append(f"SYNTHETIC STAND-IN DATA{detail}: these numbers are not comparable to the paper's.")
+    if profile != "paper":
+        banners.append(f"Profile '{profile}': items, clip length or iterations are scaled down from the paper's protocol.")
+    statuses = frame.drop_duplicates("key")["status"].value_counts() if len(frame) else pd.Series(dtype=int)
+    done = int(statuses.sum())
+    failed = int(statuses.get("failed", 0) + statuses.get("timeout", 0))
+    missing = len(cells) - done
+    if failed or missing:
+        banners.append(f"INCOMPLETE: {failed} failed and {missing} missing of {len(cells)} cells; "
+                       "the means below leave them out.")
+    return banners
+
+
+def _format(mean: float, std: float, median: float, n: int, statistic: str) -> str:
+    if n == 0 or np.isnan(mean):
+        return "—"
+    if statistic == "median":
+        return f"{median:.2f} (n={n})"
+    return f"{mean:.2f} ± {std:.2f}"
+
+
+def _lookup(table: Table, row: str, column: tuple):
+    frame = table.cells
+    mask = frame["method"] == row
+    for field_name, value in zip(table.column_fields, column):
+        mask &= frame[field_name] == value
+    hit = frame[mask]
+    return None if hit.empty else hit.iloc[0]
+
+
+def _best_rows(table: Table) -> dict[tuple, str]:
+    """The method with the best value in each column (by the metric's direction)."""
+    metric_index = table.column_fields.index("metric") if "metric" in table.column_fields else None
+    best = {}
+    for column in table.columns:
+        spec = output_spec(column[metric_index]) if metric_index is not None else None
+        higher = spec.higher_is_better if spec else True
+        values = {}
+        for row in table.rows:
+            hit = _lookup(table, row, column)
+            if hit is not None and hit["n"] > 0:
+                values[row] = hit["median" if table.statistic == "median" else "mean"]
+        if values:
+            best[column] = (max if higher else min)(values, key=values.get)
+    return best
+
+
+def _references(suite: Suite) -> dict[tuple, dict]:
+    refs = {}
+    for ref in suite.references:
+        refs[(ref.get("method"), ref.get("dataset"), ref.get("corruption"), ref.get("metric"))] = ref
+    return refs
+
+
+def _reference_text(table: Table, row: str, column: tuple) -> str:
+    refs = _references(table.suite)
+    if not refs:
+        return ""
+    named = dict(zip(table.column_fields, column))
+    for key in ((row, named.get("dataset"), named.get("corruption"), named.get("metric")),
+                (row, named.get("dataset"), None, named.get("metric"))):
+        if key in refs:
+            ref = refs[key]
+            std = f" ± {ref['std']:.2f}" if ref.get("std") is not None else ""
+            return f" [paper {ref['mean']:.2f}{std}]"
+    return ""
+
+
+def _header(table: Table, column: tuple) -> str:
+    parts = []
+    for field_name, value in zip(table.column_fields, column):
+        if field_name == "metric":
+            spec = output_spec(value)
+            value = f"{value} {spec.arrow}" if spec else value
+        parts.append(str(value))
+    return " / ".join(parts)
+
+
+def render_markdown(tables: list[Table]) -> str:
+    out = io.StringIO()
+    for table in tables:
+        suite = table.suite
+        out.write(f"## {suite.title or suite.name}\n\n")
+        if suite.paper:
+            out.write(f"Paper: {suite.paper}\n\n")
+        for banner in table.banners:
+            out.write(f"> **{banner}**\n")
+        if table.banners:
+            out.write("\n")
+        if not table.columns:
+            out.write("_No finished cells yet: run `bench run --suite {}`._\n\n".format(suite.name))
+            continue
+        best = _best_rows(table)
+        out.write("| Method | " + " | ".join(_header(table, c) for c in table.columns) + " |\n")
+        out.write("|---|" + "---|" * len(table.columns) + "\n")
+        for row in table.rows:
+            cells = []
+            for column in table.columns:
+                hit = _lookup(table, row, column)
+                text = "—" if hit is None else _format(hit["mean"], hit["std"], hit["median"], int(hit["n"]),
+                                                          table.statistic)
+                if best.get(column) == row and text != "—":
+                    text = f"**{text}**"
+                cells.append(text + _reference_text(table, row, column))
+            out.write(f"| {row} | " + " | ".join(cells) + " |\n")
+        n_items = int(table.cells["n"].max()) if len(table.cells) else 0
+        shown = "median" if table.statistic == "median" else "mean ± std"
+        iterate = "best iterate over the trace (oracle)" if table.which == "oracle" else "final estimate"
+        out.write(f"\n{shown} over up to {n_items} items x seeds per entry; {iterate}; best per column in bold; "
+                  f"profile {table.profile}.\n\n")
+    return out.getvalue()
+
+
+def render_csv(tables: list[Table]) -> str:
+    frames = []
+    for table in tables:
+        best = _best_rows(table)
+        frame = table.cells.copy()
+        frame.insert(0, "suite", table.suite.name)
+        frame["profile"] = table.profile
+        frame["which"] = table.which
+        frame["best"] = [best.get(tuple(r[f] for f in table.column_fields)) == r["method"]
+                         for _, r in frame.iterrows()]
+        frame["synthetic"] = any("SYNTHETIC" in b for b in table.banners)
+        frames.append(frame)
+    if not frames:
+        return ""
+    return pd.concat(frames, ignore_index=True).to_csv(index=False)
+
+
+RENDERERS = {"md": render_markdown, "csv": render_csv}

@@ -1,0 +1,128 @@
+"""The results store: one JSON record per cell, written atomically; a long pandas table derived from them.
+
+Records live at ``<results>/cells/<key[:2]>/<key>.json``. A record is written to a temporary file in the
+same folder and renamed over its final name, so readers never see half a record and a crash (even
+``kill -9``) leaves either the whole record or none. Writing the same key twice replaces, never duplicates.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pandas as pd
+
+STATUSES = ("ok", "failed", "timeout")
+
+
+def results_root(explicit: str | os.PathLike | None = None) -> Path:
+    """``--results``, else ``$BENCH_RESULTS``, else ``results/`` in the working directory."""
+    return Path(explicit or os.environ.get("BENCH_RESULTS", "results"))
+
+
+class ResultsStore:
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = results_root(root)
+        self.cells_dir = self.root / "cells"
+
+    def path(self, key: str) -> Path:
+        return self.cells_dir / key[:2] / f"{key}.json"
+
+    def write(self, record: dict) -> Path:
+        path = self.path(record["key"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{record['key']}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(record, f, allow_nan=False, default=_json_default)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    def read(self, key: str) -> dict | None:
+        try:
+            with open(self.path(key)) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return None
+        except json.JSONDecodeError:
+            return None  # cannot happen with atomic writes, but a hand-edited file must not stop a run
+
+    def status_of(self, key: str) -> str | None:
+        record = self.read(key)
+        return record["status"] if record else None
+
+    def records(self, keys: Iterable[str] | None = None) -> Iterator[dict]:
+        if keys is None:
+            paths = sorted(self.cells_dir.glob("*/*.json"))
+            for p in paths:
+                with open(p) as f:
+                    yield json.load(f)
+        else:
+            for key in keys:
+                record = self.read(key)
+                if record is not None:
+                    yield record
+
+    def table(self, keys: Iterable[str] | None = None, labels: dict[str, dict] | None = None) -> pd.DataFrame:
+        """Long format: one row per cell x metric output x which (estimate / input / oracle).
+
+        ``labels`` maps a key to the labels a suite gives it (a cell shared by two suites is labelled by
+        the suite asking). Failed cells appear once with a null metric, so they can be counted.
+        """
+        return long_table(self.records(keys), labels)
+
+    def export_parquet(self, path: str | os.PathLike, keys=None, labels=None) -> Path:
+        path = Path(path)
+        self.table(keys, labels).to_parquet(path, index=False)
+        return path
+
+
+COLUMNS = ["key", "suite", "method", "dataset", "corruption", "profile", "item", "seed", "status", "metric",
+           "which", "value", "method_name", "method_version", "dataset_name", "standin_for", "synthetic",
+           "corruption_name", "wall_time_s", "device", "error"]
+
+
+def long_table(records: Iterable[dict], labels: dict[str, dict] | None = None) -> pd.DataFrame:
+    from bench.registry import DATASETS
+
+    rows = []
+    for r in records:
+        lab = (labels or {}).get(r["key"], r.get("labels", {}))
+        cfg = r["config"]
+        ds = cfg["dataset"]
+        try:
+            synthetic = bool(getattr(DATASETS.get(ds["name"]).obj, "synthetic", False))
+        except KeyError:
+            synthetic = False
+        base = {"key": r["key"], "suite": lab.get("suite"), "method": lab.get("method", cfg["method"]["name"]),
+                "dataset": lab.get("dataset", ds["name"]), "corruption": lab.get("corruption"),
+                "profile": lab.get("profile"), "item": cfg["item"], "seed": cfg["seed"], "status": r["status"],
+                "method_name": cfg["method"]["name"], "method_version": cfg["method"]["version"],
+                "dataset_name": ds["name"], "standin_for": ds.get("standin_for"), "synthetic": synthetic,
+                "corruption_name": cfg["corruption"]["name"], "wall_time_s": r.get("wall_time_s"),
+                "device": r.get("device"), "error": r.get("error")}
+        emitted = False
+        for which, field in (("estimate", "scores"), ("input", "input_scores"), ("oracle", "oracle_scores")):
+            for metric, value in (r.get(field) or {}).items():
+                rows.append({**base, "metric": metric, "which": which, "value": value})
+                emitted = True
+        if not emitted:
+            rows.append({**base, "metric": None, "which": None, "value": None})
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce")
+    return frame
+
+
+def _json_default(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in a record")

@@ -1,0 +1,204 @@
+"""Suites: one TOML file declares one table; a suite may include other suites; profiles scale it.
+
+A suite file (see ``bench/suites/smoke.toml``) has a name, a title, ``methods``, ``datasets`` and
+``corruptions`` (each a list of tables with ``name``, optional ``params`` and ``label``), ``metrics``,
+``items``, ``seeds``, ``seconds`` and ``sample_rate`` of the clips, a ``[protocol]`` (iterations, learning
+rate, trace interval... handed to every method), ``aggregate`` (mean or median), ``layout`` and the paper's
+published numbers as ``[[references]]``. ``include = [...]`` pulls in other suites ("*" means every suite).
+Suites are found in the package (``bench/suites``), in the folders of ``$BENCH_SUITE_PATH``, from entry
+points in the group ``bench.suites``, or given as a path to a ``.toml`` file.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.registry import SUITES, UnknownNameError
+
+BUILTIN_DIR = Path(__file__).parent / "suites"
+
+
+# -- profiles -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Profile:
+    """How a profile scales a suite: caps on items, seeds and clip length, a factor and cap on iterations."""
+
+    name: str
+    items_max: int | None = None
+    seeds_max: int | None = None
+    seconds_max: float | None = None
+    iterations_factor: float = 1.0
+    iterations_max: int | None = None
+    description: str = ""
+
+    def scale(self, settings: dict) -> dict:
+        out = copy.deepcopy(settings)
+        if self.items_max is not None:
+            out["items"] = min(out["items"], self.items_max)
+        if self.seeds_max is not None:
+            out["seeds"] = out["seeds"][: self.seeds_max]
+        if self.seconds_max is not None and out.get("seconds"):
+            out["seconds"] = min(out["seconds"], self.seconds_max)
+        protocol = out["protocol"]
+        if protocol.get("iterations"):
+            full = int(protocol["iterations"])
+            scaled = max(1, math.ceil(full * self.iterations_factor))
+            if self.iterations_max is not None:
+                scaled = min(scaled, self.iterations_max)
+            protocol["iterations"] = scaled
+            if protocol.get("trace_every"):
+                protocol["trace_every"] = max(1, round(protocol["trace_every"] * scaled / full))
+        return out
+
+
+PROFILES = {
+    "paper": Profile("paper", description="the suite exactly as declared (the paper's protocol)"),
+    "quick": Profile("quick", items_max=10, seeds_max=1, iterations_factor=0.25,
+                     description="at most 10 items, one seed, a quarter of the iterations"),
+    "smoke": Profile("smoke", items_max=2, seeds_max=1, seconds_max=1.0, iterations_factor=0.01,
+                     iterations_max=20, description="2 items, one seed, clips of at most 1 s, at most 20 iterations"),
+}
+
+
+# -- suites ---------------------------------------------------------------------------------------------
+@dataclass
+class Component:
+    """A method, dataset or corruption as a suite names it."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. a method's protocol overrides
+
+    def __post_init__(self):
+        self.label = self.label or self.name
+
+
+@dataclass
+class Suite:
+    name: str
+    title: str = ""
+    description: str = ""
+    paper: str = ""
+    includes: list[str] = field(default_factory=list)
+    methods: list[Component] = field(default_factory=list)
+    datasets: list[Component] = field(default_factory=list)
+    corruptions: list[Component] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)  # items, seeds, seconds, sample_rate, protocol, ...
+    profiles: dict[str, dict] = field(default_factory=dict)  # per-profile overrides of settings
+    layout: dict[str, Any] = field(default_factory=dict)
+    references: list[dict] = field(default_factory=list)
+    path: Path | None = None
+
+    @property
+    def has_table(self) -> bool:
+        return bool(self.methods)
+
+    def tables(self, _seen: set | None = None) -> list["Suite"]:
+        """This suite's own table (if any) followed by those of its includes, each once."""
+        seen = _seen if _seen is not None else set()
+        if self.name in seen:
+            return []
+        seen.add(self.name)
+        out = [self] if self.has_table else []
+        for name in self.expanded_includes():
+            out.extend(load_suite(name).tables(seen))
+        return out
+
+    def expanded_includes(self) -> list[str]:
+        names: list[str] = []
+        for name in self.includes:
+            if name == "*":
+                names.extend(n for n in SUITES.names() if n != self.name and not _is_star_suite(n))
+            else:
+                names.append(name)
+        return names
+
+    def resolved(self, profile: str) -> dict:
+        """Settings after the profile's scaling and the suite's own overrides for that profile."""
+        if profile not in PROFILES:
+            raise UnknownNameError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        settings = PROFILES[profile].scale(self.settings)
+        override = copy.deepcopy(self.profiles.get(profile, {}))
+        settings["protocol"].update(override.pop("protocol", {}))
+        settings.update(override)
+        settings["profile"] = profile
+        return settings
+
+
+_DEFAULT_SETTINGS = {"items": 10, "seeds": [0], "seconds": 1.0, "sample_rate": 16000, "split": None,
+                     "item_seed": 0, "aggregate": "mean", "select": "final", "timeout_s": None}
+
+
+def parse_suite(data: dict, path: Path | None = None) -> Suite:
+    data = copy.deepcopy(data)
+    if "name" not in data:
+        raise ValueError(f"suite {path or ''} has no name")
+    includes = data.pop("include", [])
+    suite = Suite(
+        name=data.pop("name"), title=data.pop("title", ""), description=data.pop("description", ""),
+        paper=data.pop("paper", ""), includes=[includes] if isinstance(includes, str) else list(includes),
+        methods=[_component(c, "method") for c in data.pop("methods", [])],
+        datasets=[_component(c, "dataset") for c in data.pop("datasets", [])],
+        corruptions=[_component(c, "corruption") for c in data.pop("corruptions", [])],
+        metrics=list(data.pop("metrics", [])), profiles=data.pop("profiles", {}),
+        layout=data.pop("layout", {}), references=data.pop("references", []), path=path)
+    settings = dict(_DEFAULT_SETTINGS)
+    settings["protocol"] = data.pop("protocol", {})
+    for key in list(data):
+        if key in _DEFAULT_SETTINGS:
+            settings[key] = data.pop(key)
+    if isinstance(settings["seeds"], int):
+        settings["seeds"] = list(range(settings["seeds"]))
+    if data:
+        raise ValueError(f"suite {suite.name}: unknown keys {sorted(data)}")
+    suite.settings = settings
+    if suite.has_table and not (suite.datasets and suite.corruptions and suite.metrics):
+        raise ValueError(f"suite {suite.name} declares methods but no datasets, corruptions or metrics")
+    for profile in suite.profiles:
+        if profile not in PROFILES:
+            raise ValueError(f"suite {suite.name}: unknown profile {profile!r} in [profiles]")
+    return suite
+
+
+def _component(entry, kind: str) -> Component:
+    if isinstance(entry, str):
+        return Component(entry)
+    entry = dict(entry)
+    if "name" not in entry:
+        raise ValueError(f"a {kind} entry needs a name: {entry}")
+    return Component(entry.pop("name"), entry.pop("params", {}), entry.pop("label", ""), entry)
+
+
+def read_suite_file(path: str | os.PathLike) -> Suite:
+    path = Path(path)
+    with open(path, "rb") as f:
+        return parse_suite(tomllib.load(f), path)
+
+
+def load_suite(name_or_path: str) -> Suite:
+    if name_or_path.endswith(".toml") and Path(name_or_path).exists():
+        return read_suite_file(name_or_path)
+    entry = SUITES.get(name_or_path)
+    return entry.obj() if callable(entry.obj) and not isinstance(entry.obj, Suite) else entry.obj
+
+
+def _is_star_suite(name: str) -> bool:
+    return "*" in load_suite(name).includes
+
+
+def register_suite_dir(directory: Path) -> None:
+    for path in sorted(Path(directory).glob("*.toml")):
+        suite = read_suite_file(path)
+        SUITES.add(suite.name, suite, version="1", description=suite.title or suite.description)
+
+
+register_suite_dir(BUILTIN_DIR)
+for _extra in filter(None, os.environ.get("BENCH_SUITE_PATH", "").split(os.pathsep)):
+    register_suite_dir(Path(_extra))

@@ -1,0 +1,1 @@
+"""Corpus loaders and the built-in synthetic corpora (imported as bench.datasets)."""

@@ -1,0 +1,1 @@
+"""Restoration methods, one module per family (imported as bench.methods)."""
