@@ -20,7 +20,7 @@ from joblib import Parallel, delayed, parallel_config
 
 from bench.cells import Cell
 from bench.store import ResultsStore
-from bench.worker import pin_device, run_cell
+from bench.worker import pin_device, run_cells
 
 
 @dataclass
@@ -121,11 +121,9 @@ def _run_batch(cells: list[Cell], tokens, fallback: str, data_root) -> list[dict
         pin_device(device)
         _PINNED_DEVICE = device
     local = "cuda" if _PINNED_DEVICE.startswith("cuda:") else _PINNED_DEVICE
-    records = []
-    for cell in cells:
-        record = run_cell(cell, device=local, data_root=data_root)
+    records = run_cells(cells, device=local, data_root=data_root)
+    for record in records:
         record["device"] = _PINNED_DEVICE
-        records.append(record)
     return records
 
 

@@ -32,55 +32,114 @@ class MethodFailure(Exception):
 
 
 def run_cell(cell: Cell, device: str = "cpu", data_root=None) -> dict:
+    return run_cells([cell], device, data_root)[0]
+
+
+def run_cells(cells: list[Cell], device: str = "cpu", data_root=None) -> list[dict]:
+    """Run cells that share a method configuration; one ``restore_batch`` call when the method has it.
+
+    Each cell is prepared (clip, corruption, input scores) on its own, so a bad file fails only its cell.
+    A batched method fits all prepared cells at once; if it raises, every cell of the batch fails with
+    the reason. Wall time and peak memory of a batched cell are those of the whole batch.
+    """
     started = time.monotonic()
     _reset_peak_memory(device)
-    record: dict[str, Any] = {"key": cell.key, "config": cell.config, "labels": cell.labels, "device": device,
-                              "status": "ok", "error": None}
-    try:
-        record.update(_evaluate(cell, device, data_root, started))
-    except CellTimeout as exc:
-        record.update(status="timeout", error=str(exc))
-    except Exception as exc:  # noqa: BLE001 - a failing cell must not stop the run
-        record.update(status="failed", error=_describe(exc))
-    record["wall_time_s"] = time.monotonic() - started
-    record.update(_peak_memory(device))
-    record["provenance"] = provenance()
-    record["finished_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    return record
+    runs = [_CellRun(cell, device, data_root, started) for cell in cells]
+    ready = [r for r in runs if r.prepare()]
+    if ready:
+        method = None
+        try:
+            method = build_method(cells[0].method["name"], cells[0].method["params"])
+        except Exception as exc:  # noqa: BLE001
+            for r in ready:
+                r.fail(exc)
+        if method is not None and len(ready) > 1 and hasattr(method, "restore_batch"):
+            try:
+                results = method.restore_batch([r.observation.for_method() for r in ready],
+                                               [r.context for r in ready])
+                for r, result in zip(ready, results, strict=True):
+                    r.finish(result)
+            except Exception as exc:  # noqa: BLE001 - a failing batch must not stop the run
+                for r in ready:
+                    r.fail(exc)
+        elif method is not None:
+            for r in ready:
+                try:
+                    r.finish(method.restore(r.observation.for_method(), r.context))
+                except Exception as exc:  # noqa: BLE001 - a failing cell must not stop the run
+                    r.fail(exc)
+    memory = _peak_memory(device)
+    elapsed = time.monotonic() - started
+    finished_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    for r in runs:
+        r.record.update(memory, wall_time_s=r.wall_time(elapsed), provenance=provenance(),
+                        finished_at=finished_at, batch_size=len(cells))
+    return [r.record for r in runs]
 
 
-def _evaluate(cell: Cell, device: str, data_root, started: float) -> dict:
-    config = cell.config
-    ds = config["dataset"]
-    dataset = build_dataset(ds["name"], ds["params"], data_root)
-    clip = dataset.load(config["item"], sr=ds["sample_rate"], seconds=ds["seconds"],
-                        rng=np.random.default_rng(item_seed(ds["name"], config["item"])))
-    corruption = build_corruption(config["corruption"]["name"], config["corruption"]["params"], data_root)
-    observation = corruption.apply(clip, np.random.default_rng(cell.corruption_seed))
-    metrics = [get_metric(m["name"]) for m in config["metrics"]]
-    scorer = _Scorer(metrics, observation.reference, observation.sr)
+class _CellRun:
+    """One cell's way through the stages: prepare -> (method) -> finish, or fail at any point."""
 
-    input_scores, input_errors = scorer.score(observation.baseline_estimate())
-    trace: list[dict] = []
+    def __init__(self, cell: Cell, device: str, data_root, started: float):
+        self.cell, self.device, self.data_root, self.started = cell, device, data_root, started
+        self.record: dict[str, Any] = {"key": cell.key, "config": cell.config, "labels": cell.labels,
+                                       "device": device, "status": "ok", "error": None}
+        self.trace: list[dict] = []
+        self.own_time: float | None = None
 
-    def on_trace(iteration: int, signal: np.ndarray) -> None:
-        if _shape_ok(signal, observation.reference) and np.all(np.isfinite(signal)):
-            scores, _ = scorer.score(signal, trace_only=True)
-            trace.append({"iteration": int(iteration), "scores": scores})
+    def prepare(self) -> bool:
+        t0 = time.monotonic()
+        try:
+            config = self.cell.config
+            ds = config["dataset"]
+            dataset = build_dataset(ds["name"], ds["params"], self.data_root)
+            clip = dataset.load(config["item"], sr=ds["sample_rate"], seconds=ds["seconds"],
+                                rng=np.random.default_rng(item_seed(ds["name"], config["item"])))
+            corruption = build_corruption(config["corruption"]["name"], config["corruption"]["params"],
+                                          self.data_root)
+            self.observation = corruption.apply(clip, np.random.default_rng(self.cell.corruption_seed))
+            self.metrics = [get_metric(m["name"]) for m in config["metrics"]]
+            self.scorer = _Scorer(self.metrics, self.observation.reference, self.observation.sr)
+            self.input_scores, self.input_errors = self.scorer.score(self.observation.baseline_estimate())
+            timeout = self.cell.labels.get("timeout_s")
+            self.context = RunContext(device=self.device, seed=self.cell.method_seed,
+                                      protocol=dict(config["protocol"]), trace_callback=self.on_trace,
+                                      deadline=self.started + timeout if timeout else None)
+            return True
+        except Exception as exc:  # noqa: BLE001 - a bad file or parameter fails this cell only
+            self.fail(exc)
+            self.own_time = time.monotonic() - t0
+            return False
 
-    timeout = cell.labels.get("timeout_s")
-    context = RunContext(device=device, seed=cell.method_seed, protocol=dict(config["protocol"]),
-                         trace_callback=on_trace, deadline=started + timeout if timeout else None)
-    method = build_method(config["method"]["name"], config["method"]["params"])
-    result = method.restore(observation.for_method(), context)
-    estimate = result if isinstance(result, Estimate) else Estimate(result)
-    _check_estimate(estimate.signal, observation.reference)
+    def on_trace(self, iteration: int, signal: np.ndarray) -> None:
+        if _shape_ok(signal, self.observation.reference) and np.all(np.isfinite(signal)):
+            scores, _ = self.scorer.score(signal, trace_only=True)
+            self.trace.append({"iteration": int(iteration), "scores": scores})
 
-    scores, errors = scorer.score(estimate.signal)
-    scores.update(scorer.improvements(scores, input_scores))
-    return {"scores": scores, "input_scores": input_scores, "oracle_scores": _oracle(trace, metrics),
-            "metric_errors": {**{f"input:{k}": v for k, v in input_errors.items()}, **errors},
-            "trace": trace, "corruption_info": _plain(observation.info), "estimate_info": _plain(estimate.info)}
+    def finish(self, result) -> None:
+        try:
+            estimate = result if isinstance(result, Estimate) else Estimate(result)
+            _check_estimate(estimate.signal, self.observation.reference)
+            scores, errors = self.scorer.score(estimate.signal)
+            scores.update(self.scorer.improvements(scores, self.input_scores))
+            self.record.update(
+                scores=scores, input_scores=self.input_scores, oracle_scores=_oracle(self.trace, self.metrics),
+                metric_errors={**{f"input:{k}": v for k, v in self.input_errors.items()}, **errors},
+                trace=self.trace, corruption_info=_plain(self.observation.info),
+                estimate_info=_plain(estimate.info))
+        except Exception as exc:  # noqa: BLE001
+            self.fail(exc)
+
+    def fail(self, exc: BaseException) -> None:
+        if isinstance(exc, CellTimeout):
+            self.record.update(status="timeout", error=str(exc))
+        else:
+            self.record.update(status="failed", error=_describe(exc))
+        if getattr(self, "trace", None):
+            self.record["trace"] = self.trace  # what was seen before the failure helps diagnose it
+
+    def wall_time(self, batch_elapsed: float) -> float:
+        return self.own_time if self.own_time is not None else batch_elapsed
 
 
 class _Scorer:
