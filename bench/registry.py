@@ -1,7 +1,9 @@
 """Named, versioned registries of methods, datasets, corruptions, metrics and suites.
 
 Built-in implementations register themselves with a decorator when their module is imported; the
-registry imports the built-in modules the first time it is asked anything. Third-party packages register
+registry imports the built-in modules (every module of ``methods/``, ``datasets/``, ``bench/metrics`` and
+``bench/corruptions``, so a new file dropped in is found) and the modules named in ``$BENCH_PLUGINS`` the
+first time it is asked anything. Third-party packages register
 through entry points in the groups ``bench.methods``, ``bench.datasets``, ``bench.corruptions``,
 ``bench.metrics`` and ``bench.suites``: an entry point's name is the registered name and its object is
 loaded only when that name is asked for (or when everything is listed).
@@ -9,6 +11,7 @@ loaded only when that name is asked for (or when everything is listed).
 from __future__ import annotations
 
 import difflib
+import os
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
@@ -113,6 +116,7 @@ class Registry:
         self._builtins_loaded = True
         for package_name in self._builtin_packages:
             import_all_modules(package_name)
+        import_plugin_modules()
 
     def _plugin_entry_points(self) -> dict[str, Any]:
         if self._entry_points is None:
@@ -124,6 +128,13 @@ class Registry:
         if name not in self._entries:
             # The plugin's object may have registered itself on import; otherwise register it here.
             self.add(name, obj, version=getattr(obj, "version", "1"))
+
+
+def import_plugin_modules() -> None:
+    """Import the modules named in ``$BENCH_PLUGINS`` (comma-separated), so that their decorators register
+    methods, datasets, corruptions or metrics without packaging them. Worker processes inherit the variable."""
+    for module_name in filter(None, (m.strip() for m in os.environ.get("BENCH_PLUGINS", "").split(","))):
+        importlib.import_module(module_name)
 
 
 def import_all_modules(package_name: str) -> None:

@@ -23,7 +23,8 @@ class Table:
     suite: Suite
     profile: str
     cells: pd.DataFrame  # aggregated: one row per (row label, column labels...), with mean/std/median/n
-    rows: list[str]
+    rows: list[tuple]  # row label tuples in display order
+    row_fields: list[str]
     columns: list[tuple]  # column label tuples in display order
     column_fields: list[str]
     statistic: str
@@ -45,17 +46,19 @@ def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: 
     sub = frame[frame["suite"] == suite.name] if not frame.empty else frame
     outputs = [o for name in suite.metrics for o in get_metric(name).output_names]
     column_fields = list(suite.layout.get("columns", ["dataset", "metric"]))
+    row_fields = list(suite.layout.get("rows", ["method"]))
     ok = sub[(sub["status"] == "ok") & (sub["which"] == which) & (sub["metric"].isin(outputs))]
-    group = ["method", *column_fields]
+    group = [*row_fields, *column_fields]
     agg = ok.groupby(group, sort=False)["value"].agg(
-        mean="mean", std=lambda v: v.std(ddof=0), median="median", n="count").reset_index()
+        mean="mean", std=lambda v: v.std(ddof=1) if v.count() > 1 else 0.0, median="median", n="count").reset_index()
 
     order = {"method": [m.label for m in suite.methods], "dataset": [d.label for d in suite.datasets],
              "corruption": [c.label for c in suite.corruptions], "metric": outputs}
-    present = {tuple(row) for row in agg[column_fields].itertuples(index=False)}
-    columns = [col for col in _product([order[f] for f in column_fields]) if col in present]
-    rows = [m for m in order["method"] if m in set(agg["method"])]
-    return Table(suite, profile, agg, rows, columns, column_fields, statistic, which,
+    present_columns = {tuple(row) for row in agg[column_fields].itertuples(index=False)}
+    present_rows = {tuple(row) for row in agg[row_fields].itertuples(index=False)}
+    columns = [c for c in _product([order[f] for f in column_fields]) if c in present_columns]
+    rows = [r for r in _product([order[f] for f in row_fields]) if r in present_rows]
+    return Table(suite, profile, agg, rows, row_fields, columns, column_fields, statistic, which,
                  _banners(suite, profile, sub, mine))
 
 
@@ -94,29 +97,32 @@ def _format(mean: float, std: float, median: float, n: int, statistic: str) -> s
     return f"{mean:.2f} ± {std:.2f}"
 
 
-def _lookup(table: Table, row: str, column: tuple):
+def _lookup(table: Table, row: tuple, column: tuple):
     frame = table.cells
-    mask = frame["method"] == row
-    for field_name, value in zip(table.column_fields, column):
+    mask = pd.Series(True, index=frame.index)
+    for field_name, value in [*zip(table.row_fields, row), *zip(table.column_fields, column)]:
         mask &= frame[field_name] == value
     hit = frame[mask]
     return None if hit.empty else hit.iloc[0]
 
 
-def _best_rows(table: Table) -> dict[tuple, str]:
-    """The method with the best value in each column (by the metric's direction)."""
+def _best_rows(table: Table) -> set[tuple[tuple, tuple]]:
+    """(row, column) pairs holding the best value of their column, within each group of rows that share
+    every row field but the method (by the metric's direction)."""
     metric_index = table.column_fields.index("metric") if "metric" in table.column_fields else None
-    best = {}
+    method_index = table.row_fields.index("method") if "method" in table.row_fields else None
+    best = set()
     for column in table.columns:
         spec = output_spec(column[metric_index]) if metric_index is not None else None
         higher = spec.higher_is_better if spec else True
-        values = {}
+        groups: dict[tuple, dict[tuple, float]] = {}
         for row in table.rows:
             hit = _lookup(table, row, column)
             if hit is not None and hit["n"] > 0:
-                values[row] = hit["median" if table.statistic == "median" else "mean"]
-        if values:
-            best[column] = (max if higher else min)(values, key=values.get)
+                group = tuple(v for i, v in enumerate(row) if i != method_index)
+                groups.setdefault(group, {})[row] = hit["median" if table.statistic == "median" else "mean"]
+        for values in groups.values():
+            best.add(((max if higher else min)(values, key=values.get), column))
     return best
 
 
@@ -127,13 +133,14 @@ def _references(suite: Suite) -> dict[tuple, dict]:
     return refs
 
 
-def _reference_text(table: Table, row: str, column: tuple) -> str:
+def _reference_text(table: Table, row: tuple, column: tuple) -> str:
     refs = _references(table.suite)
     if not refs:
         return ""
-    named = dict(zip(table.column_fields, column))
-    for key in ((row, named.get("dataset"), named.get("corruption"), named.get("metric")),
-                (row, named.get("dataset"), None, named.get("metric"))):
+    named = {**dict(zip(table.row_fields, row)), **dict(zip(table.column_fields, column))}
+    method = named.get("method")
+    for key in ((method, named.get("dataset"), named.get("corruption"), named.get("metric")),
+                (method, named.get("dataset"), None, named.get("metric"))):
         if key in refs:
             ref = refs[key]
             std = f" ± {ref['std']:.2f}" if ref.get("std") is not None else ""
@@ -166,18 +173,24 @@ def render_markdown(tables: list[Table]) -> str:
             out.write("_No finished cells yet: run `bench run --suite {}`._\n\n".format(suite.name))
             continue
         best = _best_rows(table)
-        out.write("| Method | " + " | ".join(_header(table, c) for c in table.columns) + " |\n")
-        out.write("|---|" + "---|" * len(table.columns) + "\n")
+        row_header = " | ".join(f.capitalize() for f in table.row_fields)
+        out.write(f"| {row_header} | " + " | ".join(_header(table, c) for c in table.columns) + " |\n")
+        out.write("|---" * len(table.row_fields) + "|" + "---|" * len(table.columns) + "\n")
+        previous: tuple = ()
         for row in table.rows:
             cells = []
             for column in table.columns:
                 hit = _lookup(table, row, column)
                 text = "—" if hit is None else _format(hit["mean"], hit["std"], hit["median"], int(hit["n"]),
                                                           table.statistic)
-                if best.get(column) == row and text != "—":
+                if (row, column) in best and text != "—":
                     text = f"**{text}**"
                 cells.append(text + _reference_text(table, row, column))
-            out.write(f"| {row} | " + " | ".join(cells) + " |\n")
+            # Repeated group labels are left blank, as in the papers' tables.
+            shown = [("" if i < len(previous) and previous[:i + 1] == row[:i + 1] else str(v))
+                     for i, v in enumerate(row)]
+            previous = row
+            out.write("| " + " | ".join(shown) + " | " + " | ".join(cells) + " |\n")
         n_items = int(table.cells["n"].max()) if len(table.cells) else 0
         shown = "median" if table.statistic == "median" else "mean ± std"
         iterate = "best iterate over the trace (oracle)" if table.which == "oracle" else "final estimate"
@@ -194,7 +207,7 @@ def render_csv(tables: list[Table]) -> str:
         frame.insert(0, "suite", table.suite.name)
         frame["profile"] = table.profile
         frame["which"] = table.which
-        frame["best"] = [best.get(tuple(r[f] for f in table.column_fields)) == r["method"]
+        frame["best"] = [(tuple(r[f] for f in table.row_fields), tuple(r[f] for f in table.column_fields)) in best
                          for _, r in frame.iterrows()]
         frame["synthetic"] = any("SYNTHETIC" in b for b in table.banners)
         frames.append(frame)

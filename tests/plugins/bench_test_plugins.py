@@ -1,0 +1,119 @@
+"""Methods and datasets registered only for the tests (loaded through $BENCH_PLUGINS, so worker processes
+see them too). Each misbehaves in one specific way a real method can."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from bench.audio import Clip
+from bench.dataset import Dataset, dataset
+from bench.method import Method, method
+
+
+@method("test-raises", version="1")
+class Raises(Method):
+    """Always raises."""
+
+    tasks = ("denoising", "inpainting")
+
+    def restore(self, observation, context):
+        raise RuntimeError("deliberate failure for the test")
+
+
+@method("test-nan", version="1")
+class ReturnsNaN(Method):
+    """Returns NaN on odd items."""
+
+    tasks = ("denoising",)
+
+    def restore(self, observation, context):
+        out = observation.signal.copy()
+        if context.seed % 2:
+            out[::7] = np.nan
+        return out
+
+
+@method("test-oom", version="1")
+class OutOfMemory(Method):
+    """Asks numpy for far more memory than any machine has (a real MemoryError, nothing allocated)."""
+
+    tasks = ("denoising",)
+
+    def restore(self, observation, context):
+        np.empty((1 << 40, 1 << 10), dtype=np.float64)
+        return observation.signal
+
+
+@method("test-iterative", version="1")
+class Iterative(Method):
+    """Moves from the observation towards zero, reporting every iterate: a trace to check oracle/final."""
+
+    tasks = ("denoising",)
+
+    def restore(self, observation, context):
+        x = observation.signal.copy()
+        for i in range(1, int(context.protocol.get("iterations", 10)) + 1):
+            x = x * 0.9
+            if context.wants_trace(i):
+                context.report(i, x)
+        return x
+
+
+@method("test-slow", version="1")
+class Slow(Method):
+    """Sleeps ``seconds`` per iteration while reporting; for kill/resume and timeout tests."""
+
+    tasks = ("denoising",)
+
+    def __init__(self, seconds: float = 0.2):
+        super().__init__(seconds=seconds)
+        self.seconds = seconds
+
+    def restore(self, observation, context):
+        for i in range(int(context.protocol.get("iterations", 5))):
+            time.sleep(self.seconds)
+            context.report(i, observation.signal)
+        return observation.signal
+
+
+@method("test-noop", version="1")
+class NoOp(Method):
+    """Returns the observation: harness overhead only."""
+
+    tasks = ("denoising", "inpainting", "separation", "dereverberation")
+
+    def restore(self, observation, context):
+        return observation.signal
+
+
+@dataset("test-tone", version="1")
+class Tone(Dataset):
+    """A short sine per item: the cheapest possible clip."""
+
+    kind = "test"
+    synthetic = True
+
+    def item_ids(self, split=None):
+        return [f"{i:04d}" for i in range(5000)]
+
+    def load(self, item, *, sr, seconds, rng):
+        n = int((seconds or 0.05) * sr)
+        t = np.arange(n) / sr
+        return Clip(0.5 * np.sin(2 * np.pi * (200 + int(item) % 100) * t), sr, dataset="test-tone", item=item)
+
+
+@dataset("test-corpus", version="1")
+class MissingCorpus(Dataset):
+    """A real-corpus-like loader whose files are never there; stands in with synthetic-speech."""
+
+    kind = "speech"
+    folder = "TestCorpus"
+    standin = "synthetic-speech"
+
+    def item_ids(self, split=None):
+        from bench.dataset import CorpusMissing
+
+        raise CorpusMissing(f"test-corpus: expected {self.root}/wavs/*.wav")
+
+

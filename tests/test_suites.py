@@ -1,0 +1,61 @@
+import pytest
+
+from bench.suite import PROFILES, load_suite, parse_suite
+
+BASE = {
+    "name": "x", "items": 50, "seeds": [0, 1, 2], "seconds": 2.0, "metrics": ["si_sdr"],
+    "methods": [{"name": "identity"}], "datasets": [{"name": "synthetic-speech"}],
+    "corruptions": [{"name": "gaussian-noise", "params": {"std": 0.1}}],
+    "protocol": {"iterations": 2000, "trace_every": 100, "lr": 1e-3},
+}
+
+
+def test_paper_profile_is_the_suite_as_declared():
+    settings = parse_suite(BASE).resolved("paper")
+    assert settings["items"] == 50 and settings["seeds"] == [0, 1, 2] and settings["seconds"] == 2.0
+    assert settings["protocol"] == {"iterations": 2000, "trace_every": 100, "lr": 1e-3}
+
+
+def test_profiles_scale_items_seeds_length_and_iterations():
+    suite = parse_suite(BASE)
+    quick = suite.resolved("quick")
+    assert quick["items"] == 10 and quick["seeds"] == [0]
+    assert quick["protocol"]["iterations"] == 500 and quick["protocol"]["trace_every"] == 25
+    smoke = suite.resolved("smoke")
+    assert smoke["items"] == 2 and smoke["seconds"] == 1.0
+    assert smoke["protocol"]["iterations"] == 20 and smoke["protocol"]["trace_every"] == 1
+    assert smoke["protocol"]["lr"] == 1e-3
+
+
+def test_suite_overrides_a_profile_without_editing_the_table():
+    suite = parse_suite({**BASE, "profiles": {"quick": {"items": 4, "protocol": {"iterations": 7}}}})
+    quick = suite.resolved("quick")
+    assert quick["items"] == 4 and quick["protocol"]["iterations"] == 7
+
+
+def test_unknown_keys_and_profiles_are_errors():
+    with pytest.raises(ValueError, match="unknown keys"):
+        parse_suite({**BASE, "itmes": 3})
+    with pytest.raises(ValueError, match="unknown profile"):
+        parse_suite({**BASE, "profiles": {"fast": {}}})
+    with pytest.raises(KeyError, match="unknown profile"):
+        parse_suite(BASE).resolved("fast")
+
+
+def test_all_includes_every_table_once():
+    tables = [t.name for t in load_suite("all").tables()]
+    assert "smoke" in tables
+    assert len(tables) == len(set(tables))
+    assert "all" not in tables
+
+
+def test_a_suite_file_can_be_loaded_by_path(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('name = "mine"\ninclude = ["smoke"]\n')
+    suite = load_suite(str(path))
+    assert [t.name for t in suite.tables()] == ["smoke"]
+
+
+def test_profiles_are_documented():
+    assert set(PROFILES) == {"smoke", "quick", "paper"}
+    assert all(p.description for p in PROFILES.values())
