@@ -187,6 +187,34 @@ def run(cells: list[Cell], store: ResultsStore, *, devices: str | None = None, j
 
 
 def _run_local(work, slots, data_root, consume) -> None:
+    """Run batches on loky workers. A worker that dies (segfault, OOM kill) takes the in-flight batches
+    with it: those are run again, and if the pool dies a second time the rest run one batch per pool,
+    so the batch that kills its worker is recorded as failed and every other cell still runs."""
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    remaining = list(work)
+    for attempt in range(2):
+        finished: set[int] = set()
+
+        def consume_batch(item):
+            index, records = item
+            finished.add(index)
+            consume(records)
+
+        try:
+            _parallel_local(list(enumerate(remaining)), slots, data_root, consume_batch)
+            return
+        except TerminatedWorkerError:
+            remaining = [b for i, b in enumerate(remaining) if i not in finished]
+    for batch in remaining:  # isolation: one batch per pool
+        try:
+            # n_jobs=2 with a single task: one loky child runs it, so its death does not take this process.
+            _parallel_local([(0, batch)], slots[:1], data_root, lambda item: consume(item[1]), n_jobs=2)
+        except TerminatedWorkerError as exc:
+            consume([_crashed_record(cell, slots[0], exc) for cell in batch])
+
+
+def _parallel_local(indexed_work, slots, data_root, consume_batch, n_jobs: int | None = None) -> None:
     manager = tokens = None
     if len(set(slots)) > 1:
         import multiprocessing
@@ -196,12 +224,26 @@ def _run_local(work, slots, data_root, consume) -> None:
         for slot in slots:
             tokens.put(slot)
     try:
-        parallel = Parallel(n_jobs=len(slots), backend="loky", return_as="generator_unordered")
-        for records in parallel(delayed(_run_batch)(batch, tokens, slots[0], data_root) for batch in work):
-            consume(records)
+        # joblib runs n_jobs=1 in this process (no isolation from a crashing method, but resumable).
+        parallel = Parallel(n_jobs=n_jobs or len(slots), backend="loky", return_as="generator_unordered")
+        for item in parallel(delayed(_indexed_batch)(i, batch, tokens, slots[0], data_root)
+                             for i, batch in indexed_work):
+            consume_batch(item)
     finally:
         if manager is not None:
             manager.shutdown()
+
+
+def _indexed_batch(index, batch, tokens, fallback, data_root):
+    return index, _run_batch(batch, tokens, fallback, data_root)
+
+
+def _crashed_record(cell: Cell, device: str, exc: BaseException) -> dict:
+    from bench.provenance import provenance
+
+    return {"key": cell.key, "config": cell.config, "labels": cell.labels, "device": device, "status": "failed",
+            "error": f"worker process died while running this cell: {exc}".splitlines()[0],
+            "wall_time_s": None, "peak_rss_mb": None, "peak_cuda_mb": None, "provenance": provenance()}
 
 
 def _run_dask(work, slots, scheduler_address, data_root, consume) -> None:

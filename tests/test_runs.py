@@ -222,3 +222,17 @@ def test_unknown_suite_is_a_clear_error(capsys):
     assert main(["run", "--suite", "smok"]) == 2
     err = capsys.readouterr().err
     assert "unknown suite 'smok'" in err and "smoke" in err
+
+
+def test_a_worker_that_dies_fails_only_its_cells(tmp_path):
+    suite = _suite(tmp_path, SLOW_SUITE.replace('name = "test-slow"\nparams = { seconds = 0.1 }',
+                                                'name = "test-crash"').replace("items = 12", "items = 6"), "crash")
+    cells = expand(load_suite(suite))
+    crashing = {c.key for c in cells if c.method_seed % 3 == 0}
+    assert 0 < len(crashing) < len(cells)
+    store = ResultsStore(tmp_path / "r")
+    summary = run(cells, store, jobs=2, progress=False)
+    assert summary.ok == len(cells) - len(crashing) and summary.failed == len(crashing)
+    for key in crashing:
+        record = store.read(key)
+        assert record["status"] == "failed" and "worker process died" in record["error"]

@@ -117,3 +117,18 @@ class MissingCorpus(Dataset):
         raise CorpusMissing(f"test-corpus: expected {self.root}/wavs/*.wav")
 
 
+
+
+@method("test-crash", version="1")
+class Crashes(Method):
+    """Kills its own worker process for one method seed in three (as a segfault or the OOM killer would)."""
+
+    tasks = ("denoising",)
+
+    def restore(self, observation, context):
+        import os
+        import signal
+
+        if context.seed % 3 == 0:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return observation.signal
