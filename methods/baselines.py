@@ -24,16 +24,19 @@ class Identity(Method):
 class SpectralWiener(Method):
     """Wiener filter in the STFT domain with the noise PSD estimated from the quietest frames.
 
-    The noise power per frequency is the ``noise_quantile`` quantile of the frame powers (no clean signal or
-    noise level is used); the a-priori SNR follows the decision-directed rule of Ephraim and Malah with
-    smoothing ``alpha``; the gain is floored at ``gain_floor``.
+    The noise power per frequency is the ``noise_quantile`` quantile of the frame powers, corrected for the
+    bias of a quantile of exponentially distributed powers (no clean signal or noise level is used); the a-priori SNR follows the decision-directed rule of Ephraim and Malah with
+    smoothing ``alpha``; the gain is floored at ``gain_floor``. The noise estimate is median-filtered over
+    ``smooth_bins`` frequency bins.
     """
 
     tasks = ("denoising",)
 
     def __init__(self, n_fft: int = 512, hop: int = 128, noise_quantile: float = 0.1, alpha: float = 0.98,
-                 gain_floor: float = 0.05):
-        super().__init__(n_fft=n_fft, hop=hop, noise_quantile=noise_quantile, alpha=alpha, gain_floor=gain_floor)
+                 gain_floor: float = 0.05, smooth_bins: int = 31):
+        super().__init__(n_fft=n_fft, hop=hop, noise_quantile=noise_quantile, alpha=alpha, gain_floor=gain_floor,
+                         smooth_bins=smooth_bins)
+        self.smooth_bins = int(smooth_bins) | 1  # medfilt needs an odd width
         self.n_fft, self.hop = int(n_fft), int(hop)
         self.noise_quantile, self.alpha, self.gain_floor = noise_quantile, alpha, gain_floor
 
@@ -41,7 +44,11 @@ class SpectralWiener(Method):
         x = observation.signal.astype(np.float64)
         _, _, spec = sps.stft(x, nperseg=self.n_fft, noverlap=self.n_fft - self.hop, boundary="even")
         power = np.abs(spec) ** 2
-        noise = np.quantile(power, self.noise_quantile, axis=1, keepdims=True) + 1e-12
+        # Noise-only bin powers are exponentially distributed: their q-quantile is -ln(1 - q) times the mean.
+        noise = np.quantile(power, self.noise_quantile, axis=1) / -np.log1p(-self.noise_quantile)
+        # A median across neighbouring bins keeps a coloured noise floor but not the sustained partials of
+        # tonal music, which a per-bin quantile would take for noise.
+        noise = sps.medfilt(noise, self.smooth_bins)[:, None] + 1e-12
         posterior = power / noise
         gain = np.empty_like(power)
         previous = np.ones(power.shape[0])
