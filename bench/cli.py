@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UnknownNameError, CorpusMissing, ValueError, FileNotFoundError) as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:
