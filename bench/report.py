@@ -97,6 +97,53 @@ def _format(mean: float, std: float, median: float, n: int, statistic: str) -> s
     return f"{mean:.2f} ± {std:.2f}"
 
 
+@dataclass
+class Entry:
+    """One table cell as every renderer shows it."""
+
+    text: str  # the statistic as text ("—" when there is nothing)
+    value: float | None  # the statistic (mean or median)
+    std: float | None
+    n: int
+    best: bool = False
+    reference: dict | None = None  # the paper's number: {"mean", "std"?}
+    difference: float | None = None  # ours minus the paper's
+
+    @property
+    def reference_text(self) -> str:
+        if not self.reference:
+            return ""
+        std = f" ± {self.reference['std']:.2f}" if self.reference.get("std") is not None else ""
+        diff = f", Δ {self.difference:+.2f}" if self.difference is not None else ""
+        return f"paper {self.reference['mean']:.2f}{std}{diff}"
+
+
+def entries(table: Table) -> dict[tuple[tuple, tuple], Entry]:
+    """Every (row, column) of a table with its value, best flag, the paper's number and our difference."""
+    index = {tuple(r[f] for f in (*table.row_fields, *table.column_fields)): r
+             for _, r in table.cells.iterrows()}
+    best = _best_rows(table)
+    n_max = int(table.cells["n"].max()) if len(table.cells) else 0
+    out = {}
+    for row in table.rows:
+        for column in table.columns:
+            hit = index.get(row + column)
+            if hit is None or int(hit["n"]) == 0:
+                entry = Entry("—", None, None, 0)
+            else:
+                n = int(hit["n"])
+                value = float(hit["median" if table.statistic == "median" else "mean"])
+                text = _format(hit["mean"], hit["std"], hit["median"], n, table.statistic)
+                if table.statistic != "median" and n < n_max:
+                    text += f" (n={n})"  # fewer items than the rest of the table: failed or missing cells
+                entry = Entry(text, value, float(hit["std"]), n, best=(row, column) in best)
+            entry.reference = _reference(table, row, column)
+            if entry.reference and entry.value is not None:
+                entry.difference = entry.value - float(entry.reference["mean"])
+            out[(row, column)] = entry
+    return out
+
+
 def _lookup(table: Table, row: tuple, column: tuple):
     frame = table.cells
     mask = pd.Series(True, index=frame.index)
@@ -126,36 +173,63 @@ def _best_rows(table: Table) -> set[tuple[tuple, tuple]]:
     return best
 
 
-def _references(suite: Suite) -> dict[tuple, dict]:
-    refs = {}
-    for ref in suite.references:
-        refs[(ref.get("method"), ref.get("dataset"), ref.get("corruption"), ref.get("metric"))] = ref
-    return refs
-
-
-def _reference_text(table: Table, row: tuple, column: tuple) -> str:
-    refs = _references(table.suite)
+def _reference(table: Table, row: tuple, column: tuple) -> dict | None:
+    refs = {(r.get("method"), r.get("dataset"), r.get("corruption"), r.get("metric")): r
+            for r in table.suite.references}
     if not refs:
-        return ""
+        return None
     named = {**dict(zip(table.row_fields, row)), **dict(zip(table.column_fields, column))}
     method = named.get("method")
     for key in ((method, named.get("dataset"), named.get("corruption"), named.get("metric")),
                 (method, named.get("dataset"), None, named.get("metric"))):
         if key in refs:
-            ref = refs[key]
-            std = f" ± {ref['std']:.2f}" if ref.get("std") is not None else ""
-            return f" [paper {ref['mean']:.2f}{std}]"
-    return ""
+            return refs[key]
+    return None
 
 
-def _header(table: Table, column: tuple) -> str:
+def _header_parts(table: Table, column: tuple) -> list[str]:
     parts = []
     for field_name, value in zip(table.column_fields, column):
         if field_name == "metric":
             spec = output_spec(value)
             value = f"{value} {spec.arrow}" if spec else value
         parts.append(str(value))
-    return " / ".join(parts)
+    return parts
+
+
+def _header(table: Table, column: tuple) -> str:
+    return " / ".join(_header_parts(table, column))
+
+
+def column_groups(table: Table) -> list[tuple[str, int]]:
+    """Runs of columns sharing their first label (the paper's column groups): (label, span)."""
+    groups: list[tuple[str, int]] = []
+    for column in table.columns:
+        label = str(column[0])
+        if groups and groups[-1][0] == label:
+            groups[-1] = (label, groups[-1][1] + 1)
+        else:
+            groups.append((label, 1))
+    return groups
+
+
+def shown_row_labels(table: Table) -> list[list[str]]:
+    """Row labels with repeats of an enclosing group left blank, as in the papers' tables."""
+    out, previous = [], ()
+    for row in table.rows:
+        out.append([("" if i < len(previous) and previous[:i + 1] == row[:i + 1] else str(v))
+                    for i, v in enumerate(row)])
+        previous = row
+    return out
+
+
+def caption(table: Table) -> str:
+    n_items = int(table.cells["n"].max()) if len(table.cells) else 0
+    shown = "median" if table.statistic == "median" else "mean ± std"
+    iterate = "best iterate over the trace (oracle)" if table.which == "oracle" else "final estimate"
+    paper = "; the paper's published number and our difference beside ours" if table.suite.references else ""
+    return (f"{shown} over n={n_items} items x seeds per entry (fewer where marked); {iterate}; "
+            f"best per column in bold; ↑ higher is better, ↓ lower is better{paper}; profile {table.profile}.")
 
 
 def render_markdown(tables: list[Table]) -> str:
@@ -172,30 +246,18 @@ def render_markdown(tables: list[Table]) -> str:
         if not table.columns:
             out.write("_No finished cells yet: run `bench run --suite {}`._\n\n".format(suite.name))
             continue
-        best = _best_rows(table)
+        values = entries(table)
         row_header = " | ".join(f.capitalize() for f in table.row_fields)
         out.write(f"| {row_header} | " + " | ".join(_header(table, c) for c in table.columns) + " |\n")
         out.write("|---" * len(table.row_fields) + "|" + "---|" * len(table.columns) + "\n")
-        previous: tuple = ()
-        for row in table.rows:
+        for row, shown in zip(table.rows, shown_row_labels(table)):
             cells = []
             for column in table.columns:
-                hit = _lookup(table, row, column)
-                text = "—" if hit is None else _format(hit["mean"], hit["std"], hit["median"], int(hit["n"]),
-                                                          table.statistic)
-                if (row, column) in best and text != "—":
-                    text = f"**{text}**"
-                cells.append(text + _reference_text(table, row, column))
-            # Repeated group labels are left blank, as in the papers' tables.
-            shown = [("" if i < len(previous) and previous[:i + 1] == row[:i + 1] else str(v))
-                     for i, v in enumerate(row)]
-            previous = row
+                entry = values[(row, column)]
+                text = f"**{entry.text}**" if entry.best else entry.text
+                cells.append(text + (f" [{entry.reference_text}]" if entry.reference else ""))
             out.write("| " + " | ".join(shown) + " | " + " | ".join(cells) + " |\n")
-        n_items = int(table.cells["n"].max()) if len(table.cells) else 0
-        shown = "median" if table.statistic == "median" else "mean ± std"
-        iterate = "best iterate over the trace (oracle)" if table.which == "oracle" else "final estimate"
-        out.write(f"\n{shown} over up to {n_items} items x seeds per entry; {iterate}; best per column in bold; "
-                  f"profile {table.profile}.\n\n")
+        out.write(f"\n{caption(table)}\n\n")
     return out.getvalue()
 
 
@@ -209,6 +271,10 @@ def render_csv(tables: list[Table]) -> str:
         frame["which"] = table.which
         frame["best"] = [(tuple(r[f] for f in table.row_fields), tuple(r[f] for f in table.column_fields)) in best
                          for _, r in frame.iterrows()]
+        refs = [_reference(table, tuple(r[f] for f in table.row_fields), tuple(r[f] for f in table.column_fields))
+                for _, r in frame.iterrows()]
+        frame["paper_mean"] = [ref["mean"] if ref else None for ref in refs]
+        frame["paper_std"] = [ref.get("std") if ref else None for ref in refs]
         frame["synthetic"] = any("SYNTHETIC" in b for b in table.banners)
         frames.append(frame)
     if not frames:
@@ -216,4 +282,16 @@ def render_csv(tables: list[Table]) -> str:
     return pd.concat(frames, ignore_index=True).to_csv(index=False)
 
 
-RENDERERS = {"md": render_markdown, "csv": render_csv}
+def render_latex(tables: list[Table]) -> str:
+    from bench.render_latex import render_latex as _render
+
+    return _render(tables)
+
+
+def render_html(tables: list[Table]) -> str:
+    from bench.html_report import standalone_tables
+
+    return standalone_tables(tables)
+
+
+RENDERERS = {"md": render_markdown, "csv": render_csv, "latex": render_latex, "html": render_html}

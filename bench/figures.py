@@ -1,0 +1,183 @@
+"""Figures from results, written as PNG and SVG with matplotlib.
+
+- convergence: a metric against iteration per method, mean and ±1 std band over items (from the records'
+  ``trace``; as the spectral-prior paper's Figure 2);
+- level curves: a metric against the input level per method (the input's own score on that metric,
+  one point per corruption; as the waveform-prior paper's Figure 3);
+- box plots: the per-item distribution of a metric per method (as the style-transfer paper's Figure 3);
+- spectrograms of clean / corrupted / restored signals of one example.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from bench.cells import Cell  # noqa: E402
+from bench.metrics import output_spec  # noqa: E402
+from bench.report import Table  # noqa: E402
+from bench.store import ResultsStore  # noqa: E402
+
+
+def trace_frame(cells: list[Cell], store: ResultsStore) -> pd.DataFrame:
+    """One row per cell x traced iteration x metric output, labelled as the suite labels the cell."""
+    labels = {c.key: c.labels for c in cells}
+    rows = []
+    for record in store.records(list(labels)):
+        if record.get("status") != "ok":
+            continue
+        lab = labels[record["key"]]
+        for point in record.get("trace") or []:
+            for metric, value in point["scores"].items():
+                if value is not None:
+                    rows.append({"suite": lab["suite"], "method": lab["method"], "dataset": lab["dataset"],
+                                 "corruption": lab["corruption"], "item": record["config"]["item"],
+                                 "seed": record["config"]["seed"], "iteration": point["iteration"],
+                                 "metric": metric, "value": value})
+    return pd.DataFrame(rows, columns=["suite", "method", "dataset", "corruption", "item", "seed", "iteration",
+                                       "metric", "value"])
+
+
+def _outputs(table: Table) -> list[str]:
+    return list(dict.fromkeys(c[table.column_fields.index("metric")] for c in table.columns)) \
+        if "metric" in table.column_fields else []
+
+
+def _ylabel(metric: str) -> str:
+    spec = output_spec(metric)
+    if spec is None:
+        return metric
+    return f"{metric} ({spec.unit}) {spec.arrow}" if spec.unit else f"{metric} {spec.arrow}"
+
+
+def _methods(table: Table, frame: pd.DataFrame) -> list[str]:
+    return [m.label for m in table.suite.methods if m.label in set(frame["method"])]
+
+
+def _panels(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    return list(dict.fromkeys(zip(frame["dataset"], frame["corruption"])))
+
+
+def convergence(table: Table, traces: pd.DataFrame, metric: str):
+    """Metric against iteration, one line (mean) and band (±1 std over items) per method; None if no trace."""
+    sub = traces[(traces["suite"] == table.suite.name) & (traces["metric"] == metric)]
+    if sub.empty:
+        return None
+    panels = _panels(sub)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
+    for ax, (dataset, corruption) in zip(axes[0], panels):
+        here = sub[(sub["dataset"] == dataset) & (sub["corruption"] == corruption)]
+        for method in _methods(table, here):
+            stats = here[here["method"] == method].groupby("iteration")["value"].agg(["mean", "std"]).fillna(0)
+            line, = ax.plot(stats.index, stats["mean"], label=method)
+            ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
+                            color=line.get_color(), alpha=0.2)
+        ax.set(title=f"{dataset}\n{corruption}", xlabel="iteration", ylabel=_ylabel(metric))
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def level_curves(table: Table, long: pd.DataFrame, metric: str):
+    """Metric against the input level (the corrupted input's own score), one line per method and dataset.
+    Needs at least two corruption levels; None otherwise."""
+    sub = long[(long["suite"] == table.suite.name) & (long["metric"] == metric) & (long["status"] == "ok")]
+    # Only levels of one kind of corruption make a curve (not noise next to gaps).
+    levels = sub.groupby("corruption_name")["corruption"].nunique()
+    sub = sub[sub["corruption_name"].isin(levels[levels >= 2].index)]
+    inputs = sub[sub["which"] == "input"].groupby(["dataset", "corruption"])["value"].mean()
+    if sub.empty or inputs.empty:
+        return None
+    estimates = sub[sub["which"] == table.which].groupby(["dataset", "corruption", "method"])["value"] \
+        .agg(["mean", "std"]).fillna(0).reset_index()
+    datasets = list(dict.fromkeys(estimates["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3.2), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        here = estimates[estimates["dataset"] == dataset]
+        for method in _methods(table, here):
+            points = here[here["method"] == method].copy()
+            points["level"] = [inputs.get((dataset, c), np.nan) for c in points["corruption"]]
+            points = points.dropna(subset=["level"]).sort_values("level")
+            ax.errorbar(points["level"], points["mean"], yerr=points["std"], marker="o", capsize=3, label=method)
+        ax.set(title=dataset, xlabel=f"input {metric}", ylabel=_ylabel(metric))
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def box_plots(table: Table, long: pd.DataFrame, metric: str):
+    """Per-item distribution of a metric: one panel per dataset x corruption, one box per method."""
+    sub = long[(long["suite"] == table.suite.name) & (long["metric"] == metric) & (long["status"] == "ok")
+               & (long["which"] == table.which)].dropna(subset=["value"])
+    if sub.empty:
+        return None
+    panels = _panels(sub)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), squeeze=False)
+    for ax, (dataset, corruption) in zip(axes[0], panels):
+        here = sub[(sub["dataset"] == dataset) & (sub["corruption"] == corruption)]
+        methods = _methods(table, here)
+        ax.boxplot([here[here["method"] == m]["value"].to_numpy() for m in methods])
+        ax.set_xticks(range(1, len(methods) + 1), methods, rotation=30, ha="right", fontsize="small")
+        ax.set(title=f"{dataset}\n{corruption}", ylabel=_ylabel(metric))
+        ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return fig
+
+
+def spectrograms(signals: dict[str, np.ndarray], sr: int, title: str = ""):
+    """Log-magnitude spectrograms side by side (e.g. clean, corrupted, one per method), on one colour scale."""
+    fig, axes = plt.subplots(1, len(signals), figsize=(3.2 * len(signals), 2.8), squeeze=False,
+                             sharey=True)
+    for ax, (name, signal) in zip(axes[0], signals.items()):
+        x = np.asarray(signal, dtype=np.float64)
+        x = x.reshape(-1, x.shape[-1]).sum(axis=0)  # several sources: show their mixture
+        nfft = int(min(512, max(16, 2 ** int(np.log2(max(len(x) // 4, 16))))))
+        with np.errstate(divide="ignore"):  # exact digital silence has no finite log power
+            ax.specgram(x, NFFT=nfft, Fs=sr, noverlap=nfft * 3 // 4, cmap="magma", vmin=-120, vmax=-20)
+        ax.set(title=name, xlabel="time (s)")
+    axes[0][0].set_ylabel("frequency (Hz)")
+    if title:
+        fig.suptitle(title, fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def save(fig, folder: str | Path, stem: str) -> list[Path]:
+    """Write a figure as PNG and SVG; returns both paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{stem}.png", folder / f"{stem}.svg"]
+    fig.savefig(paths[0], dpi=110)
+    fig.savefig(paths[1])
+    plt.close(fig)
+    return paths
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", str(text)).strip("-").lower() or "x"
+
+
+def table_figures(table: Table, long: pd.DataFrame, traces: pd.DataFrame, folder: str | Path) -> dict[str, list[Path]]:
+    """Every figure a table has data for: {caption: [png, svg]}."""
+    out = {}
+    for metric in _outputs(table):
+        for kind, make, data in (("convergence", convergence, traces), ("level", level_curves, long),
+                                 ("box", box_plots, long)):
+            fig = make(table, data, metric)
+            if fig is not None:
+                out[f"{kind}: {metric}"] = save(fig, folder, f"{slug(table.suite.name)}-{kind}-{slug(metric)}")
+    return out
+
+
+def write_figures(tables: list[Table], cells: list[Cell], store: ResultsStore, folder: str | Path) -> list[Path]:
+    long = store.table([c.key for c in cells], {c.key: c.labels for c in cells})
+    traces = trace_frame(cells, store)
+    return [p for table in tables for paths in table_figures(table, long, traces, folder).values() for p in paths]

@@ -1,0 +1,242 @@
+"""Reports from a real small run: Markdown, CSV, LaTeX (compiled when a TeX engine is here), figures, and
+the HTML folder driven in headless chromium (skipped when chromium is absent)."""
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from bench.cells import expand
+from bench.cli import main
+from bench.report import build_tables, entries, render_csv, render_markdown
+from bench.store import ResultsStore
+from bench.suite import read_suite_file
+
+SUITE = """
+name = "reptest"
+title = "Report test: two noise levels"
+paper = "none (a test)"
+items = 3
+seeds = [0]
+seconds = 0.1
+sample_rate = 8000
+metrics = ["si_sdr", "snr"]
+layout = { rows = ["corruption", "method"], columns = ["dataset", "metric"] }
+[protocol]
+iterations = 6
+trace_every = 1
+[[methods]]
+name = "identity"
+label = "Input"
+[[methods]]
+name = "test-iterative"
+label = "Shrink"
+[[methods]]
+name = "test-raises"
+label = "Broken"
+[[datasets]]
+name = "test-tone"
+label = "Tones"
+[[corruptions]]
+name = "gaussian-noise"
+params = { std = 0.05 }
+label = "noise σ=0.05"
+[[corruptions]]
+name = "gaussian-noise"
+params = { std = 0.2 }
+label = "noise σ=0.2"
+[[references]]
+method = "Input"
+dataset = "Tones"
+corruption = "noise σ=0.2"
+metric = "snr"
+mean = 5.5
+std = 0.25
+"""
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reports")
+    suite_path = root / "reptest.toml"
+    suite_path.write_text(SUITE)
+    results = root / "results"
+    # test-raises fails its cells, so the run exits 1; the report must say so.
+    assert main(["run", "--suite", str(suite_path), "--results", str(results), "--backend", "sequential",
+                 "--no-progress", "--no-report"]) == 1
+    suite = read_suite_file(suite_path)
+    cells = expand(suite)
+    store = ResultsStore(results)
+    return {"root": root, "suite_path": str(suite_path), "results": str(results), "suite": suite,
+            "cells": cells, "store": store, "tables": build_tables(suite, cells, store, "paper")}
+
+
+def _aggregate(run) -> pd.DataFrame:
+    """The pandas aggregation of the stored records, done here independently of bench.report."""
+    cells = run["cells"]
+    long = run["store"].table([c.key for c in cells], {c.key: c.labels for c in cells})
+    ok = long[(long.status == "ok") & (long.which == "estimate")]
+    return ok.groupby(["corruption", "method", "dataset", "metric"])["value"].agg(["mean", "std", "count"])
+
+
+def test_markdown_numbers_are_the_pandas_aggregation(run):
+    md = render_markdown(run["tables"])
+    agg = _aggregate(run)
+    lines = [line for line in md.splitlines() if line.startswith("| ")]
+    header = [h.strip() for h in lines[0].strip("|").split("|")]
+    assert header[:2] == ["Corruption", "Method"] and header[2] == "Tones / si_sdr ↑"
+    corruption = None
+    checked = 0
+    for line in lines[1:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        corruption = cells[0] or corruption
+        for title, text in zip(header[2:], cells[2:]):
+            dataset, metric = title.split(" / ")
+            stats = agg.loc[(corruption, cells[1], dataset, metric.split()[0])]
+            number = re.match(r"\**(-?[\d.]+) ± ([\d.]+)", text)
+            assert float(number.group(1)) == pytest.approx(stats["mean"], abs=0.005)
+            assert float(number.group(2)) == pytest.approx(stats["std"], abs=0.005)
+            checked += 1
+    assert checked == 2 * 2 * 2  # corruptions x methods that ran x metric outputs; Broken has no row
+    assert "INCOMPLETE: 6 failed and 0 missing of 18 cells" in md
+    assert "SYNTHETIC" in md and "n=3 items" in md
+    # The paper's number beside ours with the difference.
+    ours = agg.loc[("noise σ=0.2", "Input", "Tones", "snr")]["mean"]
+    assert f"[paper 5.50 ± 0.25, Δ {ours - 5.5:+.2f}]" in md
+
+
+def test_best_per_column_follows_the_metric_direction(run):
+    values = entries(run["tables"][0])
+    agg = _aggregate(run)
+    for (row, column), entry in values.items():
+        corruption, method = row
+        dataset, metric = column
+        rivals = agg.loc[(corruption, slice(None), dataset, metric), "mean"]
+        assert entry.best == (entry.value == rivals.max())  # si_sdr and snr: higher is better
+
+
+def test_csv_carries_the_aggregation_and_the_paper_numbers(run):
+    csv = pd.read_csv(pd.io.common.StringIO(render_csv(run["tables"])))
+    agg = _aggregate(run)
+    for _, r in csv.iterrows():
+        stats = agg.loc[(r["corruption"], r["method"], r["dataset"], r["metric"])]
+        assert r["mean"] == pytest.approx(stats["mean"]) and r["n"] == stats["count"] == 3
+    ref = csv[(csv.method == "Input") & (csv.corruption == "noise σ=0.2") & (csv.metric == "snr")].iloc[0]
+    assert ref["paper_mean"] == 5.5 and ref["paper_std"] == 0.25
+
+
+def test_latex_is_booktabs_and_compiles(run, tmp_path, capsys):
+    out = tmp_path / "table.tex"
+    assert main(["report", "--suite", run["suite_path"], "--results", run["results"], "--format", "latex",
+                 "-o", str(out)]) == 0
+    tex = out.read_text()
+    assert "\\toprule" in tex and "\\cmidrule(lr){3-4}" in tex and "\\multicolumn{2}{c}{Tones}" in tex
+    assert "si\\_sdr $\\uparrow$" in tex and "noise $\\sigma$=0.2" in tex and "\\textbf{" in tex
+    agg = _aggregate(run)
+    shrink = agg.loc[("noise σ=0.05", "Shrink", "Tones", "snr")]
+    assert f"{shrink['mean']:.2f} $\\pm$ {shrink['std']:.2f}" in tex
+    engine = shutil.which("pdflatex") or shutil.which("lualatex") or shutil.which("xelatex")
+    if engine is None:
+        pytest.skip("no TeX engine here; the LaTeX text was checked, not compiled")
+    doc = tmp_path / "paper.tex"
+    doc.write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+                   f"\\input{{{out.name}}}\n\\end{{document}}\n")
+    result = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (tmp_path / "paper.pdf").stat().st_size > 1000
+
+
+def test_convergence_figure_plots_the_trace_mean(run, tmp_path):
+    from bench.figures import convergence, trace_frame, write_figures
+
+    traces = trace_frame(run["cells"], run["store"])
+    fig = convergence(run["tables"][0], traces, "snr")
+    ax = fig.axes[0]  # Tones, noise σ=0.05
+    line = next(line for line in ax.lines if line.get_label() == "Shrink")
+    # Independently from the records: mean over items of the traced snr at each iteration.
+    by_iteration = {}
+    for record in run["store"].records([c.key for c in run["cells"]]):
+        if record["labels"]["method"] == "Shrink" and record["labels"]["corruption"] == "noise σ=0.05":
+            for point in record["trace"]:
+                by_iteration.setdefault(point["iteration"], []).append(point["scores"]["snr"])
+    assert list(line.get_xdata()) == sorted(by_iteration)
+    np.testing.assert_allclose(line.get_ydata(), [np.mean(by_iteration[i]) for i in sorted(by_iteration)])
+    paths = write_figures(run["tables"], run["cells"], run["store"], tmp_path / "figs")
+    names = {p.name for p in paths}
+    for kind in ("convergence", "level", "box"):
+        assert f"reptest-{kind}-snr.png" in names and f"reptest-{kind}-snr.svg" in names
+    import matplotlib.image
+
+    assert matplotlib.image.imread(tmp_path / "figs" / "reptest-level-snr.png").shape[0] > 100
+    assert (tmp_path / "figs" / "reptest-box-snr.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_regenerated_example_reproduces_the_scored_cell(run):
+    from bench.examples import regenerate
+    from bench.metrics import get_metric
+
+    cell = next(c for c in run["cells"] if c.labels["method"] == "Shrink")
+    example = regenerate(cell)
+    record = run["store"].read(cell.key)
+    snr = get_metric("snr").compute(example.clean, example.estimate, example.sr)["snr"]
+    assert snr == pytest.approx(record["scores"]["snr"], abs=1e-4)
+    assert example.corrupted.shape == example.clean.shape == example.estimate.shape
+
+
+# -- HTML in a real headless browser --------------------------------------------------------------------
+def _chromium():
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.fixture(scope="module")
+def html_folder(run):
+    folder = run["root"] / "html"
+    assert main(["report", "--suite", run["suite_path"], "--results", run["results"], "--format", "html",
+                 "-o", str(folder), "--examples", "2"]) == 0
+    return folder
+
+
+def test_html_folder_is_self_contained(html_folder):
+    page = (html_folder / "index.html").read_text()
+    for src in re.findall(r'(?:src|href)="([^"]+)"', page):
+        if not src.startswith("data:"):
+            assert not re.match(r"^[a-z]+://|^/", src), src  # relative paths only: opens from the file system
+            assert (html_folder / src).is_file(), src
+    audio = re.findall(r'<audio[^>]*src="([^"]+)"', page)
+    # 2 examples x (clean, corrupted, Input, Shrink); Broken cannot be regenerated and has no finished cell
+    assert len(audio) == 8
+    for src in audio:
+        data, sr = sf.read(html_folder / src)
+        assert sr == 8000 and len(data) == 800 and np.abs(data).max() > 0.01
+    assert "Provenance" in page and "profile" in page
+
+
+@pytest.mark.skipif(_chromium() is None, reason="chromium is not installed")
+def test_html_report_renders_in_headless_chromium(html_folder, tmp_path):
+    from cdp_browser import load_page
+
+    result = load_page(_chromium(), (html_folder / "index.html").as_uri(), tmp_path / "profile",
+                       screenshot=tmp_path / "report.png")
+    assert result["errors"] == []
+    dom = result["dom"]
+    assert dom["tables"] >= 2 and dom["bold"] >= 4
+    assert dom["images"] >= 7 and dom["broken_images"] == []
+    assert len(dom["audio"]) == 8 and all(a["error"] is None for a in dom["audio"])
+    assert all(a["duration"] == pytest.approx(0.1, abs=0.01) for a in dom["audio"])
+    assert (tmp_path / "report.png").stat().st_size > 10000
+
+
+@pytest.mark.skipif(_chromium() is None, reason="chromium is not installed")
+def test_the_browser_check_catches_a_broken_page(tmp_path):
+    from cdp_browser import load_page
+
+    bad = tmp_path / "bad.html"
+    bad.write_text('<!DOCTYPE html><html><head><link rel="icon" href="data:,"></head><body>'
+                   '<img src="missing.png"><script>undefined_function()</script></body></html>')
+    result = load_page(_chromium(), bad.as_uri(), tmp_path / "profile")
+    assert result["dom"]["broken_images"] == ["missing.png"]
+    assert any("undefined_function" in e for e in result["errors"])
