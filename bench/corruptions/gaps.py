@@ -19,7 +19,13 @@ class WaveformGap(Corruption):
 
     def apply(self, clip: Clip, rng: np.random.Generator) -> Observation:
         x = clip.samples
+        if x.ndim != 1:
+            raise ValueError(f"waveform-gap corrupts a single signal (T,), got shape {x.shape}")
+        if not np.any(x):
+            raise ValueError("waveform-gap: the clip is silent, so there is no non-silent part to place a gap on")
         length = int(round(self.ms * 1e-3 * clip.sr))
+        if length < 1:
+            raise ValueError(f"waveform-gap: {self.ms} ms is less than one sample at {clip.sr} Hz")
         starts = _place_gaps(x, length, self.count, self.silence_db, rng)
         mask = np.ones_like(x, dtype=np.float32)
         for s in starts:

@@ -3,9 +3,14 @@
 A metric scores an estimate against the clean reference and never sees the method. It may produce several
 named outputs (BSS Eval gives SDR, SIR and SAR at once). The harness scores the corrupted input with the
 same metrics, so improvements (SI-SNRi, PSNRi) are derived from two scores rather than computed again.
+
+On a set of sources (S, T) every output is the mean over the sources, and each source's own value is kept
+beside it as ``<output>_src<k>`` (k = 1..S, in the order of the references), because separation tables
+report each source in its own column. ``output_spec`` resolves such a name to its output's unit and direction.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -63,7 +68,10 @@ class Metric:
             raise ValueError(f"{self.name}: reference {reference.shape} and estimate {estimate.shape} differ in shape")
         if self.per_source and reference.ndim == 2:
             per = [self._as_dict(self.fn(r, e, sr)) for r, e in zip(reference, estimate)]
-            return {k: float(np.mean([p[k] for p in per])) for k in per[0]}
+            scores = {k: float(np.mean([p[k] for p in per])) for k in per[0]}
+            for index, values in enumerate(per, start=1):
+                scores.update({source_output(k, index): v for k, v in values.items()})
+            return scores
         return self._as_dict(self.fn(reference, estimate, sr))
 
     def _as_dict(self, value) -> dict[str, float]:
@@ -100,10 +108,42 @@ def get_metric(name: str) -> Metric:
     return METRICS.get(name).obj
 
 
+def source_output(output_name: str, index: int) -> str:
+    """The name of one source's value of an output: ``sdr_v4`` of source 1 is ``sdr_v4_src1``."""
+    return f"{output_name}_src{index}"
+
+
+_SOURCE_SUFFIX = re.compile(r"_src[0-9]+$")
+
+
 def output_spec(output_name: str) -> Output | None:
-    """The Output (unit, direction) of a metric output name, searching every registered metric."""
-    for entry in METRICS.entries():
-        for o in entry.obj.outputs:
-            if o.name == output_name:
-                return o
+    """The Output (unit, direction) of a metric output name, searching every registered metric.
+
+    A per-source name (``si_sdr_src2``) resolves to its output (``si_sdr``).
+    """
+    for name in (output_name, _SOURCE_SUFFIX.sub("", output_name)):
+        for entry in METRICS.entries():
+            for o in entry.obj.outputs:
+                if o.name == name:
+                    return o
     return None
+
+
+def evaluate(metrics: list[Metric], reference: np.ndarray, estimate: np.ndarray,
+             sr: int) -> tuple[dict[str, float | None], dict[str, str]]:
+    """Scores of ``estimate`` for every metric that is not an improvement: (scores, errors).
+
+    A metric that cannot score the pair (MetricUndefined) gets None for each of its outputs and its reason
+    in ``errors``; any other exception propagates.
+    """
+    scores: dict[str, float | None] = {}
+    errors: dict[str, str] = {}
+    for m in metrics:
+        if m.base is not None:
+            continue
+        try:
+            values = m.compute(reference, estimate, sr)
+        except MetricUndefined as exc:
+            values, errors[m.name] = {o: None for o in m.output_names}, str(exc)
+        scores.update({k: (None if v is None or not np.isfinite(v) else v) for k, v in values.items()})
+    return scores, errors

@@ -1,0 +1,77 @@
+"""Reading and writing the audio files the `score` and `corrupt` commands work on.
+
+A signal argument is one wav (or any format libsndfile reads) or a comma-separated list of files, one per
+source, stacked into (S, T). The harness is mono: a multi-channel file is averaged to mono, and the
+command says so.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from bench.audio_io import AudioFileError, read_audio, resample, to_mono
+
+
+def read_signal(spec: str, sr: int | None = None) -> tuple[np.ndarray, int, list[str]]:
+    """(samples (T,) or (S, T) float64, rate, notes) for a file or a comma-separated list of files.
+
+    All files are brought to ``sr`` (default: the first file's rate) with soxr and cut to the shortest.
+    Reading, mono mix-down and resampling are the corpus loaders' (bench.audio_io).
+    """
+    paths = [Path(p) for p in spec.split(",") if p]
+    if not paths:
+        raise ValueError(f"no audio file named in {spec!r}")
+    notes, signals, rate = [], [], sr
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"no such audio file: {path}")
+        try:
+            samples, file_rate = read_audio(path)
+        except AudioFileError as exc:
+            raise ValueError(str(exc)) from None
+        if samples.shape[0] > 1:
+            notes.append(f"{path}: {samples.shape[0]} channels averaged to mono")
+        rate = rate or file_rate
+        if file_rate != rate:
+            notes.append(f"{path}: resampled from {file_rate} Hz to {rate} Hz")
+        signals.append(resample(to_mono(samples), file_rate, rate).astype(np.float64))
+    length = min(s.size for s in signals)
+    if any(s.size != length for s in signals):
+        notes.append(f"{spec}: sources cut to the shortest, {length} samples")
+    stacked = np.stack([s[:length] for s in signals])
+    return (stacked[0] if len(paths) == 1 else stacked), int(rate), notes
+
+
+def write_signal(path: str | Path, samples: np.ndarray, sr: int, subtype: str = "FLOAT") -> None:
+    """Write (T,) or (S, T) audio; sources become channels. FLOAT keeps values outside [-1, 1] exact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, np.asarray(samples, dtype=np.float32).T, sr, subtype=subtype)
+
+
+def to_json(value):
+    """A JSON-ready copy: numpy scalars become numbers, large arrays a shape summary."""
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.size <= 64 else {"array_shape": list(value.shape), "dtype": str(value.dtype)}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def print_notes(notes: list[str]) -> None:
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
+def dump(value) -> str:
+    return json.dumps(to_json(value), indent=2)

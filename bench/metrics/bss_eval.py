@@ -1,0 +1,92 @@
+"""BSS Eval SDR / SIR / SAR over a set of sources, in the two versions the papers cite.
+
+- ``bss_v4`` (outputs sdr_v4, sir_v4, sar_v4): BSS Eval version 4 as in the SiSEC 2018 campaign (Stöter,
+  Liutkus and Ito), the definition the spectral-prior paper cites, computed by ``museval.metrics.bss_eval``:
+  image-based decomposition (``bsseval_sources_version=False``), 512-tap distortion filters estimated once
+  on the whole signal (``framewise_filters=False``), metrics in 1 s windows with 1 s hop (SiSEC's 1 s at
+  the clip's own rate), and each source's value the median over its windows (the SiSEC track score).
+  Windows where a reference or an estimate is exactly silent are undefined (NaN) and left out of the median;
+  a clip shorter than 1 s is one window. In v4 the SDR of a source is its plain SNR, 10 log10(|s|^2 /
+  |s_hat - s|^2), per window.
+- ``bss_v3`` (outputs sdr_v3, sir_v3, sar_v3): BSS Eval version 3, ``bss_eval_sources`` of Vincent,
+  Gribonval and Févotte (2006), the definition the style-transfer paper cites: one decomposition over the
+  whole signal, the target being the reference filtered by a 512-tap filter. Computed by fast_bss_eval's
+  torch backend in float64 (its numpy backend fails under numpy 2); mir_eval.separation gives the same
+  numbers (the tests check it) but is deprecated.
+
+Both resolve the permutation of the estimates: the order that maximises the mean SIR (each library's
+own rule), since an unsupervised separator cannot know which output is which source. Outputs are the mean
+over sources; ``<output>_src<k>`` holds the value of reference source k (see bench.metrics). With a single
+source (T,) the SIR is infinite and is recorded as missing.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from bench.metrics import MetricUndefined, Output, metric, source_output
+
+FILTER_LENGTH = 512  # distortion filter taps, the BSS Eval default in both versions
+V4_WINDOW_SECONDS = 1.0
+
+
+def _sources(reference: np.ndarray, estimate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    references, estimates = np.atleast_2d(reference), np.atleast_2d(estimate)
+    for label, signals in (("reference", references), ("estimated", estimates)):
+        silent = [k + 1 for k, s in enumerate(signals) if not np.any(s)]
+        if silent:
+            raise MetricUndefined(f"BSS Eval is undefined when a source is silent ({label} source {silent})")
+    return references, estimates
+
+
+def _outputs(suffix: str, sdr, sir, sar) -> dict[str, float]:
+    scores = {}
+    for name, values in ((f"sdr_{suffix}", sdr), (f"sir_{suffix}", sir), (f"sar_{suffix}", sar)):
+        values = np.asarray(values, dtype=np.float64)
+        scores[name] = float(np.mean(values))
+        scores.update({source_output(name, k): float(v) for k, v in enumerate(values, start=1)})
+    return scores
+
+
+def _output_specs(suffix: str, version: str) -> tuple[Output, ...]:
+    return (Output(f"sdr_{suffix}", "dB", True, f"BSS Eval {version} signal-to-distortion ratio"),
+            Output(f"sir_{suffix}", "dB", True, f"BSS Eval {version} signal-to-interference ratio"),
+            Output(f"sar_{suffix}", "dB", True, f"BSS Eval {version} signal-to-artifacts ratio"))
+
+
+def _museval():
+    try:
+        import museval.metrics
+    except Exception as exc:  # stempeg raises at import without ffmpeg/ffprobe
+        raise RuntimeError("museval could not be imported; it needs the ffmpeg and ffprobe programs on PATH "
+                           f"(Debian/Ubuntu: apt-get install ffmpeg): {exc}") from exc
+    return museval.metrics
+
+
+@metric("bss_v4", outputs=_output_specs("v4", "v4 (SiSEC 2018, museval)"), per_source=False, trace_safe=False,
+        description="BSS Eval v4 (SiSEC 2018, museval): SDR, SIR, SAR, median over 1 s windows")
+def bss_v4(reference, estimate, sr):
+    references, estimates = _sources(reference, estimate)
+    window = int(round(V4_WINDOW_SECONDS * sr))
+    sdr, _isr, sir, sar, _perm = _museval().bss_eval(
+        references[..., None], estimates[..., None], window=window, hop=window, compute_permutation=True,
+        filters_len=FILTER_LENGTH, framewise_filters=False, bsseval_sources_version=False)
+    if np.all(np.isnan(sdr), axis=1).any():
+        raise MetricUndefined("BSS Eval v4 is undefined: a source is silent in every 1 s window")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows were excluded above
+        return _outputs("v4", *(np.nanmedian(values, axis=1) for values in (sdr, sir, sar)))
+
+
+@metric("bss_v3", outputs=_output_specs("v3", "v3 (2006, bss_eval_sources)"), per_source=False,
+        trace_safe=False, description="BSS Eval v3 (bss_eval_sources, 2006): SDR, SIR, SAR over the whole signal")
+def bss_v3(reference, estimate, sr):
+    import fast_bss_eval
+    import torch
+
+    references, estimates = _sources(reference, estimate)
+    sdr, sir, sar, _perm = fast_bss_eval.bss_eval_sources(
+        torch.from_numpy(references), torch.from_numpy(estimates), filter_length=FILTER_LENGTH,
+        zero_mean=False, compute_permutation=True, load_diag=None)
+    return _outputs("v3", sdr.numpy(), sir.numpy(), sar.numpy())
