@@ -10,7 +10,8 @@ from pathlib import Path
 
 # Further sub-commands live in their own modules, each with ``register(subparsers)`` that adds its parser
 # and sets ``handler`` (a function taking the parsed args and returning an exit status).
-COMMAND_MODULES: list[str] = ["bench.commands.score", "bench.commands.corrupt", "bench.commands.data"]
+COMMAND_MODULES: list[str] = ["bench.commands.score", "bench.commands.corrupt", "bench.commands.data",
+                              "bench.commands.compare", "bench.commands.check"]
 
 EXIT_OK, EXIT_CELLS_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 

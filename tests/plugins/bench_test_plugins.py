@@ -132,3 +132,19 @@ class Crashes(Method):
         if context.seed % 3 == 0:
             os.kill(os.getpid(), signal.SIGKILL)
         return observation.signal
+
+
+@method("test-jitter", version="1")
+class Jitter(Method):
+    """Returns the observation plus faint white noise drawn from the method seed; ``tag`` changes nothing
+    but the configuration (hence the seed): two tags are two equally good, not identical, methods."""
+
+    tasks = ("denoising",)
+
+    def __init__(self, tag: int = 0, level: float = 1e-3):
+        super().__init__(tag=tag, level=level)
+        self.level = level
+
+    def restore(self, observation, context):
+        noise = np.random.default_rng(context.seed).standard_normal(observation.signal.shape)
+        return observation.signal + self.level * noise.astype(np.float32)

@@ -1,0 +1,83 @@
+"""``bench compare``: a candidate method against a baseline on a suite's cells; exit 1 on a regression."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+EXIT_REGRESSION = 1
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "compare", help="paired comparison of a candidate method against a baseline; exit 1 on a regression",
+        description="Runs the candidate (and the baseline) on the suite's datasets, corruptions, items and seeds "
+                    "(cached cells are reused) and tests the paired per-item differences of every metric.")
+    p.add_argument("--suite", required=True, help="suite name or path to a suite .toml")
+    p.add_argument("--candidate", required=True, help="method, optionally with parameters: name[key=value,...]")
+    p.add_argument("--baseline", help="baseline method spec (default with --baseline-results: the candidate's)")
+    p.add_argument("--baseline-results", help="read the baseline's cells from this results directory "
+                   "(e.g. a run of the previous code) instead of running them")
+    p.add_argument("--tolerance", action="append", default=[],
+                   help="acceptable difference before a verdict of worse/better: a number for every metric, "
+                        "or metric=number (repeatable); default 0")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm adjustment")
+    p.add_argument("--confidence", type=float, default=0.95, help="bootstrap confidence level")
+    p.add_argument("--profile", default="paper", choices=["smoke", "quick", "paper"])
+    p.add_argument("--synthetic", action="store_true", help="synthetic stand-ins for missing corpora")
+    p.add_argument("--data", help="data root (default: $BENCH_DATA or ~/bench-data)")
+    p.add_argument("--results", help="results directory (default: $BENCH_RESULTS or ./results)")
+    p.add_argument("--devices", help="cpu, cuda, or a list like cuda:0,cuda:1")
+    p.add_argument("--jobs", type=int, help="worker processes per device")
+    p.add_argument("--backend", default="loky", choices=["loky", "dask", "sequential"])
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("-o", "--output", help="also write the Markdown summary here (e.g. $GITHUB_STEP_SUMMARY)")
+    p.set_defaults(handler=cmd_compare)
+
+
+def parse_tolerances(values: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for value in values:
+        metric, _, number = value.rpartition("=")
+        out[metric or "*"] = float(number)
+    return out
+
+
+def cmd_compare(args) -> int:
+    from bench import scheduler
+    from bench.compare import Comparison, cells_for, outputs_of, pairs, parse_method, verdicts
+    from bench.store import ResultsStore
+    from bench.suite import load_suite
+
+    if not args.baseline and not args.baseline_results:
+        raise ValueError("give --baseline METHOD, --baseline-results DIR, or both")
+    suite = load_suite(args.suite)
+    candidate = parse_method(args.candidate)
+    baseline = parse_method(args.baseline or args.candidate)
+    options = {"synthetic": args.synthetic, "data_root": args.data}
+    candidate_cells = cells_for(suite, candidate, args.profile, **options)
+    baseline_cells = cells_for(suite, baseline, args.profile, **options)
+    store = ResultsStore(args.results)
+    baseline_store = ResultsStore(args.baseline_results) if args.baseline_results else store
+    to_run = candidate_cells + ([] if args.baseline_results else baseline_cells)
+    todo = scheduler.pending(list({c.key: c for c in to_run}.values()), store)
+    print(f"compare on suite {suite.name}: {len(candidate_cells)} candidate and {len(baseline_cells)} baseline "
+          f"cells, {len(todo)} to run", file=sys.stderr)
+    scheduler.run(todo, store, devices=args.devices, jobs=args.jobs, backend=args.backend, data_root=args.data,
+                  progress=not args.no_progress)
+    paired, counts = pairs(candidate_cells, baseline_cells, store, baseline_store)
+    if paired.empty:
+        raise ValueError("no finished pairs of cells to compare (see the counts of failed and missing cells: "
+                         f"{counts})")
+    result = Comparison(args.candidate, args.baseline or f"{args.candidate} in {args.baseline_results}",
+                        suite.name, args.profile,
+                        verdicts(paired, outputs_of(suite), alpha=args.alpha,
+                                 tolerance=parse_tolerances(args.tolerance), confidence=args.confidence),
+                        counts, args.alpha, args.confidence)
+    text = result.markdown()
+    print(text)
+    if args.output:
+        path = Path(args.output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as f:  # appending: a CI job summary file may hold other steps' output
+            f.write(text + "\n")
+    return EXIT_REGRESSION if result.regression else 0

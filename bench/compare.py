@@ -1,0 +1,200 @@
+"""Regression testing of a method against a baseline: paired per-item differences on a suite's cells.
+
+The candidate and the baseline are each put in place of the suite's methods and expanded to cells
+(``bench.cells.expand``), so both run on exactly the suite's datasets, corruptions, items and seeds, through
+the normal scheduler and store (cached cells are reused). For every metric output the per-item differences
+(candidate - baseline) get their mean, a percentile bootstrap confidence interval of the mean and a
+two-sided Wilcoxon signed-rank test. The p-values are Holm-adjusted across the metric outputs, because one
+CI verdict looks at all of them at once. A verdict is
+
+- worse: adjusted p < alpha, the interval lies wholly on the metric's worse side, and the mean difference
+  is past the tolerance in the worse direction;
+- better: the same towards the better side;
+- no significant difference: otherwise (including significant differences within the tolerance).
+"""
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bench.cells import Cell, expand
+from bench.metrics import get_metric, output_spec
+from bench.store import ResultsStore
+from bench.suite import Component, Suite
+
+PAIR_KEYS = ["suite", "dataset", "corruption", "item", "seed", "metric"]
+WORSE, BETTER, SAME = "worse", "better", "no significant difference"
+
+
+def parse_method(text: str) -> Component:
+    """``name`` or ``name[key=value,key=value]``; values are TOML (numbers, booleans, quoted strings), and a
+    bare word is taken as a string."""
+    text = text.strip()
+    if "[" not in text:
+        return Component(text, {}, text)
+    if not text.endswith("]"):
+        raise ValueError(f"method spec {text!r}: expected name[key=value,...]")
+    name, body = text[:-1].split("[", 1)
+    params = {}
+    for part in filter(None, (p.strip() for p in body.split(","))):
+        if "=" not in part:
+            raise ValueError(f"method spec {text!r}: parameter {part!r} is not key=value")
+        key, value = (s.strip() for s in part.split("=", 1))
+        try:
+            params[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            params[key] = value
+    return Component(name.strip(), params, text)
+
+
+def cells_for(suite: Suite, method: Component, profile: str = "paper", *, synthetic: bool = False,
+              data_root=None) -> list[Cell]:
+    """The cells of every table of a suite with its methods replaced by this one method."""
+    cells: dict[str, Cell] = {}
+    for table in suite.tables():
+        replaced = copy.copy(table)
+        replaced.methods, replaced.includes = [method], []
+        for cell in expand(replaced, profile, synthetic=synthetic, data_root=data_root):
+            cells.setdefault(cell.key, cell)
+    if not cells:
+        raise ValueError(f"method {method.name} gives no cells on suite {suite.name}: "
+                         "does it support the suite's tasks?")
+    return list(cells.values())
+
+
+def outputs_of(suite: Suite) -> list[str]:
+    return list(dict.fromkeys(o for table in suite.tables() for name in table.metrics
+                              for o in get_metric(name).output_names))
+
+
+def pairs(candidate: list[Cell], baseline: list[Cell], candidate_store: ResultsStore,
+          baseline_store: ResultsStore) -> tuple[pd.DataFrame, dict]:
+    """Per item, seed and metric output: the candidate's and the baseline's final scores side by side, and
+    counts of cells that failed or are missing on either side."""
+    frames = []
+    for cells, store in ((candidate, candidate_store), (baseline, baseline_store)):
+        frame = store.table([c.key for c in cells], {c.key: c.labels for c in cells})
+        frames.append(frame)
+    counts = {}
+    for side, cells, frame in (("candidate", candidate, frames[0]), ("baseline", baseline, frames[1])):
+        done = frame.drop_duplicates("key")
+        counts[f"{side}_failed"] = int((done["status"] != "ok").sum())
+        counts[f"{side}_missing"] = len(cells) - len(done)
+    ok = [f[(f["status"] == "ok") & (f["which"] == "estimate")][PAIR_KEYS + ["value"]] for f in frames]
+    merged = ok[0].merge(ok[1], on=PAIR_KEYS, suffixes=("_candidate", "_baseline"))
+    merged = merged.rename(columns={"value_candidate": "candidate", "value_baseline": "baseline"})
+    merged = merged.dropna(subset=["candidate", "baseline"])
+    merged["difference"] = merged["candidate"] - merged["baseline"]
+    return merged, counts
+
+
+@dataclass
+class Verdict:
+    metric: str
+    higher_is_better: bool
+    n: int
+    candidate_mean: float
+    baseline_mean: float
+    mean_difference: float
+    ci: tuple[float, float]
+    p_value: float
+    p_adjusted: float = float("nan")
+    tolerance: float = 0.0
+    verdict: str = SAME
+    notes: list[str] = field(default_factory=list)
+
+
+def bootstrap_ci(differences: np.ndarray, confidence: float = 0.95, resamples: int = 2000,
+                 seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean difference (a fixed seed: the same data, the same answer)."""
+    if len(differences) < 2 or np.all(differences == differences[0]):
+        value = float(differences[0]) if len(differences) else float("nan")
+        return value, value
+    result = stats.bootstrap((differences,), np.mean, confidence_level=confidence, n_resamples=resamples,
+                             method="percentile", rng=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def wilcoxon_p(differences: np.ndarray) -> float:
+    """Two-sided Wilcoxon signed-rank p-value; 1 when every difference is zero (nothing to test)."""
+    if len(differences) == 0 or not np.any(differences):
+        return 1.0
+    return float(stats.wilcoxon(differences, zero_method="wilcox").pvalue)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    order = np.argsort(p_values)
+    adjusted = np.empty(len(p_values))
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted.tolist()
+
+
+def verdicts(paired: pd.DataFrame, metrics: list[str], *, alpha: float = 0.05,
+             tolerance: dict[str, float] | float = 0.0, confidence: float = 0.95) -> list[Verdict]:
+    out = []
+    for metric in metrics:
+        rows = paired[paired["metric"] == metric]
+        if rows.empty:
+            continue
+        spec = output_spec(metric)
+        d = rows["difference"].to_numpy(dtype=float)
+        tol = tolerance.get(metric, tolerance.get("*", 0.0)) if isinstance(tolerance, dict) else tolerance
+        out.append(Verdict(metric, spec.higher_is_better if spec else True, len(d), float(rows["candidate"].mean()),
+                           float(rows["baseline"].mean()), float(d.mean()), bootstrap_ci(d, confidence),
+                           wilcoxon_p(d), tolerance=float(tol)))
+    for v, p in zip(out, holm([v.p_value for v in out])):
+        v.p_adjusted = p
+        sign = 1 if v.higher_is_better else -1  # > 0: the candidate is better
+        gain, low, high = sign * v.mean_difference, *sorted((sign * v.ci[0], sign * v.ci[1]))
+        if p < alpha and high < 0 and gain < -v.tolerance:
+            v.verdict = WORSE
+        elif p < alpha and low > 0 and gain > v.tolerance:
+            v.verdict = BETTER
+        elif p < alpha and (high < 0 or low > 0):
+            v.notes.append(f"significant but within the tolerance of {v.tolerance:g}")
+    return out
+
+
+@dataclass
+class Comparison:
+    candidate: str
+    baseline: str
+    suite: str
+    profile: str
+    verdicts: list[Verdict]
+    counts: dict
+    alpha: float
+    confidence: float
+
+    @property
+    def regression(self) -> bool:
+        """A significant regression on any metric, or candidate cells failing where the baseline's did not."""
+        return any(v.verdict == WORSE for v in self.verdicts) or self.counts.get("candidate_failed", 0) > \
+            self.counts.get("baseline_failed", 0)
+
+    def markdown(self) -> str:
+        lines = [f"### bench compare: `{self.candidate}` vs `{self.baseline}`", "",
+                 f"Suite `{self.suite}`, profile `{self.profile}`. Paired per item and seed; difference = candidate "
+                 f"- baseline; {self.confidence:.0%} percentile bootstrap interval of the mean; two-sided Wilcoxon "
+                 f"signed-rank test, Holm-adjusted over {len(self.verdicts)} metric outputs, alpha {self.alpha:g}.",
+                 "", "| Metric | | Pairs | Candidate | Baseline | Mean difference | CI | p (adj.) | Tolerance | Verdict |",
+                 "|---|---|---|---|---|---|---|---|---|---|"]
+        for v in self.verdicts:
+            mark = {WORSE: "❌ **worse**", BETTER: "✅ better", SAME: "no significant difference"}[v.verdict]
+            note = f" ({'; '.join(v.notes)})" if v.notes else ""
+            lines.append(f"| {v.metric} | {'↑' if v.higher_is_better else '↓'} | {v.n} | {v.candidate_mean:.3f} | "
+                         f"{v.baseline_mean:.3f} | {v.mean_difference:+.3f} | [{v.ci[0]:+.3f}, {v.ci[1]:+.3f}] | "
+                         f"{v.p_value:.3g} ({v.p_adjusted:.3g}) | {v.tolerance:g} | {mark}{note} |")
+        c = self.counts
+        lines += ["", f"Cells: candidate {c.get('candidate_failed', 0)} failed, {c.get('candidate_missing', 0)} "
+                      f"missing; baseline {c.get('baseline_failed', 0)} failed, {c.get('baseline_missing', 0)} missing.",
+                  "", "**Result: REGRESSION**" if self.regression else "**Result: no regression**", ""]
+        return "\n".join(lines)

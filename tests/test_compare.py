@@ -1,0 +1,140 @@
+"""bench compare: a planted regression is caught (exit 1), the reverse is 'better', identical or equally
+good methods raise no alarm, and the statistics hold their false-alarm rate on null data."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.cli import main
+from bench.compare import BETTER, SAME, WORSE, bootstrap_ci, holm, parse_method, verdicts, wilcoxon_p
+from bench.store import ResultsStore
+
+SUITE = """
+name = "cmp"
+items = 10
+seeds = [0]
+seconds = 0.5
+sample_rate = 16000
+metrics = ["si_sdr", "si_sdr_i", "snr"]
+[protocol]
+iterations = 0
+[[methods]]
+name = "identity"
+[[datasets]]
+name = "synthetic-speech"
+[[corruptions]]
+name = "gaussian-noise"
+params = { std = 0.05 }
+"""
+
+# gain_floor = 1 turns the Wiener filter into a pass-through: a deliberately broken denoiser.
+BROKEN = "spectral-wiener[gain_floor=1.0]"
+
+
+@pytest.fixture
+def suite(tmp_path):
+    path = tmp_path / "cmp.toml"
+    path.write_text(SUITE)
+    return str(path)
+
+
+def _compare(suite, results, *extra):
+    return main(["compare", "--suite", suite, "--results", str(results), "--backend", "sequential",
+                 "--no-progress", *extra])
+
+
+def test_a_planted_regression_fails_and_its_reverse_is_better(suite, tmp_path, capsys):
+    results = tmp_path / "r"
+    summary = tmp_path / "summary.md"
+    assert _compare(suite, results, "--candidate", BROKEN, "--baseline", "spectral-wiener", "-o", str(summary)) == 1
+    out = capsys.readouterr().out
+    assert "Result: REGRESSION" in out
+    for metric in ("si_sdr", "si_sdr_i", "snr"):
+        assert any(line.startswith(f"| {metric} |") and "worse" in line for line in out.splitlines())
+    assert summary.read_text().startswith("### bench compare")
+
+    # The same cells, the other way round: cached (nothing runs) and 'better'.
+    n_records = len(list(ResultsStore(results).records()))
+    assert _compare(suite, results, "--candidate", "spectral-wiener", "--baseline", BROKEN) == 0
+    out = capsys.readouterr()
+    assert "0 to run" in out.err and len(list(ResultsStore(results).records())) == n_records
+    assert out.out.count("✅ better") == 3
+
+    # A tolerance larger than the damage turns the verdict into 'no significant difference'.
+    assert _compare(suite, results, "--candidate", BROKEN, "--baseline", "spectral-wiener",
+                    "--tolerance", "100") == 0
+    assert "within the tolerance" in capsys.readouterr().out
+
+
+def test_baseline_results_from_another_store(suite, tmp_path, capsys):
+    old = tmp_path / "old"
+    assert main(["run", "--suite", suite, "--results", str(old), "--backend", "sequential", "--no-progress",
+                 "--no-report"]) == 0  # identity, as "the previous code" of the candidate identity
+    assert _compare(suite, tmp_path / "new", "--candidate", "identity", "--baseline-results", str(old)) == 0
+    out = capsys.readouterr().out
+    assert out.count("no significant difference") == 3 and "| 10 |" in out
+
+
+def test_identical_and_equally_good_methods_raise_no_alarm(tmp_path, capsys):
+    path = tmp_path / "null.toml"
+    path.write_text(SUITE.replace('"synthetic-speech"', '"test-tone"').replace("items = 10", "items = 12")
+                    .replace("seeds = [0]", "seeds = [0, 1, 2]"))
+    results = tmp_path / "r"
+    assert _compare(str(path), results, "--candidate", "test-jitter[tag=1]", "--baseline", "test-jitter[tag=1]") == 0
+    assert "| +0.000 | [+0.000, +0.000] | 1 (1) |" in capsys.readouterr().out
+    # Two tags: different method seeds, so different noise; the differences are pure chance.
+    assert _compare(str(path), results, "--candidate", "test-jitter[tag=1]", "--baseline", "test-jitter[tag=2]") == 0
+    out = capsys.readouterr().out
+    assert "| 36 |" in out and "[+0.000, +0.000]" not in out  # real, if tiny, differences were tested
+    assert "worse" not in out and out.count("no significant difference") == 3
+
+
+def test_false_alarm_rate_on_null_data_is_at_most_alpha():
+    rng = np.random.default_rng(0)
+    alarms = 0
+    repeats = 300
+    for _ in range(repeats):
+        rows = []
+        for metric in ("si_sdr", "snr"):
+            for item in range(20):
+                base = rng.normal(10, 2)
+                rows.append({"metric": metric, "candidate": base + rng.normal(0, 0.3),
+                             "baseline": base + rng.normal(0, 0.3)})
+        frame = pd.DataFrame(rows)
+        frame["difference"] = frame["candidate"] - frame["baseline"]
+        alarms += any(v.verdict == WORSE for v in verdicts(frame, ["si_sdr", "snr"]))
+    # Holm over two metrics keeps the family-wise two-sided rate at 5%; a one-sided alarm about half that.
+    assert alarms / repeats < 0.05
+
+
+def test_statistics_pieces():
+    d = np.array([-1.0, -0.8, -1.2, -0.9, -1.1, -1.05, -0.95, -0.85])
+    low, high = bootstrap_ci(d)
+    assert low < d.mean() < high < 0
+    assert wilcoxon_p(d) == pytest.approx(2 / 2 ** 8)  # exact test: all eight of one sign
+    assert wilcoxon_p(np.zeros(5)) == 1.0
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    # Lower-is-better metrics flip the verdict: a higher value is worse.
+    frame = pd.DataFrame({"metric": "x", "candidate": 1 - d, "baseline": 1.0})
+    frame["difference"] = frame["candidate"] - frame["baseline"]
+    from bench.metrics import Output
+    import bench.compare as compare
+
+    original = compare.output_spec
+    compare.output_spec = lambda name: Output("x", "", False, "")
+    try:
+        assert verdicts(frame, ["x"])[0].verdict == WORSE
+        frame["candidate"] = 1 + d
+        frame["difference"] = d
+        assert verdicts(frame, ["x"])[0].verdict == BETTER
+    finally:
+        compare.output_spec = original
+    assert verdicts(frame.assign(difference=0.0, candidate=1.0), ["si_sdr"]) == []  # no rows for si_sdr
+    assert SAME == "no significant difference"
+
+
+def test_method_specs():
+    m = parse_method("spectral-wiener[gain_floor=1.0, n_fft=1024,window=hann]")
+    assert m.name == "spectral-wiener" and m.params == {"gain_floor": 1.0, "n_fft": 1024, "window": "hann"}
+    assert parse_method("identity").params == {}
+    with pytest.raises(ValueError):
+        parse_method("x[a]")
