@@ -240,3 +240,16 @@ def test_the_browser_check_catches_a_broken_page(tmp_path):
     result = load_page(_chromium(), bad.as_uri(), tmp_path / "profile")
     assert result["dom"]["broken_images"] == ["missing.png"]
     assert any("undefined_function" in e for e in result["errors"])
+
+
+def test_median_protocol_shows_medians_with_the_item_count(run, tmp_path):
+    path = tmp_path / "median.toml"
+    path.write_text(SUITE.replace('metrics = ["si_sdr", "snr"]', 'metrics = ["si_sdr", "snr"]\naggregate = "median"'))
+    suite = read_suite_file(path)
+    cells = expand(suite)
+    assert {c.key for c in cells} == {c.key for c in run["cells"]}  # the same experiment, only summarised
+    md = render_markdown(build_tables(suite, cells, run["store"], "paper"))
+    long = run["store"].table([c.key for c in cells], {c.key: c.labels for c in cells})
+    sel = long[(long.method == "Shrink") & (long.corruption == "noise σ=0.2") & (long.metric == "snr")
+               & (long.which == "estimate")]["value"]
+    assert f"{sel.median():.2f} (n=3)" in md and "median over n=3 items" in md
