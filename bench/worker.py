@@ -7,7 +7,6 @@ memory, returns NaN/Inf or the wrong shape fails its cell with the reason, and t
 from __future__ import annotations
 
 import datetime as _dt
-import math
 import os
 import resource
 import sys
@@ -22,7 +21,7 @@ from bench.cells import Cell
 from bench.corruptions import build_corruption
 from bench.dataset import build_dataset
 from bench.method import CellTimeout, RunContext, build_method
-from bench.metrics import Metric, MetricUndefined, get_metric
+from bench.metrics import Metric, evaluate, get_metric, output_spec
 from bench.provenance import provenance
 from bench.seeds import item_seed
 
@@ -123,7 +122,7 @@ class _CellRun:
             scores, errors = self.scorer.score(estimate.signal)
             scores.update(self.scorer.improvements(scores, self.input_scores))
             self.record.update(
-                scores=scores, input_scores=self.input_scores, oracle_scores=_oracle(self.trace, self.metrics),
+                scores=scores, input_scores=self.input_scores, oracle_scores=_oracle(self.trace),
                 metric_errors={**{f"input:{k}": v for k, v in self.input_errors.items()}, **errors},
                 trace=self.trace, corruption_info=_plain(self.observation.info),
                 estimate_info=_plain(estimate.info))
@@ -145,19 +144,10 @@ class _CellRun:
 class _Scorer:
     def __init__(self, metrics: list[Metric], reference: np.ndarray, sr: int):
         self.metrics, self.reference, self.sr = metrics, reference, sr
+        self.trace_metrics = [m for m in metrics if m.trace_safe]
 
     def score(self, estimate: np.ndarray, trace_only: bool = False) -> tuple[dict, dict]:
-        scores: dict[str, float | None] = {}
-        errors: dict[str, str] = {}
-        for m in self.metrics:
-            if m.base is not None or (trace_only and not m.trace_safe):
-                continue
-            try:
-                values = m.compute(self.reference, estimate, self.sr)
-            except MetricUndefined as exc:
-                values, errors[m.name] = {o: None for o in m.output_names}, str(exc)
-            scores.update({k: (None if v is None or not math.isfinite(v) else v) for k, v in values.items()})
-        return scores, errors
+        return evaluate(self.trace_metrics if trace_only else self.metrics, self.reference, estimate, self.sr)
 
     def improvements(self, scores: dict, input_scores: dict) -> dict:
         out = {}
@@ -168,17 +158,17 @@ class _Scorer:
         return out
 
 
-def _oracle(trace: list[dict], metrics: list[Metric]) -> dict:
+def _oracle(trace: list[dict]) -> dict:
     """Best value each output reached over the traced iterates (each output keeps its own best iterate)."""
     if not trace:
         return {}
-    directions = {o.name: o.higher_is_better for m in metrics for o in m.outputs}
     best: dict[str, float] = {}
     for point in trace:
         for name, value in point["scores"].items():
             if value is None:
                 continue
-            better = max if directions.get(name, True) else min
+            spec = output_spec(name)
+            better = max if spec is None or spec.higher_is_better else min
             best[name] = value if name not in best else better(best[name], value)
     return best
 
