@@ -173,6 +173,7 @@ class Comparison:
     counts: dict
     alpha: float
     confidence: float
+    paired: pd.DataFrame | None = None  # the per-item pairs, for the breakdown by dataset and corruption
 
     @property
     def regression(self) -> bool:
@@ -193,8 +194,28 @@ class Comparison:
             lines.append(f"| {v.metric} | {'↑' if v.higher_is_better else '↓'} | {v.n} | {v.candidate_mean:.3f} | "
                          f"{v.baseline_mean:.3f} | {v.mean_difference:+.3f} | [{v.ci[0]:+.3f}, {v.ci[1]:+.3f}] | "
                          f"{v.p_value:.3g} ({v.p_adjusted:.3g}) | {v.tolerance:g} | {mark}{note} |")
+        lines += self._breakdown()
         c = self.counts
         lines += ["", f"Cells: candidate {c.get('candidate_failed', 0)} failed, {c.get('candidate_missing', 0)} "
                       f"missing; baseline {c.get('baseline_failed', 0)} failed, {c.get('baseline_missing', 0)} missing.",
                   "", "**Result: REGRESSION**" if self.regression else "**Result: no regression**", ""]
         return "\n".join(lines)
+
+    def _breakdown(self) -> list[str]:
+        """Mean difference per table, dataset and corruption (where a regression sits), when there are several."""
+        if self.paired is None:
+            return []
+        groups = self.paired.groupby(["suite", "dataset", "corruption", "metric"], sort=False)["difference"] \
+            .agg(["mean", "count"]).reset_index()
+        if groups[["suite", "dataset", "corruption"]].drop_duplicates().shape[0] < 2:
+            return []
+        metrics = [v.metric for v in self.verdicts]
+        wide = groups.pivot_table(index=["suite", "dataset", "corruption"], columns="metric", values="mean",
+                                  sort=False)
+        lines = ["", "Mean difference by table, dataset and corruption:", "",
+                 "| Table | Dataset | Corruption | " + " | ".join(metrics) + " |",
+                 "|---|---|---|" + "---|" * len(metrics)]
+        for (suite, dataset, corruption), row in wide.iterrows():
+            values = " | ".join(f"{row[m]:+.3f}" if m in row and pd.notna(row[m]) else "—" for m in metrics)
+            lines.append(f"| {suite} | {dataset} | {corruption} | {values} |")
+        return lines

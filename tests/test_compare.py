@@ -138,3 +138,16 @@ def test_method_specs():
     assert parse_method("identity").params == {}
     with pytest.raises(ValueError):
         parse_method("x[a]")
+
+
+def test_summary_breaks_the_difference_down_by_dataset_and_corruption():
+    from bench.compare import Comparison
+
+    frame = pd.DataFrame({"suite": "s", "dataset": ["A"] * 6 + ["B"] * 6, "corruption": "noise", "metric": "snr",
+                          "item": [str(i) for i in range(12)], "candidate": [1.0] * 6 + [3.0] * 6,
+                          "baseline": 2.0})
+    frame["difference"] = frame["candidate"] - frame["baseline"]
+    result = Comparison("c", "b", "s", "paper", verdicts(frame, ["snr"]), {}, 0.05, 0.95, frame)
+    text = result.markdown()
+    assert "| s | A | noise | -1.000 |" in text and "| s | B | noise | +1.000 |" in text
+    assert "no significant difference" in text and not result.regression

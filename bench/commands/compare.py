@@ -72,7 +72,7 @@ def cmd_compare(args) -> int:
                         suite.name, args.profile,
                         verdicts(paired, outputs_of(suite), alpha=args.alpha,
                                  tolerance=parse_tolerances(args.tolerance), confidence=args.confidence),
-                        counts, args.alpha, args.confidence)
+                        counts, args.alpha, args.confidence, paired)
     text = result.markdown()
     print(text)
     if args.output:
