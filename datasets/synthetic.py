@@ -1,5 +1,8 @@
 """Built-in synthetic corpora: deterministic audio generated from a seed, needing no files.
 
+This module holds the shared base and the speech, piano, drum and noise corpora; the digits and the
+singing-voice stems are in synthetic_digits.py and synthetic_singing.py.
+
 They are stand-ins, not substitutes: structured enough that a prior can fit structure before noise
 (harmonic sources with moving pitch and formants, decaying inharmonic partials, transients), so the
 harness and the papers' phenomena can be exercised anywhere. Tables made from them say so.
@@ -12,29 +15,32 @@ from scipy import signal as sps
 from bench.audio import Clip
 from bench.dataset import Dataset, dataset
 
-_NUM_ITEMS = 10_000  # item ids "00000".."09999"; each is generated on demand
+_SPLITS = {"train": (0, 8_000), "valid": (8_000, 1_000), "test": (9_000, 1_000), "all": (0, 10_000)}
 
 
 class SyntheticDataset(Dataset):
+    """Items "00000".."09999", generated on demand from the item's seed: train 0-7999, valid 8000-8999,
+    test 9000-9999 (disjoint, so a trained method never sees its test items), all = every id."""
+
     synthetic = True
     default_seconds = 1.0
+    splits = ("train", "valid", "test")
 
     def item_ids(self, split=None):
-        # Disjoint id ranges per split, so a trained method never sees its test items.
-        offset = {"train": 0, "valid": 8_000, "test": 9_000}.get(split or self.default_split, 9_000)
-        count = {"train": 8_000, "valid": 1_000}.get(split or self.default_split, 1_000)
+        offset, count = _SPLITS[self._check_split(split)]
         return [f"{offset + i:05d}" for i in range(count)]
 
     def load(self, item, *, sr, seconds, rng):
         n = int(round((seconds or self.default_seconds) * sr))
-        x = self.generate(n, sr, rng)
-        peak = np.max(np.abs(x))
+        generated = self.generate(n, sr, rng)
+        x, meta = generated if isinstance(generated, tuple) else (generated, {})
+        peak = np.max(np.abs(x.sum(axis=0) if x.ndim == 2 else x))
         if peak > 0:
             x = x / peak * rng.uniform(0.5, 0.9)
-        return Clip(x.astype(np.float32), sr, dataset=self.registered_name, item=item,
-                    meta={"synthetic": True})
+        return Clip(x.astype(np.float32), sr, dataset=self.name, item=item, meta={"synthetic": True, **meta})
 
-    def generate(self, n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+    def generate(self, n: int, sr: int, rng: np.random.Generator) -> np.ndarray | tuple[np.ndarray, dict]:
+        """(T,) or (S, T) audio, optionally with metadata for the clip: ``(signal, meta)``."""
         raise NotImplementedError
 
 
@@ -57,7 +63,34 @@ def formant_envelope(freqs: np.ndarray, formants: np.ndarray, bandwidths: np.nda
     return gain
 
 
-def speech_like(n: int, sr: int, rng: np.random.Generator, f0_range=(90.0, 220.0)) -> np.ndarray:
+VOICES = {  # f0 range (Hz) and formant scale of a voice; "any" spans both and keeps version-1 output
+    "any": ((90.0, 220.0), 1.0),
+    "male": ((85.0, 155.0), 1.0),
+    "female": ((165.0, 255.0), 1.17),
+}
+FORMANT_RANGES = ((300, 850), (850, 2300), (2300, 3200))
+BANDWIDTHS = np.array([80.0, 120.0, 180.0])[:, None]
+
+
+def fricative(length: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """A burst of high-passed noise under a Hann window (an /s/- or /f/-like onset)."""
+    b, a = sps.butter(4, min(rng.uniform(2500, 4500), 0.45 * sr) / (sr / 2), "high")
+    return 0.3 * sps.lfilter(b, a, rng.standard_normal(length)) * np.hanning(length)
+
+
+def voiced(f0: np.ndarray, formants: np.ndarray, bandwidths: np.ndarray, sr: int, lowest_f0: float) -> np.ndarray:
+    """Harmonics of the pitch track ``f0`` shaped by moving formants ((3, T) tracks), peak-normalised."""
+    phase = 2 * np.pi * np.cumsum(f0) / sr
+    out = np.zeros(f0.size)
+    for k in range(1, int(0.45 * sr / lowest_f0) + 1):
+        fk = k * f0
+        amp = formant_envelope(fk, formants, bandwidths) * (fk < 0.45 * sr) / k**0.5
+        out += amp * np.sin(k * phase)
+    return out / (np.max(np.abs(out)) + 1e-9)
+
+
+def speech_like(n: int, sr: int, rng: np.random.Generator, f0_range=(90.0, 220.0),
+                formant_scale: float = 1.0) -> np.ndarray:
     """Source-filter speech: syllables of harmonics under moving formants, fricative noise, pauses."""
     out = np.zeros(n)
     t = 0
@@ -68,21 +101,13 @@ def speech_like(n: int, sr: int, rng: np.random.Generator, f0_range=(90.0, 220.0
             break
         length = min(length, n - t)
         seg = np.zeros(length)
-        if rng.random() < 0.35:  # fricative onset: shaped high-passed noise
+        if rng.random() < 0.35:  # fricative onset
             fric = min(length // 3, int(0.08 * sr))
-            b, a = sps.butter(4, min(rng.uniform(2500, 4500), 0.45 * sr) / (sr / 2), "high")
-            seg[:fric] += 0.3 * sps.lfilter(b, a, rng.standard_normal(fric)) * np.hanning(fric)
+            seg[:fric] += fricative(fric, sr, rng)
         f0 = _cubic(rng.uniform(*f0_range, size=4), length)
-        phase = 2 * np.pi * np.cumsum(f0) / sr
         formants = np.stack([_cubic(rng.uniform(lo, hi, size=3), length)
-                             for lo, hi in ((300, 850), (850, 2300), (2300, 3200))])
-        bandwidths = np.array([80.0, 120.0, 180.0])[:, None]
-        voiced = np.zeros(length)
-        for k in range(1, int(0.45 * sr / f0_range[0]) + 1):
-            fk = k * f0
-            amp = formant_envelope(fk, formants, bandwidths) * (fk < 0.45 * sr) / k**0.5
-            voiced += amp * np.sin(k * phase)
-        seg += voiced / (np.max(np.abs(voiced)) + 1e-9) * _attack_decay(length, sr, 0.02, 0.25)
+                             for lo, hi in FORMANT_RANGES]) * formant_scale
+        seg += voiced(f0, formants, BANDWIDTHS * formant_scale, sr, f0_range[0]) * _attack_decay(length, sr, 0.02, 0.25)
         out[t:t + length] += seg
         t += length
     return out
@@ -90,33 +115,46 @@ def speech_like(n: int, sr: int, rng: np.random.Generator, f0_range=(90.0, 220.0
 
 @dataset("synthetic-speech", version="1")
 class SyntheticSpeech(SyntheticDataset):
-    """Speech-like source-filter signals: moving pitch and formants, fricatives, pauses."""
+    """Speech-like source-filter signals: moving pitch and formants, fricatives, pauses.
+
+    ``voice`` = "any" (default: f0 90-220 Hz), "male" (85-155 Hz) or "female" (165-255 Hz, formants and
+    bandwidths 17 % higher): the stand-in for gendered speakers (TIMIT's F/M, LJSpeech's female reader).
+    """
 
     kind = "speech"
 
+    def __init__(self, root=None, voice: str = "any"):
+        if voice not in VOICES:
+            raise ValueError(f"synthetic-speech voice must be one of {', '.join(VOICES)}, not {voice!r}")
+        super().__init__(root, **({"voice": voice} if voice != "any" else {}))
+        self.voice = voice
+
     def generate(self, n, sr, rng):
-        return speech_like(n, sr, rng)
+        f0_range, scale = VOICES[self.voice]
+        return speech_like(n, sr, rng, f0_range, scale), {"voice": self.voice}
+
+
+def piano_note(length: int, sr: int, f0: float, rng: np.random.Generator) -> np.ndarray:
+    """A stiff-string note: partials f_k = k f0 sqrt(1 + B k^2), each decaying faster the higher it is."""
+    inharmonicity = rng.uniform(1e-5, 4e-4)
+    tt = np.arange(length) / sr
+    note = np.zeros(length)
+    for k in range(1, 24):
+        fk = k * f0 * np.sqrt(1 + inharmonicity * k**2)
+        if fk >= 0.45 * sr:
+            break
+        decay = rng.uniform(0.4, 1.5) / k**0.6
+        note += np.exp(-tt / decay) * np.sin(2 * np.pi * fk * tt + rng.uniform(0, 2 * np.pi)) / k
+    return note * np.minimum(tt / 0.004, 1.0) * rng.uniform(0.4, 1.0)
 
 
 def piano_like(n: int, sr: int, rng: np.random.Generator) -> np.ndarray:
-    """Decaying inharmonic notes (stiff-string partials f_k = k f0 sqrt(1 + B k^2)), some overlapping."""
+    """Decaying inharmonic notes at random pitches and onsets, some overlapping."""
     out = np.zeros(n)
     t = 0
     while t < n:
         midi = rng.integers(40, 84)
-        f0 = 440.0 * 2 ** ((midi - 69) / 12)
-        inharmonicity = rng.uniform(1e-5, 4e-4)
-        length = n - t
-        tt = np.arange(length) / sr
-        note = np.zeros(length)
-        for k in range(1, 24):
-            fk = k * f0 * np.sqrt(1 + inharmonicity * k**2)
-            if fk >= 0.45 * sr:
-                break
-            decay = rng.uniform(0.4, 1.5) / k**0.6
-            note += np.exp(-tt / decay) * np.sin(2 * np.pi * fk * tt + rng.uniform(0, 2 * np.pi)) / k
-        note *= np.minimum(tt / 0.004, 1.0) * rng.uniform(0.4, 1.0)
-        out[t:] += note
+        out[t:] += piano_note(n - t, sr, 440.0 * 2 ** ((midi - 69) / 12), rng)
         t += int(rng.uniform(0.15, 0.5) * sr)
     return out
 
