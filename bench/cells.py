@@ -131,7 +131,7 @@ def _resolve_dataset(ds, settings: dict, synthetic: bool, data_root) -> tuple[di
             if not synthetic or not instance.standin:
                 raise
             standin_for, name = ds.name, instance.standin
-            params = ds.extra.get("standin_params", {})
+            params = ds.extra.get("standin_params", instance.standin_params)
             instance = build_dataset(name, params, data_root)
     split = ds.extra.get("split", settings.get("split")) or instance.default_split
     items = instance.select(int(settings["items"]), split=split, seed=int(settings["item_seed"]))

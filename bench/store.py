@@ -89,18 +89,27 @@ COLUMNS = ["key", "suite", "method", "dataset", "corruption", "profile", "item",
            "corruption_name", "wall_time_s", "device", "error"]
 
 
-def long_table(records: Iterable[dict], labels: dict[str, dict] | None = None) -> pd.DataFrame:
-    from bench.registry import DATASETS
+def _is_synthetic(dataset: dict) -> bool:
+    """Whether a record's dataset is generated (a combinator such as ``stack`` decides per instance)."""
+    from bench.dataset import build_dataset
 
+    try:
+        return bool(build_dataset(dataset["name"], dataset.get("params")).synthetic)
+    except Exception:  # noqa: BLE001 - an unregistered or changed dataset: not known to be synthetic
+        return False
+
+
+def long_table(records: Iterable[dict], labels: dict[str, dict] | None = None) -> pd.DataFrame:
     rows = []
+    synthetic_cache: dict[str, bool] = {}
     for r in records:
         lab = (labels or {}).get(r["key"], r.get("labels", {}))
         cfg = r["config"]
         ds = cfg["dataset"]
-        try:
-            synthetic = bool(getattr(DATASETS.get(ds["name"]).obj, "synthetic", False))
-        except KeyError:
-            synthetic = False
+        identity = json.dumps([ds["name"], ds.get("params")], sort_keys=True)
+        if identity not in synthetic_cache:
+            synthetic_cache[identity] = _is_synthetic(ds)
+        synthetic = synthetic_cache[identity]
         base = {"key": r["key"], "suite": lab.get("suite"), "method": lab.get("method", cfg["method"]["name"]),
                 "dataset": lab.get("dataset", ds["name"]), "corruption": lab.get("corruption"),
                 "profile": lab.get("profile"), "item": cfg["item"], "seed": cfg["seed"], "status": r["status"],
