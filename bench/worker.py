@@ -20,6 +20,7 @@ from bench.audio import Estimate
 from bench.cells import Cell
 from bench.corruptions import build_corruption
 from bench.dataset import build_dataset
+from bench.jsonable import to_json
 from bench.method import CellTimeout, RunContext, build_method
 from bench.metrics import Metric, evaluate, get_metric, output_spec
 from bench.provenance import provenance
@@ -124,8 +125,8 @@ class _CellRun:
             self.record.update(
                 scores=scores, input_scores=self.input_scores, oracle_scores=_oracle(self.trace),
                 metric_errors={**{f"input:{k}": v for k, v in self.input_errors.items()}, **errors},
-                trace=self.trace, corruption_info=_plain(self.observation.info),
-                estimate_info=_plain(estimate.info))
+                trace=self.trace, corruption_info=to_json(self.observation.info),
+                estimate_info=to_json(estimate.info))
         except Exception as exc:  # noqa: BLE001
             self.fail(exc)
 
@@ -193,19 +194,6 @@ def _describe(exc: BaseException) -> str:
         prefix = ""
     tail = "".join(traceback.format_exception(exc)[-6:])
     return f"{prefix}{kind}: {exc}\n{tail}"[:4000]
-
-
-def _plain(value):
-    """JSON-friendly copies of info dicts (numpy scalars and small arrays become Python values)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist() if value.size <= 64 else f"<array {value.shape}>"
-    if hasattr(value, "item"):
-        return value.item()
-    return value
 
 
 def _reset_peak_memory(device: str) -> None:

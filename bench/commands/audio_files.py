@@ -14,6 +14,7 @@ import numpy as np
 import soundfile as sf
 
 from bench.audio_io import AudioFileError, read_audio, resample, to_mono
+from bench.jsonable import to_json
 
 
 def read_signal(spec: str, sr: int | None = None) -> tuple[np.ndarray, int, list[str]]:
@@ -51,21 +52,6 @@ def write_signal(path: str | Path, samples: np.ndarray, sr: int, subtype: str = 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, np.asarray(samples, dtype=np.float32).T, sr, subtype=subtype)
-
-
-def to_json(value):
-    """A JSON-ready copy: numpy scalars become numbers, large arrays a shape summary."""
-    if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist() if value.size <= 64 else {"array_shape": list(value.shape), "dtype": str(value.dtype)}
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def print_notes(notes: list[str]) -> None:
