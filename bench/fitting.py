@@ -1,0 +1,339 @@
+"""The fitting engine for deep priors: fit many independent problems at once in one batched model.
+
+A deep prior fits a small network to one observation for thousands of iterations, which leaves a GPU
+mostly idle. Here B problems are fitted together: ``Ensemble(build, seeds)`` makes B copies of a network,
+copy b initialised under seed b exactly as a network built alone under that seed, and evaluates them in
+one call with ``torch.func.vmap`` (a convolution with per-problem weights becomes one grouped
+convolution). The objective returns one loss per problem and the engine minimises their sum, so the
+gradient of each problem's parameters is that problem's own gradient; Adam's state is elementwise, so
+each problem's update is exactly the update of a separate fit (tests/test_fitting.py checks it).
+
+``fit`` knows nothing about audio: it takes a network factory, fixed inputs, a per-problem objective and
+a trace callback, and keeps host-device synchronisation out of the loop except at the iterations where the
+trace callback asks for outputs. ``FittedPrior`` turns it into a harness Method: it groups the cells of a
+batch, seeds each problem from its cell, and reports each problem's trace to its cell's context.
+
+Batch size. The scheduler hands a prior up to ``max_batch`` cells that share its configuration; that is
+``$BENCH_PRIOR_BATCH`` if set, else 8 when a GPU is visible, else 1 (on the CPU one process per core beats
+batching). To fit more clips at once on a large GPU: ``BENCH_PRIOR_BATCH=16 bench run --suite ...``; cells
+of different clip lengths or protocols in one batch are fitted as separate groups. The batch size is not
+part of a cell's key: it changes how a cell is computed (float rounding), not what.
+
+Precision on CUDA: bf16 compute and channels-last (``Precision.resolve("auto", "cuda")``; the method
+parameter ``precision = "fp32"`` turns them off). tests/test_fitting.py bounds the bf16 difference.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state
+
+from bench.audio import Estimate
+from bench.method import Method
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Adam with an optional step decay: lr x ``lr_gamma`` every ``lr_step`` iterations (if set)."""
+
+    iterations: int
+    lr: float = 1e-3
+    lr_step: int | None = None
+    lr_gamma: float = 0.1
+
+    @classmethod
+    def from_protocol(cls, protocol: dict, *, iterations: int = 2000, lr: float = 1e-3) -> "Schedule":
+        """Read ``iterations``, ``lr``, ``lr_step`` and ``lr_gamma`` from a suite's [protocol]."""
+        step = protocol.get("lr_step")
+        return cls(iterations=int(protocol.get("iterations") or iterations), lr=float(protocol.get("lr", lr)),
+                   lr_step=int(step) if step else None, lr_gamma=float(protocol.get("lr_gamma", 0.1)))
+
+    def lr_at(self, iteration: int) -> float:
+        if not self.lr_step:
+            return self.lr
+        return self.lr * self.lr_gamma ** (iteration // self.lr_step)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Compute precision and memory layout.
+
+    ``bf16``: the forward and backward passes run in bfloat16 (parameters and inputs are cast on the fly;
+    Adam keeps float32 parameters and state; losses are computed in float32). The cast is explicit
+    rather than ``torch.autocast`` because autocast does not reach operations under ``torch.func.vmap``
+    (checked with torch 2.13: a vmapped conv2d under autocast stays float32), and the single and the
+    batched path must compute the same thing. ``channels_last``: NHWC inputs and weights for the single
+    network (the vmapped ensemble folds problems into channels, where the layout is the grouped conv's).
+    ``resolve("auto", device)``: both on CUDA, neither elsewhere.
+    """
+
+    bf16: bool = False
+    channels_last: bool = False
+
+    @classmethod
+    def resolve(cls, setting: str, device: str | torch.device) -> "Precision":
+        cuda = torch.device(device).type == "cuda"
+        if setting == "auto":
+            return cls(bf16=cuda, channels_last=cuda)
+        if setting == "fp32":
+            return cls()
+        if setting == "bf16":
+            return cls(bf16=True, channels_last=True)
+        raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', not {setting!r}")
+
+    @property
+    def dtype(self) -> torch.dtype | None:
+        return torch.bfloat16 if self.bf16 else None
+
+
+def seeded(build: Callable[[], nn.Module], seed: int) -> nn.Module:
+    """``build()`` with torch's global generator seeded by ``seed`` (and restored afterwards)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def _cast(tensors: dict[str, torch.Tensor], dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
+    if dtype is None:
+        return tensors
+    return {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+
+
+class Ensemble(nn.Module):
+    """B independent copies of one network, called as one: inputs (B, *S) -> outputs (B, *O).
+
+    Copy b is ``seeded(build, seeds[b])``; its parameters are slice b of every stacked parameter. Each copy
+    sees its own problem as a batch of one, as it would in a separate fit. With one seed the network is
+    called directly (no vmap): that is the "separate fit" the batched path is tested against. A network
+    class with ``vmappable = False`` (one with an LSTM: torch 2.13 has no vmap batching rule for aten::lstm)
+    is evaluated copy by copy instead, with the same stacked parameters and the same result.
+    """
+
+    def __init__(self, build: Callable[[], nn.Module], seeds: Sequence[int]):
+        super().__init__()
+        if not seeds:
+            raise ValueError("an ensemble needs at least one seed")
+        members = [seeded(build, seed) for seed in seeds]
+        self.size = len(members)
+        if self.size == 1:
+            self.net = members[0]
+            return
+        params, buffers = stack_module_state(members)
+        self._names, self._buffer_names = list(params), list(buffers)
+        self.stacked = nn.ParameterList(nn.Parameter(params[name].detach().clone()) for name in self._names)
+        for i, name in enumerate(self._buffer_names):
+            self.register_buffer(f"stacked_buffer_{i}", buffers[name].clone())
+        self.vmappable = getattr(members[0], "vmappable", True)
+        self.__dict__["template"] = members[0].to("meta")  # holds no state: vmap feeds it each copy's tensors
+
+    def _stacked_buffers(self) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, f"stacked_buffer_{i}") for i, name in enumerate(self._buffer_names)}
+
+    def forward(self, inputs: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+        if self.size == 1:
+            net = self.net
+            params = _cast(dict(net.named_parameters()), dtype)
+            return functional_call(net, (params, dict(net.named_buffers())), (inputs.to(dtype or inputs.dtype),))
+        params = _cast(dict(zip(self._names, self.stacked)), dtype)
+
+        def one(p, b, x):
+            return functional_call(self.template, (p, b), (x.unsqueeze(0),)).squeeze(0)
+
+        buffers, inputs = self._stacked_buffers(), inputs.to(dtype or inputs.dtype)
+        if not self.vmappable:
+            return torch.stack([one({k: v[i] for k, v in params.items()}, {k: v[i] for k, v in buffers.items()},
+                                    inputs[i]) for i in range(self.size)])
+        return torch.func.vmap(one)(params, buffers, inputs)
+
+    def member_state(self, index: int) -> dict[str, torch.Tensor]:
+        """Copy ``index``'s parameters and buffers, as a state dict of the single network."""
+        if self.size == 1:
+            return {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+        state = {name: p[index].detach().clone() for name, p in zip(self._names, self.stacked)}
+        state.update({name: b[index].clone() for name, b in self._stacked_buffers().items()})
+        return state
+
+
+TraceCallback = Callable[[int, torch.Tensor], None]
+
+
+def fit(model: Ensemble, inputs: torch.Tensor, objective: Callable[[torch.Tensor, int], torch.Tensor],
+        schedule: Schedule, *, precision: Precision = Precision(), trace: TraceCallback | None = None,
+        trace_at: Callable[[int], bool] | None = None,
+        redraw: Callable[[int], torch.Tensor] | None = None) -> torch.Tensor:
+    """Minimise ``objective(model(inputs), iteration).sum()`` with Adam; return the final outputs.
+
+    ``objective`` returns one loss per problem, shape (B,), computed on float32 outputs. Iterate i is the
+    network's output after i updates; ``trace(i, outputs)`` is called (outputs detached, float32) for
+    each i in 1..iterations where ``trace_at(i)``; these are the only host-device synchronisation points
+    the engine adds. The returned outputs are iterate ``schedule.iterations``. ``redraw(i)``, if given,
+    returns the inputs of iterate i >= 1 (a prior whose input noise is drawn anew every iteration);
+    iterate 0 uses ``inputs``.
+    """
+    if precision.channels_last and model.size == 1 and inputs.dim() == 4:
+        model = model.to(memory_format=torch.channels_last)
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=schedule.lr)
+
+    def forward(step: int) -> torch.Tensor:
+        x = redraw(step) if redraw is not None and step > 0 else inputs
+        return model(x, precision.dtype).float()
+
+    for step in range(schedule.iterations):
+        outputs = forward(step)  # iterate `step`: the output after `step` updates
+        if step > 0 and trace is not None and trace_at is not None and trace_at(step):
+            trace(step, outputs.detach())
+        for group in optimiser.param_groups:
+            group["lr"] = schedule.lr_at(step)
+        loss = objective(outputs, step)
+        if loss.dim() != 1 or loss.shape[0] != outputs.shape[0]:
+            raise ValueError(f"the objective must return one loss per problem, got shape {tuple(loss.shape)}")
+        optimiser.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        optimiser.step()
+    with torch.no_grad():
+        outputs = forward(schedule.iterations)
+    if trace is not None and trace_at is not None and trace_at(schedule.iterations):
+        trace(schedule.iterations, outputs)
+    return outputs
+
+
+# -- deep priors as harness methods ---------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def default_batch() -> int:
+    """Cells the scheduler hands a prior at once: ``$BENCH_PRIOR_BATCH``, else 8 with a GPU visible, else 1.
+
+    On the CPU batching does not help (one process per core does), so CPU runs stay one cell per process.
+    The batch size changes no cell key: it changes how cells are computed, not what is computed.
+    """
+    env = os.environ.get("BENCH_PRIOR_BATCH")
+    if env:
+        return max(1, int(env))
+    from bench.scheduler import visible_gpus  # finds GPUs without initialising CUDA here
+
+    return 8 if visible_gpus() else 1
+
+
+class _DefaultBatch:
+    """``max_batch`` read on the class (as the scheduler does) calls default_batch() when first asked."""
+
+    def __get__(self, obj, owner) -> int:
+        return default_batch()
+
+
+@dataclass
+class Problems:
+    """One group of observations fitted together: their tensors stacked along dimension 0."""
+
+    observations: list
+    contexts: list
+    device: torch.device
+    tensors: dict[str, torch.Tensor]
+
+    @property
+    def size(self) -> int:
+        return len(self.observations)
+
+
+class FittedPrior(Method):
+    """A method that fits a freshly initialised network to each observation, many observations at once.
+
+    Subclasses give the network (``network``), the fixed input's shape (``input_shape``), the per-problem
+    tensors the objective needs (``problem_tensors``), the per-problem loss (``objective``) and the
+    waveforms an output stands for (``signals``). The base groups the cells of a batch that can share a
+    fit (same signal shape, protocol and device), seeds each problem from its cell's method seed (network
+    initialisation and input noise), runs ``fit`` and reports traces to each cell's context.
+
+    Parameters common to every prior: ``precision`` ("auto": bf16 and channels-last on CUDA, float32 on
+    the CPU; "fp32"; "bf16").
+    """
+
+    max_batch = _DefaultBatch()
+    default_iterations = 2000
+    default_lr = 1e-3
+
+    def __init__(self, precision: str = "auto", **params):
+        super().__init__(precision=precision, **params)
+        Precision.resolve(precision, "cpu")  # validate early
+        self.precision = precision
+
+    # -- hooks ------------------------------------------------------------------------------------------
+    def network(self) -> nn.Module:
+        raise NotImplementedError
+
+    def input_shape(self, observation) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def draw_input(self, observation, generator: torch.Generator) -> torch.Tensor:
+        """The network's input noise for one problem (default: N(0, 1) of ``input_shape``)."""
+        return torch.randn(self.input_shape(observation), generator=generator)
+
+    def redraws_input(self, observation) -> bool:
+        """Whether this problem's input noise is drawn anew every iteration (default: fixed)."""
+        return False
+
+    def problem_tensors(self, observation) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def objective(self, outputs: torch.Tensor, problems: Problems, step: int, schedule: Schedule) -> torch.Tensor:
+        raise NotImplementedError
+
+    def signals(self, outputs: torch.Tensor, problems: Problems) -> torch.Tensor:
+        raise NotImplementedError
+
+    # -- the harness interface --------------------------------------------------------------------------
+    def restore(self, observation, context):
+        return self.restore_batch([observation], [context])[0]
+
+    def restore_batch(self, observations, contexts):
+        results: list = [None] * len(observations)
+        groups: dict[str, list[int]] = {}
+        for i, (obs, ctx) in enumerate(zip(observations, contexts)):
+            key = repr((obs.signal.shape, sorted(ctx.protocol.items()), ctx.device))
+            groups.setdefault(key, []).append(i)
+        for indices in groups.values():
+            estimates = self._fit_group([observations[i] for i in indices], [contexts[i] for i in indices])
+            for i, estimate in zip(indices, estimates):
+                results[i] = estimate
+        return results
+
+    def _fit_group(self, observations, contexts) -> list[Estimate]:
+        device = torch.device(contexts[0].device)
+        schedule = Schedule.from_protocol(contexts[0].protocol, iterations=self.default_iterations,
+                                          lr=self.default_lr)
+        seeds = [np.random.SeedSequence(ctx.seed).generate_state(2) for ctx in contexts]
+        generators = [torch.Generator().manual_seed(int(s[1])) for s in seeds]
+        inputs = torch.stack([self.draw_input(obs, g) for obs, g in zip(observations, generators)]).to(device)
+        redrawn = [self.redraws_input(obs) for obs in observations]
+
+        def redraw(step: int) -> torch.Tensor:  # each problem continues its own generator's stream
+            fresh = [self.draw_input(obs, g) if again else None
+                     for obs, g, again in zip(observations, generators, redrawn)]
+            return torch.stack([x.to(device) if x is not None else inputs[i] for i, x in enumerate(fresh)])
+        per_problem = [self.problem_tensors(obs) for obs in observations]
+        tensors = {k: torch.stack([p[k] for p in per_problem]).to(device) for k in per_problem[0]}
+        problems = Problems(observations, contexts, device, tensors)
+        model = Ensemble(self.network, [int(s[0]) for s in seeds]).to(device)
+
+        def trace(iteration: int, outputs: torch.Tensor) -> None:
+            waves = self.signals(outputs, problems).cpu().numpy()
+            for ctx, wave in zip(contexts, waves):
+                if ctx.wants_trace(iteration):
+                    ctx.report(iteration, wave)
+
+        outputs = fit(model, inputs, lambda out, step: self.objective(out, problems, step, schedule), schedule,
+                      precision=Precision.resolve(self.precision, device), trace=trace,
+                      trace_at=lambda i: any(ctx.wants_trace(i) for ctx in contexts),
+                      redraw=redraw if any(redrawn) else None)
+        with torch.no_grad():
+            final_loss = self.objective(outputs, problems, schedule.iterations - 1, schedule).cpu().numpy()
+            waves = self.signals(outputs, problems).cpu().numpy()
+        return [Estimate(wave, info={"final_loss": float(loss), "iterations": schedule.iterations,
+                                     "batch": len(observations)})
+                for wave, loss in zip(waves, final_loss)]
