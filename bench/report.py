@@ -32,19 +32,24 @@ class Table:
     banners: list[str] = field(default_factory=list)
 
 
-def build_tables(suite: Suite, cells: list[Cell], store: ResultsStore, profile: str) -> list[Table]:
+def build_tables(suite: Suite, cells: list[Cell], store: ResultsStore, profile: str,
+                 select: str | None = None) -> list[Table]:
+    """The tables of ``suite`` and its includes; ``select`` ("final" or "oracle") overrides the suites' own."""
     labels = {c.key: c.labels for c in cells}
     frame = store.table([c.key for c in cells], labels)
-    return [_build_table(table, frame, cells, profile) for table in suite.tables()]
+    return [_build_table(table, frame, cells, profile, select) for table in suite.tables()]
 
 
-def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: str) -> Table:
+def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: str,
+                 select: str | None = None) -> Table:
     settings = suite.resolved(profile)
     statistic = settings.get("aggregate", "mean")
-    which = "oracle" if settings.get("select") == "oracle" else "estimate"
+    which = "oracle" if (select or settings.get("select")) == "oracle" else "estimate"
     mine = [c for c in cells if c.labels.get("suite") == suite.name]
     sub = frame[frame["suite"] == suite.name] if not frame.empty else frame
     outputs = [o for name in suite.metrics for o in get_metric(name).output_names]
+    if suite.layout.get("sources") == "each":  # separation: one column per source, not their mean
+        outputs = _per_source(outputs, set(sub["metric"]) if len(sub) else set())
     column_fields = list(suite.layout.get("columns", ["dataset", "metric"]))
     row_fields = list(suite.layout.get("rows", ["method"]))
     ok = sub[(sub["status"] == "ok") & (sub["which"] == which) & (sub["metric"].isin(outputs))]
@@ -60,6 +65,17 @@ def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: 
     rows = [r for r in _product([order[f] for f in row_fields]) if r in present_rows]
     return Table(suite, profile, agg, rows, row_fields, columns, column_fields, statistic, which,
                  _banners(suite, profile, sub, mine))
+
+
+def _per_source(outputs: list[str], present: set[str]) -> list[str]:
+    """Each output's per-source names found in the results (``sdr_v4_src1``, ``sdr_v4_src2``, ...)."""
+    out = []
+    for name in outputs:
+        k = 1
+        while f"{name}_src{k}" in present:
+            out.append(f"{name}_src{k}")
+            k += 1
+    return out
 
 
 def _product(lists):

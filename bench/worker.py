@@ -114,6 +114,7 @@ class _CellRun:
     def on_trace(self, iteration: int, signal: np.ndarray) -> None:
         if _shape_ok(signal, self.observation.reference) and np.all(np.isfinite(signal)):
             scores, _ = self.scorer.score(signal, trace_only=not self.context.protocol.get("trace_all_metrics"))
+            scores.update(self.scorer.improvements(scores, self.input_scores, only_scored=True))
             self.trace.append({"iteration": int(iteration), "scores": scores})
 
     def finish(self, result) -> None:
@@ -123,7 +124,9 @@ class _CellRun:
             scores, errors = self.scorer.score(estimate.signal)
             scores.update(self.scorer.improvements(scores, self.input_scores))
             self.record.update(
-                scores=scores, input_scores=self.input_scores, oracle_scores=_oracle(self.trace),
+                scores=scores, input_scores=self.input_scores,
+                # a method that traces nothing has one iterate, its estimate: that is its oracle too
+                oracle_scores=_oracle(self.trace) if self.trace else dict(scores),
                 metric_errors={**{f"input:{k}": v for k, v in self.input_errors.items()}, **errors},
                 trace=self.trace, corruption_info=to_json(self.observation.info),
                 estimate_info=to_json(estimate.info))
@@ -150,10 +153,14 @@ class _Scorer:
     def score(self, estimate: np.ndarray, trace_only: bool = False) -> tuple[dict, dict]:
         return evaluate(self.trace_metrics if trace_only else self.metrics, self.reference, estimate, self.sr)
 
-    def improvements(self, scores: dict, input_scores: dict) -> dict:
+    def improvements(self, scores: dict, input_scores: dict, only_scored: bool = False) -> dict:
+        """Each improvement metric's value (None where a score is missing; left out with ``only_scored``
+        where the estimate's base score was not computed, as on a traced iterate without that metric)."""
         out = {}
         for m in self.metrics:
             if m.base is not None:
+                if only_scored and m.base not in scores:
+                    continue
                 a, b = scores.get(m.base), input_scores.get(m.base)
                 out[m.name] = None if a is None or b is None else a - b
         return out

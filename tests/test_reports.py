@@ -253,3 +253,58 @@ def test_median_protocol_shows_medians_with_the_item_count(run, tmp_path):
     sel = long[(long.method == "Shrink") & (long.corruption == "noise σ=0.2") & (long.metric == "snr")
                & (long.which == "estimate")]["value"]
     assert f"{sel.median():.2f} (n=3)" in md and "median over n=3 items" in md
+
+
+SEPARATION = """
+name = "septest"
+items = 2
+seconds = 0.25
+sample_rate = 8000
+metrics = ["si_sdr"]
+layout = { columns = ["dataset", "metric"], sources = "each" }
+[[methods]]
+name = "identity"
+label = "Mixture"
+[[datasets]]
+name = "stack"
+params = { sources = [{ name = "synthetic-piano" }, { name = "synthetic-drums" }] }
+label = "Piano + Drums"
+[[corruptions]]
+name = "mixture"
+[[references]]
+method = "Mixture"
+dataset = "Piano + Drums"
+metric = "si_sdr_src2"
+mean = 1.0
+"""
+
+
+def test_separation_layout_shows_a_column_per_source_with_its_paper_number(tmp_path):
+    path = tmp_path / "septest.toml"
+    path.write_text(SEPARATION)
+    results = tmp_path / "results"
+    assert main(["run", "--suite", str(path), "--results", str(results), "--backend", "sequential",
+                 "--no-progress", "--no-report"]) == 0
+    suite = read_suite_file(path)
+    cells = expand(suite)
+    store = ResultsStore(results)
+    md = render_markdown(build_tables(suite, cells, store, "paper"))
+    header = next(line for line in md.splitlines() if line.startswith("| Method"))
+    assert [h.strip() for h in header.strip("|").split("|")][1:] == [
+        "Piano + Drums / si_sdr_src1 ↑", "Piano + Drums / si_sdr_src2 ↑"]
+    long = store.table([c.key for c in cells], {c.key: c.labels for c in cells})
+    ours = long[(long.metric == "si_sdr_src2") & (long.which == "estimate")]["value"].mean()
+    assert f"[paper 1.00, Δ {ours - 1.0:+.2f}]" in md
+
+
+def test_select_overrides_which_iterate_the_table_shows(run, capsys):
+    assert main(["report", "--suite", run["suite_path"], "--results", run["results"], "--select", "oracle"]) == 0
+    md = capsys.readouterr().out
+    assert "best iterate over the trace (oracle)" in md and "final estimate" not in md
+    long = run["store"].table([c.key for c in run["cells"]], {c.key: c.labels for c in run["cells"]})
+    best = long[(long.method == "Shrink") & (long.corruption == "noise σ=0.2") & (long.metric == "snr")
+                & (long.which == "oracle")]["value"]
+    final = long[(long.method == "Shrink") & (long.corruption == "noise σ=0.2") & (long.metric == "snr")
+                 & (long.which == "estimate")]["value"]
+    assert best.mean() != pytest.approx(final.mean())  # the two selections differ for this method
+    assert f"{best.mean():.2f} ± {best.std():.2f}" in md

@@ -77,6 +77,11 @@ def test_failures_are_isolated_recorded_and_retried(tmp_path, capsys):
     r = by_method["test-iterative"][0]
     assert [p["iteration"] for p in r["trace"]] == [2, 4, 6, 8, 10]
     assert r["oracle_scores"]["si_sdr"] == pytest.approx(max(p["scores"]["si_sdr"] for p in r["trace"]))
+    # Improvements are derived on traced iterates too, so an oracle table has them.
+    assert r["oracle_scores"]["si_sdr_i"] == pytest.approx(r["oracle_scores"]["si_sdr"] - r["input_scores"]["si_sdr"])
+    # A method that traces nothing has one iterate: its oracle is its estimate (its row is in oracle tables).
+    r = by_method["identity"][0]
+    assert not r["trace"] and r["oracle_scores"] == r["scores"]
 
     # A rerun dispatches nothing; --retry-failed reruns exactly the failed cells.
     before = {r["key"]: r["finished_at"] for r in records if r["status"] == "ok"}
