@@ -87,7 +87,8 @@ def _product(lists):
 
 def _banners(suite: Suite, profile: str, frame: pd.DataFrame, cells: list[Cell]) -> list[str]:
     banners = []
-    standins = sorted({c.dataset["standin_for"] + " -> " + c.dataset["name"] for c in cells
+    declared = {d.label: d for d in suite.datasets}
+    standins = sorted({_standin_text(declared.get(c.labels.get("dataset")), c.dataset) for c in cells
                        if c.dataset.get("standin_for")})
     synthetic = bool(len(frame)) and frame["synthetic"].any()
     if standins or synthetic:
@@ -103,6 +104,18 @@ def _banners(suite: Suite, profile: str, frame: pd.DataFrame, cells: list[Cell])
         banners.append(f"INCOMPLETE: {failed} failed and {missing} missing of {len(cells)} cells; "
                        "the means below leave them out.")
     return banners
+
+
+def _standin_text(declared, dataset: dict) -> str:
+    """"ljspeech -> synthetic-speech"; for a stack, its sources: "wavegan-piano + wavegan-drums -> ..."."""
+    def sources(params: dict) -> str | None:
+        names = [s["name"] if isinstance(s, dict) else s for s in (params or {}).get("sources", [])]
+        return " + ".join(names) if names and all(isinstance(n, str) for n in names) else None
+
+    was, now = dataset["standin_for"], dataset["name"]
+    if was == now and declared is not None:  # a combinator whose parts were replaced
+        was, now = sources(declared.params) or was, sources(dataset["params"]) or now
+    return f"{was} -> {now}"
 
 
 def _format(mean: float, std: float, median: float, n: int, statistic: str) -> str:
