@@ -2,12 +2,10 @@
 
 Run: pytest benchmarks/test_spectral_prior_speed.py --benchmark-only -s
 Environment: BENCH_SPEED_SECONDS (clip length, default 1.0: the paper's 512 x 252 spectrogram),
-BENCH_SPEED_BATCH (clips per batched fit; default 8 on CUDA, 2 on the CPU), BENCH_SPEED_STEPS (Adam steps
-per timed round; default 20 on CUDA, 2 on the CPU), BENCH_SPEED_DESIGNS (comma-separated subset).
-The device is CUDA when available (bf16 and channels-last, as the methods use it there), else the CPU
-(float32). The last test prints the speed-up of batching and projects the time of the whole
-``narayanaswamy2021`` paper profile (every cell x its iterations) on this device from these figures; trace
-scoring (PESQ, BSS Eval on the CPU) is not included in the projection.
+BENCH_SPEED_DESIGNS (comma-separated subset), and those of benchmarks/prior_speed.py (batch, steps).
+The last test prints the speed-up of batching and projects the time of the whole ``narayanaswamy2021``
+paper profile (every cell x its iterations; a separation cell fits three priors) on this device from these
+figures; trace scoring (PESQ, BSS Eval on the CPU) is not included in the projection.
 """
 import os
 from functools import partial
@@ -16,46 +14,32 @@ import pytest
 import torch
 
 from bench.cells import expand
-from bench.fitting import Ensemble, Precision, Schedule, fit
+from bench.fitting import Ensemble, Schedule, fit
 from bench.methods.spectral_unet import DESIGNS, SpectralUNet, make_design
 from bench.stft import SpectralFrame
 from bench.suite import load_suite
+from prior_speed import DEVICE, PRECISION, STEPS, print_speedups_and_projection, time_per_iteration_per_clip
 
-DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-CUDA = DEVICE.type == "cuda"
 SECONDS = float(os.environ.get("BENCH_SPEED_SECONDS", "1.0"))
-BATCH = int(os.environ.get("BENCH_SPEED_BATCH", "8" if CUDA else "2"))
-STEPS = int(os.environ.get("BENCH_SPEED_STEPS", "20" if CUDA else "2"))
 SELECTED = [d for d in os.environ.get("BENCH_SPEED_DESIGNS", ",".join(DESIGNS)).split(",") if d]
-PRECISION = Precision.resolve("auto", DEVICE)
 RESULTS: dict[tuple[str, str], float] = {}  # (design, "single" | "batched") -> seconds per iteration per clip
 
 
-def _one_fit(design: str, clips: int):
-    shape = SpectralFrame().shape(int(SECONDS * 16000))
-    inputs = torch.randn(clips, *shape, device=DEVICE)
-    targets = torch.randn(clips, *shape, device=DEVICE)
-    model = Ensemble(partial(SpectralUNet, make_design(design)), list(range(clips))).to(DEVICE)
-
-    def run():
-        fit(model, inputs, lambda out, step: ((out - targets) ** 2).mean((1, 2, 3)), Schedule(iterations=STEPS),
-            precision=PRECISION)
-        if CUDA:
-            torch.cuda.synchronize()
-
-    return run
+def _one_fit(design: str):
+    def make_run(clips: int):
+        shape = SpectralFrame().shape(int(SECONDS * 16000))
+        inputs = torch.randn(clips, *shape, device=DEVICE)
+        targets = torch.randn(clips, *shape, device=DEVICE)
+        model = Ensemble(partial(SpectralUNet, make_design(design)), list(range(clips))).to(DEVICE)
+        return lambda: fit(model, inputs, lambda out, step: ((out - targets) ** 2).mean((1, 2, 3)),
+                           Schedule(iterations=STEPS), precision=PRECISION)
+    return make_run
 
 
 @pytest.mark.parametrize("mode", ["single", "batched"])
 @pytest.mark.parametrize("design", SELECTED)
 def test_seconds_per_iteration_per_clip(benchmark, design, mode):
-    clips = 1 if mode == "single" else BATCH
-    benchmark.pedantic(_one_fit(design, clips), rounds=2 if not CUDA else 5, iterations=1, warmup_rounds=1)
-    per_clip = benchmark.stats.stats.mean / STEPS / clips
-    RESULTS[(design, mode)] = per_clip
-    benchmark.extra_info.update(design=design, mode=mode, clips=clips, steps=STEPS, seconds=SECONDS,
-                                device=str(DEVICE), bf16=PRECISION.bf16, s_per_iteration_per_clip=per_clip)
-    print(f"\n{design:>10} {mode:>7} x{clips}: {per_clip:.4f} s per iteration per clip on {DEVICE}")
+    time_per_iteration_per_clip(benchmark, _one_fit(design), design, mode, RESULTS, seconds=SECONDS)
 
 
 def _paper_profile_work() -> dict[str, int]:
@@ -76,15 +60,5 @@ def _paper_profile_work() -> dict[str, int]:
 def test_batching_speedup_and_paper_profile_projection():
     if not RESULTS:
         pytest.skip("no timings in this session")
-    print(f"\nclip {SECONDS} s, batch {BATCH}, device {DEVICE}, bf16 {PRECISION.bf16}")
-    for design in SELECTED:
-        single, batched = RESULTS.get((design, "single")), RESULTS.get((design, "batched"))
-        if single and batched:
-            print(f"{design:>10}: single {single:.4f} s/it/clip, batched {batched:.4f} s/it/clip, "
-                  f"speed-up {single / batched:.2f}x")
-    work = _paper_profile_work()
-    for mode in ("single", "batched"):
-        if all((d, mode) in RESULTS for d in work):
-            seconds = sum(iterations * RESULTS[(d, mode)] for d, iterations in work.items())
-            print(f"narayanaswamy2021 paper profile ({sum(work.values()):,} prior-iterations): "
-                  f"{seconds / 3600:.1f} h fitting on one {DEVICE} device, clips fitted {mode}")
+    print(f"\nclip {SECONDS} s, device {DEVICE}, bf16 {PRECISION.bf16}")
+    print_speedups_and_projection(RESULTS, SELECTED, _paper_profile_work(), "narayanaswamy2021")
