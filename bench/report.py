@@ -184,7 +184,7 @@ def _lookup(table: Table, row: tuple, column: tuple):
 
 def _best_rows(table: Table) -> set[tuple[tuple, tuple]]:
     """(row, column) pairs holding the best value of their column, within each group of rows that share
-    every row field but the method (by the metric's direction)."""
+    every row field but the method (by the metric's direction); none in a group of one row."""
     metric_index = table.column_fields.index("metric") if "metric" in table.column_fields else None
     method_index = table.row_fields.index("method") if "method" in table.row_fields else None
     best = set()
@@ -198,6 +198,8 @@ def _best_rows(table: Table) -> set[tuple[tuple, tuple]]:
                 group = tuple(v for i, v in enumerate(row) if i != method_index)
                 groups.setdefault(group, {})[row] = hit["median" if table.statistic == "median" else "mean"]
         for values in groups.values():
+            if len(values) < 2:  # a method alone in its group is not "best" of anything
+                continue
             best.add(((max if higher else min)(values, key=values.get), column))
     return best
 

@@ -78,16 +78,32 @@ def accompaniment_like(n: int, sr: int, rng: np.random.Generator, key: int) -> n
     return 0.5 * parts[0] + 0.35 * parts[1] + 0.4 * parts[2]
 
 
+STEMS = ("vocals", "accompaniment", "mixture")
+
+
 @dataset("synthetic-singing", version="1")
 class SyntheticSinging(SyntheticDataset):
-    """Singing voice plus accompaniment as (2, T) stems [vocals, accompaniment] in one key."""
+    """Singing voice plus accompaniment as (2, T) stems [vocals, accompaniment] in one key.
+
+    ``sources=[...]`` picks others among vocals, accompaniment and mixture, as MUSDB18's loader does (one
+    source gives a (T,) clip: ``sources=["vocals"]`` is the singing of the waveform-prior tables)."""
 
     kind = "music-stems"
+
+    def __init__(self, root=None, sources=None):
+        chosen = tuple(sources) if sources else ("vocals", "accompaniment")
+        unknown = sorted(set(chosen) - set(STEMS))
+        if unknown or not chosen:
+            raise ValueError(f"synthetic-singing sources must be among {', '.join(STEMS)}, not {unknown}")
+        super().__init__(root, **({"sources": list(chosen)} if sources else {}))
+        self.sources = chosen
 
     def generate(self, n, sr, rng):
         key = int(rng.integers(0, 12))
         vocals, accompaniment = singing_like(n, sr, rng, key), accompaniment_like(n, sr, rng, key)
         ratio_db = rng.uniform(-6.0, 3.0)
         vocals *= np.std(accompaniment) / (np.std(vocals) + 1e-9) * 10 ** (ratio_db / 20)
-        return np.stack([vocals, accompaniment]), {"sources": ["vocals", "accompaniment"],
-                                                   "vocals_to_accompaniment_db": ratio_db}
+        stems = {"vocals": vocals, "accompaniment": accompaniment, "mixture": vocals + accompaniment}
+        signal = np.stack([stems[s] for s in self.sources])
+        return signal[0] if len(self.sources) == 1 else signal, {"sources": list(self.sources),
+                                                                  "vocals_to_accompaniment_db": ratio_db}

@@ -106,3 +106,14 @@ def test_singing_stems_are_vocals_and_accompaniment_at_the_stated_ratio():
     assert ratio == pytest.approx(c.meta["vocals_to_accompaniment_db"], abs=0.01)
     assert -6 <= ratio <= 3
     assert median_f0(vocals / np.max(np.abs(vocals)), 16000) > 90
+
+
+def test_singing_sources_pick_stems_as_the_musdb18_loader_does():
+    both = clip("synthetic-singing").samples
+    vocals = clip("synthetic-singing", params={"sources": ["vocals"]})
+    assert vocals.samples.shape == (16000,) and vocals.meta["sources"] == ["vocals"]
+    assert np.corrcoef(vocals.samples, both[0])[0, 1] > 0.999  # the same voice, only scaled apart
+    three = clip("synthetic-singing", params={"sources": ["mixture", "vocals", "accompaniment"]}).samples
+    np.testing.assert_allclose(three[0], three[1] + three[2], atol=1e-6)
+    with pytest.raises(ValueError, match="sources must be among"):
+        build_dataset("synthetic-singing", {"sources": ["drums"]})
