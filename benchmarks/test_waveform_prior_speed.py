@@ -4,7 +4,7 @@ Run: pytest benchmarks/test_waveform_prior_speed.py --benchmark-only -s
 Environment: BENCH_SPEED_SECONDS (clip length, default 2.0: the paper's clips), BENCH_SPEED_VARIANTS
 (comma-separated subset of waveform_demucs.DESIGNS and "wave-unet"; default demucs and wave-unet), and those
 of benchmarks/prior_speed.py (batch, steps). The input noise is drawn anew every step, as the denoising
-protocol does. The last test prints the speed-up of batching and projects the ``waveform-prior`` paper
+protocol does. After the timings the module prints the speed-up of batching and projects the ``waveform-prior`` paper
 profile's fitting time on this device (every cell x its iterations, each variant at its own measured speed;
 variants not timed are left out and named); trace scoring (PESQ on traced iterates) is not included.
 """
@@ -63,8 +63,10 @@ def _paper_profile_work() -> dict[str, int]:
     return work
 
 
-def test_batching_speedup_and_paper_profile_projection():
-    if not RESULTS:
-        pytest.skip("no timings in this session")
-    print(f"\nclip {SECONDS} s, device {DEVICE}, bf16 {PRECISION.bf16}")
-    print_speedups_and_projection(RESULTS, SELECTED, _paper_profile_work(), "waveform-prior")
+@pytest.fixture(scope="module", autouse=True)
+def batching_speedup_and_paper_profile_projection():
+    """Printed after the module's timings (a fixture, not a test: --benchmark-only skips plain tests)."""
+    yield
+    if RESULTS:
+        print(f"\nclip {SECONDS} s, device {DEVICE}, bf16 {PRECISION.bf16}")
+        print_speedups_and_projection(RESULTS, SELECTED, _paper_profile_work(), "waveform-prior")
