@@ -37,11 +37,13 @@ def test_sources_sum_to_the_fitted_mixture(name, channels):
     method = build_method(name, {"prior": "conv"})
     _, problems = _mixture_problems(method)
     mixture = problems.tensors["spectrogram"]
-    outputs = torch.randn(1, channels, *mixture.shape[2:], dtype=torch.float64)
+    outputs = torch.randn(1, channels, *mixture.shape[2:], dtype=torch.float64,
+                          generator=torch.Generator().manual_seed(0))
     sources = method.signals(outputs, problems)
     fitted = method.frame.synthesise(method.estimates(outputs, mixture.double()).sum(1), LENGTH)
     assert sources.shape == (1, 2, LENGTH)
-    assert torch.allclose(sources.sum(1), fitted, atol=1e-9)
+    # up to rounding: the mixture's STFT (its phase, for magnitude sources) is float32 (observed ~2e-9)
+    assert torch.allclose(sources.sum(1), fitted, atol=1e-7)
     s, masks, _ = method.decode(outputs, mixture.double())
     if name == "dap-separation":
         assert torch.allclose(masks.sum(1), torch.ones(()).double())  # complementary masks
