@@ -6,7 +6,8 @@ encoder layers Conv1d(kernel 8, stride 4) -> ReLU -> Conv1d(1x1) -> GLU (or ReLU
 64, x2 per layer; a sequence model at the bottleneck (a bidirectional LSTM of ``sequence_layers`` layers and
 a linear map back to the channels, as Demucs; or self-attention layers, the paper's ablation); decoder layers
 Conv1d(kernel ``context`` 3) -> GLU/ReLU -> ConvTranspose1d(kernel 8, stride 4) -> ReLU (none on the last);
-then downsampling x2. Convolutions are valid, so the output is longer than needed: ``input_length(T)`` is the
+then downsampling x2. The convolutions are initialised as Demucs v2 does (``rescale`` 0.1: each weight
+tensor's std is moved to sqrt(std x 0.1)). Convolutions are valid, so the output is longer than needed: ``input_length(T)`` is the
 shortest input whose output covers T samples and ``crop`` takes the centred T. The U-Net skips (encoder
 output added to the decoder input, centre-trimmed) are there only with ``skips=True``: the prior removes
 them, as the paper does.
@@ -45,6 +46,7 @@ class WaveDesign:
     heads: int = 4
     resample: int = 2
     fir_taps: int = 64
+    rescale: float = 0.1  # Demucs v2's initialisation: each conv's weight std moved to sqrt(std x rescale)
 
     def __post_init__(self):
         if self.sequence not in SEQUENCES:
@@ -167,9 +169,23 @@ class WaveformDemucs(nn.Module):
                                                  *(() if last else (nn.ReLU(),))))
             inner = width
         self.sequence = Sequence(inner, d) if d.sequence != "none" else None
+        if d.rescale:
+            self._rescale_convolutions(d.rescale)
         if d.resample == 2:
             taps = firwin(d.fir_taps + 1, 0.5).astype(np.float32)  # odd length: a centred, zero-phase filter
             self.register_buffer("lowpass", torch.from_numpy(taps).view(1, 1, -1))
+
+    @torch.no_grad()
+    def _rescale_convolutions(self, reference: float) -> None:
+        """Demucs v2's initialisation (the network the paper takes): divide each convolution's weights and
+        bias by sqrt(weight std / reference), which brings the std to sqrt(std x reference): deeper, wider
+        convolutions (small default std) get larger weights, so the input reaches the bottleneck."""
+        for module in self.modules():
+            if isinstance(module, (nn.Conv1d, nn.ConvTranspose1d)):
+                scale = (module.weight.std() / reference) ** 0.5
+                module.weight /= scale
+                if module.bias is not None:
+                    module.bias /= scale
 
     # -- lengths ------------------------------------------------------------------------------------------
     def output_length(self, length: int) -> int:

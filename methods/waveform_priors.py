@@ -12,7 +12,7 @@ iterate too.
 
 ``waveform-demucs``: methods/waveform_demucs.py, ``variant`` one of its DESIGNS (the Table 3 rows; the
 default ``demucs`` is the prior of Tables 1-2) with optional overrides (``depth``, ``glu``, ``skips``,
-``sequence``, ``sequence_layers``, ``channels``). ``wave-unet``: methods/wave_unet.py (``levels``).
+``sequence``, ``sequence_layers``, ``channels``, ``rescale``: 0 for PyTorch's default initialisation). ``wave-unet``: methods/wave_unet.py (``levels``).
 """
 from __future__ import annotations
 
@@ -86,17 +86,17 @@ class WaveformPrior(FittedPrior):
         return facts
 
 
-@method("waveform-demucs", version="1")
+@method("waveform-demucs", version="2")  # 2: Demucs v2's rescaled initialisation
 class WaveformDemucsPrior(WaveformPrior):
     """Waveform Demucs without U-Net skips as a deep prior (Turetzky et al.); ``variant``: the Table 3 designs."""
 
     def __init__(self, variant: str = "demucs", depth: int | None = None, glu: bool | None = None,
                  skips: bool | None = None, sequence: str | None = None, sequence_layers: int | None = None,
-                 channels: int | None = None, **common):
+                 channels: int | None = None, rescale: float | None = None, **common):
         super().__init__(variant=variant, depth=depth, glu=glu, skips=skips, sequence=sequence,
-                         sequence_layers=sequence_layers, channels=channels, **common)
+                         sequence_layers=sequence_layers, channels=channels, rescale=rescale, **common)
         self.design = make_design(variant, depth=depth, glu=glu, skips=skips, sequence=sequence,
-                                  sequence_layers=sequence_layers, channels=channels)
+                                  sequence_layers=sequence_layers, channels=channels, rescale=rescale)
 
     def network(self):
         return WaveformDemucs(self.design)

@@ -5,9 +5,10 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from bench.audio import Observation
-from bench.fitting import Ensemble, Schedule, fit
+from bench.fitting import Ensemble, Schedule, fit, seeded
 from bench.method import RunContext
 from bench.methods.wave_unet import WaveUNet
 from bench.methods.waveform_demucs import DESIGNS, WaveformDemucs, make_design
@@ -219,3 +220,15 @@ def test_parameters_are_checked():
         WaveUNetPrior(redraw="sometimes")
     with pytest.raises(ValueError, match=r"\(T,\)"):
         WaveUNetPrior().problem_tensors(Observation(np.zeros((2, 100), np.float32), 16000, "denoising"))
+
+
+def test_convolutions_are_initialised_as_demucs_v2_rescales_them():
+    """Each convolution's weight std becomes sqrt(std x 0.1) (PyTorch's default init, then Demucs' rescale)."""
+    plain = seeded(partial(WaveformDemucs, make_design("demucs", rescale=0.0)), 3)
+    rescaled = seeded(partial(WaveformDemucs, make_design("demucs")), 3)
+    convs = [(a, b) for a, b in zip(plain.modules(), rescaled.modules()) if isinstance(a, (nn.Conv1d, nn.ConvTranspose1d))]
+    assert len(convs) == 8
+    for a, b in convs:
+        assert b.weight.std().item() == pytest.approx((a.weight.std().item() * 0.1) ** 0.5, rel=1e-5)
+        ratio = (b.weight / a.weight).flatten()
+        torch.testing.assert_close(b.bias / a.bias, torch.full_like(a.bias, ratio[0].item()))
