@@ -3,8 +3,7 @@
 Run: pytest benchmarks/test_waveform_prior_speed.py --benchmark-only -s
 Environment: BENCH_SPEED_SECONDS (clip length, default 2.0: the paper's clips), BENCH_SPEED_VARIANTS
 (comma-separated subset of waveform_demucs.DESIGNS and "wave-unet"; default demucs and wave-unet), and those
-of benchmarks/prior_speed.py (batch, steps). The input noise is drawn anew every step, as the denoising
-protocol does. After the timings the module prints the speed-up of batching and projects the ``waveform-prior`` paper
+of benchmarks/prior_speed.py (batch, steps). The input noise is fixed, as the methods' default. After the timings the module prints the speed-up of batching and projects the ``waveform-prior`` paper
 profile's fitting time on this device (every cell x its iterations, each variant at its own measured speed;
 variants not timed are left out and named); trace scoring (PESQ on traced iterates) is not included.
 """
@@ -38,12 +37,11 @@ def _one_fit(variant: str):
         build, input_length = _network(variant)
         samples = int(SECONDS * 16000)
         length = input_length(samples)
-        inputs = 0.1 * torch.randn(clips, 1, length, device=DEVICE)
+        inputs = torch.rand(clips, 1, length, device=DEVICE) * 2 - 1  # fixed U(-1, 1), the default input
         targets = torch.randn(clips, samples, device=DEVICE)
         model = Ensemble(build, list(range(clips))).to(DEVICE)
         return lambda: fit(model, inputs, lambda out, step: (centre_crop(out[:, 0], samples) - targets).abs().mean(-1),
-                           Schedule(iterations=STEPS, lr=1e-4), precision=PRECISION,
-                           redraw=lambda step: 0.1 * torch.randn(clips, 1, length, device=DEVICE))
+                           Schedule(iterations=STEPS, lr=1e-4), precision=PRECISION)
     return make_run
 
 

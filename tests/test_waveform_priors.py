@@ -182,26 +182,30 @@ def _fit_and_record(task, **params):
     return seen, traced, estimate
 
 
-def test_input_noise_is_redrawn_every_iteration_except_for_inpainting():
-    seen, traced, estimate = _fit_and_record("denoising")
+def test_by_default_the_input_is_uniform_noise_drawn_once_as_in_the_public_code():
+    for task in ("denoising", "inpainting"):
+        seen, _, _ = _fit_and_record(task)
+        assert all(torch.equal(seen[0], x) for x in seen)
+        assert float(seen[0].abs().max()) <= 1 and float(seen[0].std()) == pytest.approx(1 / 3 ** 0.5, rel=0.1)
+
+
+def test_the_papers_text_redraws_gaussian_input_every_iteration_except_for_inpainting():
+    text = {"input_noise": "gaussian", "redraw": "auto"}
+    seen, traced, estimate = _fit_and_record("denoising", **text)
     assert len(seen) == 5 and traced == [2, 4]  # 4 updates + the final iterate
     assert all(not torch.equal(a, b) for a, b in zip(seen, seen[1:]))
     assert float(torch.cat(seen).std()) == pytest.approx(0.1, rel=0.05)  # N(0, 0.1^2)
     assert estimate.signal.shape == (700,) and estimate.info["iterations"] == 4
 
-    seen, _, _ = _fit_and_record("inpainting")
+    seen, _, _ = _fit_and_record("inpainting", **text)
     assert all(torch.equal(seen[0], x) for x in seen)  # drawn once
-    again, _, _ = _fit_and_record("inpainting")
+    again, _, _ = _fit_and_record("inpainting", **text)
     assert torch.equal(seen[0], again[0])  # seeded from the cell
-
-    seen, _, _ = _fit_and_record("denoising", input_noise="uniform", redraw="never")
-    assert all(torch.equal(seen[0], x) for x in seen)
-    assert float(seen[0].abs().max()) <= 1 and float(seen[0].std()) == pytest.approx(1 / 3 ** 0.5, rel=0.1)
 
 
 def test_redrawn_noise_is_per_problem_in_a_batch():
     """A batch of two cells gives each the estimate it gets alone (own initialisation and own noise stream)."""
-    prior = WaveformDemucsPrior(variant="conv2", channels=4)
+    prior = WaveformDemucsPrior(variant="conv2", channels=4, input_noise="gaussian", redraw="auto")
     contexts = [RunContext(seed=s, protocol={"iterations": 3}) for s in (1, 2)]
     observations = [_observation("denoising"), _observation("denoising", samples=700)]
     batched = prior.restore_batch(observations, contexts)
