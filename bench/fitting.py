@@ -149,7 +149,7 @@ class Ensemble(nn.Module):
         if not self.vmappable:
             return torch.stack([one({k: v[i] for k, v in params.items()}, {k: v[i] for k, v in buffers.items()},
                                     inputs[i]) for i in range(self.size)])
-        return torch.func.vmap(one)(params, buffers, inputs)
+        return torch.func.vmap(one, randomness="different")(params, buffers, inputs)  # own dropout masks
 
     def member_state(self, index: int) -> dict[str, torch.Tensor]:
         """Copy ``index``'s parameters and buffers, as a state dict of the single network."""
@@ -307,7 +307,7 @@ class FittedPrior(Method):
         device = torch.device(contexts[0].device)
         schedule = Schedule.from_protocol(contexts[0].protocol, iterations=self.default_iterations,
                                           lr=self.default_lr)
-        seeds = [np.random.SeedSequence(ctx.seed).generate_state(2) for ctx in contexts]
+        seeds = [np.random.SeedSequence(ctx.seed).generate_state(3) for ctx in contexts]  # net, input, fit
         generators = [torch.Generator().manual_seed(int(s[1])) for s in seeds]
         inputs = torch.stack([self.draw_input(obs, g) for obs, g in zip(observations, generators)]).to(device)
         redrawn = [self.redraws_input(obs) for obs in observations]
@@ -327,10 +327,14 @@ class FittedPrior(Method):
                 if ctx.wants_trace(iteration):
                     ctx.report(iteration, wave)
 
-        outputs = fit(model, inputs, lambda out, step: self.objective(out, problems, step, schedule), schedule,
-                      precision=Precision.resolve(self.precision, device), trace=trace,
-                      trace_at=lambda i: any(ctx.wants_trace(i) for ctx in contexts),
-                      redraw=redraw if any(redrawn) else None)
+        # the fit's own random draws (dropout) come from a stream seeded by the group's first cell, so a cell
+        # reruns identically in the same batch, whatever ran before it in the worker
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(int(seeds[0][2]))
+            outputs = fit(model, inputs, lambda out, step: self.objective(out, problems, step, schedule),
+                          schedule, precision=Precision.resolve(self.precision, device), trace=trace,
+                          trace_at=lambda i: any(ctx.wants_trace(i) for ctx in contexts),
+                          redraw=redraw if any(redrawn) else None)
         with torch.no_grad():
             final_loss = self.objective(outputs, problems, schedule.iterations - 1, schedule).cpu().numpy()
             waves = self.signals(outputs, problems).cpu().numpy()

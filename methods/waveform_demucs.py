@@ -3,20 +3,23 @@
 The waveform Demucs (Défossez et al., v2) as the Deep Audio Waveform Prior paper uses it (Turetzky et al.;
 facts from its public code in /work/shared/REFERENCE-NOTES.md): the input is upsampled x2, then ``depth``
 encoder layers Conv1d(kernel 8, stride 4) -> ReLU -> Conv1d(1x1) -> GLU (or ReLU without ``glu``), channels
-64, x2 per layer; a sequence model at the bottleneck (a bidirectional LSTM of ``sequence_layers`` layers and
-a linear map back to the channels, as Demucs; or self-attention layers, the paper's ablation); decoder layers
+64, x2 per layer; a sequence model at the bottleneck (a bidirectional LSTM of ``sequence_layers`` layers and a
+linear map back to the channels, as Demucs; or self-attention layers, the paper's ablation); decoder layers
 Conv1d(kernel ``context`` 3) -> GLU/ReLU -> ConvTranspose1d(kernel 8, stride 4) -> ReLU (none on the last);
 then downsampling x2. The convolutions are initialised as Demucs v2 does (``rescale`` 0.1: each weight
-tensor's std is moved to sqrt(std x 0.1)). Convolutions are valid, so the output is longer than needed: ``input_length(T)`` is the
-shortest input whose output covers T samples and ``crop`` takes the centred T. The U-Net skips (encoder
-output added to the decoder input, centre-trimmed) are there only with ``skips=True``: the prior removes
-them, as the paper does.
+tensor's std is moved to sqrt(std x 0.1)). Convolutions are valid, so the output is longer than needed:
+``input_length(T)`` is the shortest input whose output covers T samples and ``crop`` takes the centred T. The
+U-Net skips (encoder output added to the decoder input, centre-trimmed) are there only with ``skips=True``:
+the prior removes them, as the paper does.
 
-``DESIGNS`` names the paper's Table 3 variants as settings of this one network; ``demucs`` is the prior of
-its Tables 1-2 (depth 2, GLU, 4 LSTM layers: the published script). The attention layers are the paper's
-unspecified "attention": pre-norm residual multi-head self-attention (4 heads), as many layers as the LSTM
-has, chosen here. The x2 resampling is a windowed-sinc FIR (scipy.signal.firwin, 64 taps, cut-off at the
-lower rate's Nyquist), fixed.
+``DESIGNS`` names the paper's Table 3 variants as settings of this one network; ``demucs`` is the prior of its
+Tables 1-2 as the published script runs it: depth 2, ReLU rewrite convolutions (its ``--glu`` flag is off by
+default and the script does not set it), a 4-layer BLSTM; this is also the paper's best Table 3 row, Conv +
+LSTM. The attention rows use the public code's layer, PyTorch's ``nn.TransformerEncoderLayer`` (post-norm, 2
+heads, feed-forward 2048 with ReLU, dropout 0.1, active during the fit as the script never switches to eval
+mode), stacked by ``nn.TransformerEncoder`` (so the layers start equal) and not rescaled; the paper gives no
+layer count, so as many as the LSTM has (4). The x2 resampling is a windowed-sinc FIR (scipy.signal.firwin, 64
+taps, cut-off at the lower rate's Nyquist), fixed.
 """
 from __future__ import annotations
 
@@ -43,7 +46,9 @@ class WaveDesign:
     skips: bool = False
     sequence: str = "lstm"
     sequence_layers: int = 4
-    heads: int = 4
+    heads: int = 2
+    feedforward: int = 2048
+    dropout: float = 0.1
     resample: int = 2
     fir_taps: int = 64
     rescale: float = 0.1  # Demucs v2's initialisation: each conv's weight std moved to sqrt(std x rescale)
@@ -87,7 +92,7 @@ DESIGNS = {
     "conv-glu-lstm": WaveDesign(depth=2, glu=True, sequence="lstm"),
     "conv-glu-attention": WaveDesign(depth=2, glu=True, sequence="attention"),
 }
-DESIGNS["demucs"] = DESIGNS["conv-glu-lstm"]
+DESIGNS["demucs"] = DESIGNS["conv-lstm"]
 
 
 def make_design(variant: str = "demucs", **overrides) -> WaveDesign:
@@ -109,27 +114,6 @@ def centre_crop(outputs: torch.Tensor, samples: int) -> torch.Tensor:
     return outputs[..., start:start + samples]
 
 
-class SelfAttention(nn.Module):
-    """Pre-norm residual multi-head self-attention over time: x + MHA(LayerNorm(x))."""
-
-    def __init__(self, channels: int, heads: int):
-        super().__init__()
-        if channels % heads:
-            raise ValueError(f"{channels} channels do not split into {heads} heads")
-        self.heads = heads
-        self.norm = nn.LayerNorm(channels)
-        self.qkv = nn.Linear(channels, 3 * channels)
-        self.out = nn.Linear(channels, channels)
-
-    def forward(self, x):  # (B, T, C)
-        b, t, c = x.shape
-        q, k, v = self.qkv(self.norm(x)).view(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
-        # written out rather than F.scaled_dot_product_attention, whose fused kernels have no vmap rule
-        weights = torch.softmax(q @ k.transpose(-2, -1) / (c // self.heads) ** 0.5, dim=-1)
-        attended = (weights @ v).transpose(1, 2).reshape(b, t, c)
-        return x + self.out(attended)
-
-
 class Sequence(nn.Module):
     """The bottleneck's sequence model on (B, C, T): a BLSTM + linear, or self-attention layers."""
 
@@ -141,12 +125,16 @@ class Sequence(nn.Module):
                                 batch_first=True)
             self.linear = nn.Linear(2 * channels, channels)
         else:
-            self.layers = nn.Sequential(*(SelfAttention(channels, design.heads)
-                                          for _ in range(design.sequence_layers)))
+            if channels % design.heads:
+                raise ValueError(f"{channels} channels do not split into {design.heads} heads")
+            layer = nn.TransformerEncoderLayer(channels, design.heads, design.feedforward, design.dropout,
+                                               batch_first=True)
+            # TransformerEncoder deep-copies the layer, so its layers start equal, as in the public code
+            self.attention = nn.TransformerEncoder(layer, design.sequence_layers, enable_nested_tensor=False)
 
     def forward(self, x):
         x = x.transpose(1, 2)
-        x = self.linear(self.lstm(x)[0]) if self.kind == "lstm" else self.layers(x)
+        x = self.linear(self.lstm(x)[0]) if self.kind == "lstm" else self.attention(x)
         return x.transpose(1, 2)
 
 
@@ -245,4 +233,6 @@ class WaveformDemucs(nn.Module):
     def describe(self) -> dict:
         return {"parameters": sum(p.numel() for p in self.parameters()), "depth": self.design.depth,
                 "glu": self.design.glu, "skips": self.design.skips, "sequence": self.design.sequence,
-                "sequence_layers": self.design.sequence_layers if self.design.sequence != "none" else 0}
+                "sequence_layers": self.design.sequence_layers if self.design.sequence != "none" else 0,
+                **({"heads": self.design.heads, "dropout": self.design.dropout}
+                   if self.design.sequence == "attention" else {})}

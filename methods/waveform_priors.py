@@ -15,7 +15,8 @@ iterate too.
 
 ``waveform-demucs``: methods/waveform_demucs.py, ``variant`` one of its DESIGNS (the Table 3 rows; the
 default ``demucs`` is the prior of Tables 1-2) with optional overrides (``depth``, ``glu``, ``skips``,
-``sequence``, ``sequence_layers``, ``channels``, ``rescale``: 0 for PyTorch's default initialisation).
+``sequence``, ``sequence_layers``, ``channels``, ``rescale``: 0 for PyTorch's default initialisation;
+``heads``, ``dropout``: the attention layers').
 ``wave-unet``: methods/wave_unet.py (``levels``).
 """
 from __future__ import annotations
@@ -90,17 +91,18 @@ class WaveformPrior(FittedPrior):
         return facts
 
 
-@method("waveform-demucs", version="2")  # 2: rescaled initialisation, fixed U(-1, 1) input by default
+@method("waveform-demucs", version="3")  # 2: rescaled init, U(-1, 1) input; 3: ReLU demucs, torch attention
 class WaveformDemucsPrior(WaveformPrior):
     """Waveform Demucs without U-Net skips as a deep prior (Turetzky et al.); ``variant``: the Table 3 designs."""
 
     def __init__(self, variant: str = "demucs", depth: int | None = None, glu: bool | None = None,
                  skips: bool | None = None, sequence: str | None = None, sequence_layers: int | None = None,
-                 channels: int | None = None, rescale: float | None = None, **common):
-        super().__init__(variant=variant, depth=depth, glu=glu, skips=skips, sequence=sequence,
-                         sequence_layers=sequence_layers, channels=channels, rescale=rescale, **common)
-        self.design = make_design(variant, depth=depth, glu=glu, skips=skips, sequence=sequence,
-                                  sequence_layers=sequence_layers, channels=channels, rescale=rescale)
+                 channels: int | None = None, rescale: float | None = None, heads: int | None = None,
+                 dropout: float | None = None, **common):
+        overrides = dict(depth=depth, glu=glu, skips=skips, sequence=sequence, sequence_layers=sequence_layers,
+                         channels=channels, rescale=rescale, heads=heads, dropout=dropout)
+        super().__init__(variant=variant, **overrides, **common)
+        self.design = make_design(variant, **overrides)
 
     def network(self):
         return WaveformDemucs(self.design)

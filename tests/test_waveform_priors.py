@@ -82,7 +82,7 @@ def test_skip_connections_only_where_the_design_has_them(variant):
 
 
 def test_table3_designs_are_one_network_with_the_papers_elements():
-    assert DESIGNS["demucs"] == DESIGNS["conv-glu-lstm"]
+    assert DESIGNS["demucs"] == DESIGNS["conv-lstm"]  # the published script leaves --glu off
     assert [DESIGNS[f"conv{d}"].depth for d in (2, 4, 6)] == [2, 4, 6]
     assert DESIGNS["conv-attention"].sequence == "attention" and not DESIGNS["conv-attention"].glu
     lstm = _net("demucs").sequence.lstm
@@ -92,10 +92,37 @@ def test_table3_designs_are_one_network_with_the_papers_elements():
     assert len(glu) == 4 and not [m for m in _net("conv2").modules() if isinstance(m, torch.nn.GLU)]
 
 
+def test_attention_rows_use_torchs_transformer_layer_as_the_public_code():
+    net = WaveformDemucs(make_design("conv-attention"))
+    layers = net.sequence.attention.layers
+    assert len(layers) == 4 and all(isinstance(m, nn.TransformerEncoderLayer) for m in layers)
+    first = layers[0]
+    assert first.self_attn.num_heads == 2 and first.linear1.out_features == 2048 and not first.norm_first
+    assert first.dropout.p == 0.1
+    for a, b in zip(layers[0].parameters(), layers[3].parameters()):  # deep copies of one layer, not rescaled
+        torch.testing.assert_close(a, b)
+
+
+def test_dropout_is_active_in_the_fit_and_seeded_per_cell():
+    """Attention dropout draws differ between forwards, yet a cell's fit reruns to the same numbers."""
+    net = _net("conv-attention", heads=2)
+    x = torch.randn(1, 1, net.input_length(400))
+    assert not torch.equal(net(x), net(x))
+    small = dict(variant="conv-attention", channels=4, sequence_layers=1, heads=2)
+
+    def fitted(**params):
+        torch.rand(int(torch.randint(1, 50, (1,))))  # whatever the worker drew before must not matter
+        context = RunContext(seed=5, protocol={"iterations": 4, "lr": 1e-3})
+        return WaveformDemucsPrior(**small, **params).restore(_observation("denoising"), context).signal
+
+    np.testing.assert_array_equal(fitted(), fitted())
+    assert not np.allclose(fitted(), fitted(dropout=0.0))
+
+
 @pytest.mark.parametrize("variant", ["conv2", "demucs", "conv-attention"])
 def test_batched_fit_equals_separate_fits(variant):
     """vmapped designs and the LSTM design (evaluated copy by copy) both reproduce separate fits."""
-    build = partial(WaveformDemucs, make_design(variant, **SMALL, heads=2))
+    build = partial(WaveformDemucs, make_design(variant, **SMALL, heads=2, dropout=0.0))
     assert Ensemble(build, [1, 2]).vmappable == (variant != "demucs")
     length = make_design(variant, **SMALL).input_length(600)
     g = torch.Generator().manual_seed(0)
