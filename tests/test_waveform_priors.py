@@ -99,8 +99,13 @@ def test_attention_rows_use_torchs_transformer_layer_as_the_public_code():
     first = layers[0]
     assert first.self_attn.num_heads == 2 and first.linear1.out_features == 2048 and not first.norm_first
     assert first.dropout.p == 0.1
-    for a, b in zip(layers[0].parameters(), layers[3].parameters()):  # deep copies of one layer, not rescaled
+    for a, b in zip(layers[0].parameters(), layers[3].parameters()):  # deep copies of one layer
         torch.testing.assert_close(a, b)
+    plain = seeded(partial(WaveformDemucs, make_design("conv-attention", rescale=0.0)), 3)
+    rescaled = seeded(partial(WaveformDemucs, make_design("conv-attention")), 3)
+    for a, b in zip(plain.sequence.parameters(), rescaled.sequence.parameters()):  # the rescale skips them
+        torch.testing.assert_close(a, b)
+    assert not torch.equal(plain.encoder[0][0].weight, rescaled.encoder[0][0].weight)
 
 
 def test_dropout_is_active_in_the_fit_and_seeded_per_cell():
@@ -108,6 +113,10 @@ def test_dropout_is_active_in_the_fit_and_seeded_per_cell():
     net = _net("conv-attention", heads=2)
     x = torch.randn(1, 1, net.input_length(400))
     assert not torch.equal(net(x), net(x))
+    twins = Ensemble(partial(WaveformDemucs, make_design("conv-attention", **SMALL, heads=2)), [1, 1])
+    assert twins.vmappable
+    out = twins(x.expand(2, -1, -1))  # equal copies, equal inputs: only their own dropout masks differ
+    assert not torch.equal(out[0], out[1])
     small = dict(variant="conv-attention", channels=4, sequence_layers=1, heads=2)
 
     def fitted(**params):
