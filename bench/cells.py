@@ -2,7 +2,8 @@
 
 The key is a hash of the cell's canonical configuration, which includes the registered versions of the
 method, corruption and metrics, the dataset's revision, the clip preparation (rate, length, split) and the
-fitting protocol after profile scaling. Labels used by a table are kept beside the configuration, outside
+protocol the method runs under (``bench.protocol``: only the fields it uses, after its defaults and the
+profile's scaling). Expansion first checks every name and parameter of a table (``check_table``). Labels used by a table are kept beside the configuration, outside
 the hash, so the same experiment in two suites is computed once.
 """
 from __future__ import annotations
@@ -12,8 +13,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.dataset import CorpusMissing, build_dataset
-from bench.registry import CORRUPTIONS, METHODS, METRICS
+from bench.corruptions import Corruption
+from bench.dataset import CorpusMissing, Dataset, build_dataset
+from bench.method import Method
+from bench.parameters import check_parameters
+from bench.registry import CORRUPTIONS, DATASETS, METHODS, METRICS, UnknownNameError
 from bench.seeds import corruption_seed, method_seed
 from bench.suite import Suite
 
@@ -84,8 +88,31 @@ def expand(suite: Suite, profile: str = "paper", *, synthetic: bool = False, dat
     return list(cells.values())
 
 
+def check_table(suite: Suite) -> None:
+    """Every name and parameter of a suite's own table, before any cell is made; errors name the file."""
+    for kind, registry, base, components in (("methods", METHODS, Method, suite.methods),
+                                             ("datasets", DATASETS, Dataset, suite.datasets),
+                                             ("corruptions", CORRUPTIONS, Corruption, suite.corruptions)):
+        for component in components:
+            try:
+                entry = registry.get(component.name)
+            except UnknownNameError as exc:
+                raise UnknownNameError(f"{suite.where}: [[{kind}]]: {exc}") from None
+            if isinstance(entry.obj, type):
+                check_parameters(entry.obj, base, component.params,
+                                 f"{suite.where}: [[{kind}]] {component.title}: params")
+    for name in suite.metrics:
+        try:
+            METRICS.get(name)
+        except UnknownNameError as exc:
+            raise UnknownNameError(f"{suite.where}: metrics: {exc}") from None
+
+
 def _expand_table(suite: Suite, profile: str, synthetic: bool, data_root) -> list[Cell]:
+    check_table(suite)
     settings = suite.resolved(profile)
+    protocols = {id(m): suite.protocol_for(m, getattr(METHODS.get(m.name).obj, "protocol_defaults", {}),
+                                           profile).to_dict() for m in suite.methods}
     metrics = [{"name": m, "version": METRICS.get(m).version} for m in suite.metrics]
     cells = []
     for ds in suite.datasets:
@@ -99,7 +126,7 @@ def _expand_table(suite: Suite, profile: str, synthetic: bool, data_root) -> lis
                 if c_entry.meta["task"] not in m_entry.meta["tasks"] or not _allowed(m, ds, corruption):
                     continue
                 m_config = {"name": m.name, "version": m_entry.version, "params": m.params}
-                protocol = {**settings["protocol"], **m.extra.get("protocol", {})}
+                protocol = protocols[id(m)]
                 for item in items:
                     for seed in settings["seeds"]:
                         config = {"format": CELL_FORMAT, "method": m_config, "dataset": dataset_config,

@@ -202,6 +202,7 @@ def cmd_run(args) -> int:
 def _print_grid(suite, cells, todo, store, args) -> None:
     from collections import Counter
 
+    from bench.protocol import fitting_iterations, summary_lines
     from bench.scheduler import estimate_seconds
 
     grid = Counter((c.labels["suite"], c.labels["method"], c.labels["dataset"], c.labels["corruption"])
@@ -214,7 +215,9 @@ def _print_grid(suite, cells, todo, store, args) -> None:
     for (table, method, dataset, corruption), n in grid.items():
         print(f"{table:<28} {method:<24} {dataset:<24} {corruption:<26} {n:>5} "
               f"{left.get((table, method, dataset, corruption), 0):>6}")
-    iterations = sum(int(c.config["protocol"].get("iterations") or 0) for c in todo)
+    print("protocol per method (the suite's, the method's defaults, the profile's scaling):")
+    print("\n".join(summary_lines(cells)))
+    iterations = fitting_iterations(todo)
     seconds = estimate_seconds(todo, store, cells)
     estimate = (f"about {seconds / 60:.1f} CPU-minutes of cell time (from finished cells)" if seconds is not None
                 else "no finished cells to time from")

@@ -48,11 +48,10 @@ class Schedule:
     lr_gamma: float = 0.1
 
     @classmethod
-    def from_protocol(cls, protocol: dict, *, iterations: int = 2000, lr: float = 1e-3) -> "Schedule":
-        """Read ``iterations``, ``lr``, ``lr_step`` and ``lr_gamma`` from a suite's [protocol]."""
-        step = protocol.get("lr_step")
-        return cls(iterations=int(protocol.get("iterations") or iterations), lr=float(protocol.get("lr", lr)),
-                   lr_step=int(step) if step else None, lr_gamma=float(protocol.get("lr_gamma", 0.1)))
+    def from_protocol(cls, protocol) -> "Schedule":
+        """The schedule of a resolved protocol (``bench.protocol``: every field present, nothing defaulted here)."""
+        return cls(iterations=protocol["iterations"], lr=protocol["lr"], lr_step=protocol["lr_step"],
+                   lr_gamma=protocol["lr_gamma"])
 
     def lr_at(self, iteration: int) -> float:
         if not self.lr_step:
@@ -250,13 +249,14 @@ class FittedPrior(Method):
     fit (same signal shape, protocol and device), seeds each problem from its cell's method seed (network
     initialisation and input noise), runs ``fit`` and reports traces to each cell's context.
 
-    Parameters common to every prior: ``precision`` ("auto": bf16 and channels-last on CUDA, float32 on
+    The protocol fields every prior uses, with their defaults, are ``protocol_defaults``; a subclass
+    replaces the defaults it changes. Parameters common to every prior: ``precision`` ("auto": bf16 and channels-last on CUDA, float32 on
     the CPU; "fp32"; "bf16").
     """
 
     max_batch = _DefaultBatch()
-    default_iterations = 2000
-    default_lr = 1e-3
+    protocol_defaults = {"iterations": 2000, "lr": 1e-3, "lr_step": None, "lr_gamma": 0.1, "trace_every": 0,
+                         "trace_all_metrics": False}
 
     def __init__(self, precision: str = "auto", **params):
         super().__init__(precision=precision, **params)
@@ -305,8 +305,7 @@ class FittedPrior(Method):
 
     def _fit_group(self, observations, contexts) -> list[Estimate]:
         device = torch.device(contexts[0].device)
-        schedule = Schedule.from_protocol(contexts[0].protocol, iterations=self.default_iterations,
-                                          lr=self.default_lr)
+        schedule = Schedule.from_protocol(contexts[0].protocol)
         seeds = [np.random.SeedSequence(ctx.seed).generate_state(3) for ctx in contexts]  # net, input, fit
         generators = [torch.Generator().manual_seed(int(s[1])) for s in seeds]
         inputs = torch.stack([self.draw_input(obs, g) for obs, g in zip(observations, generators)]).to(device)

@@ -8,6 +8,7 @@ from typing import Any, Callable
 import numpy as np
 
 from bench.audio import Estimate, Observation
+from bench.protocol import Protocol
 from bench.registry import METHODS
 
 
@@ -19,21 +20,30 @@ class CellTimeout(Exception):
 class RunContext:
     """Where and how a method runs one cell.
 
-    ``protocol`` holds the suite's fitting protocol after profile scaling (iterations, learning rate, trace
-    interval...). An iterative method calls ``report(iteration, signal)`` every ``trace_every`` iterations;
-    the harness scores the iterate against the clean reference (which the method never sees) and enforces
-    the deadline there.
+    ``protocol`` is what the method runs under, resolved when the cells were expanded (``bench.protocol``):
+    exactly the fields its class declares in ``protocol_defaults``. An iterative method calls
+    ``report(iteration, signal)`` every ``trace_every`` iterations (``wants_trace``); the harness scores the
+    iterate against the clean reference (which the method never sees) and enforces the deadline there.
     """
 
     device: str = "cpu"
     seed: int = 0
-    protocol: dict[str, Any] = field(default_factory=dict)
+    protocol: Protocol = field(default_factory=Protocol)
     trace_callback: Callable[[int, np.ndarray], None] | None = None
     deadline: float | None = None  # time.monotonic() value
 
+    def __post_init__(self):
+        if not isinstance(self.protocol, Protocol):
+            self.protocol = Protocol(self.protocol)
+
     @property
     def trace_every(self) -> int:
-        return int(self.protocol.get("trace_every", 0) or 0)
+        """0 (no trace) for a method that does not use the field."""
+        return self.protocol["trace_every"] if "trace_every" in self.protocol else 0
+
+    @property
+    def trace_all_metrics(self) -> bool:
+        return "trace_all_metrics" in self.protocol and self.protocol["trace_all_metrics"]
 
     def rng(self) -> np.random.Generator:
         return np.random.default_rng(self.seed)
@@ -50,9 +60,16 @@ class RunContext:
 
 
 class Method:
-    """Base class. Subclasses set ``tasks`` and implement ``restore``; parameters come from the suite."""
+    """Base class. Subclasses set ``tasks`` and implement ``restore``; parameters come from the suite.
+
+    ``protocol_defaults`` declares the protocol fields the method uses (``bench.protocol.FIELDS``) with its
+    own default for each: a suite's ``[protocol]`` sets only these, the cell key hashes only these, and
+    ``context.protocol`` holds exactly these. A method that iterates declares at least ``iterations`` (and
+    ``trace_every`` if it reports iterates); a classical method declares none.
+    """
 
     tasks: tuple[str, ...] = ()
+    protocol_defaults: dict[str, Any] = {}  # replace in a subclass, never update in place
 
     def __init__(self, **params):
         self.params = params

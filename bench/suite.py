@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.parameters import did_you_mean
+from bench.protocol import Protocol, check_values, resolve
 from bench.registry import SUITES, UnknownNameError
 
 BUILTIN_DIR = Path(__file__).parent / "suites"
@@ -37,6 +39,7 @@ class Profile:
     description: str = ""
 
     def scale(self, settings: dict) -> dict:
+        """Items, seeds and clip length scaled; the protocol is scaled per method (``bench.protocol``)."""
         out = copy.deepcopy(settings)
         if self.items_max is not None:
             out["items"] = min(out["items"], self.items_max)
@@ -44,16 +47,11 @@ class Profile:
             out["seeds"] = out["seeds"][: self.seeds_max]
         if self.seconds_max is not None and out.get("seconds"):
             out["seconds"] = min(out["seconds"], self.seconds_max)
-        protocol = out["protocol"]
-        if protocol.get("iterations"):
-            full = int(protocol["iterations"])
-            scaled = max(1, math.ceil(full * self.iterations_factor))
-            if self.iterations_max is not None:
-                scaled = min(scaled, self.iterations_max)
-            protocol["iterations"] = scaled
-            if protocol.get("trace_every"):
-                protocol["trace_every"] = max(1, round(protocol["trace_every"] * scaled / full))
         return out
+
+    def scale_iterations(self, full: int) -> int:
+        scaled = max(1, math.ceil(full * self.iterations_factor))
+        return min(scaled, self.iterations_max) if self.iterations_max is not None else scaled
 
 
 PROFILES = {
@@ -78,6 +76,11 @@ class Component:
     def __post_init__(self):
         self.label = self.label or self.name
 
+    @property
+    def title(self) -> str:
+        """How errors name it: its name, and its label where that differs."""
+        return repr(self.name) + (f" ({self.label})" if self.label != self.name else "")
+
 
 @dataclass
 class Suite:
@@ -90,11 +93,17 @@ class Suite:
     datasets: list[Component] = field(default_factory=list)
     corruptions: list[Component] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
-    settings: dict[str, Any] = field(default_factory=dict)  # items, seeds, seconds, sample_rate, protocol, ...
+    settings: dict[str, Any] = field(default_factory=dict)  # items, seeds, seconds, sample_rate, ...
+    protocol: dict[str, Any] = field(default_factory=dict)  # [protocol] as written (typed)
     profiles: dict[str, dict] = field(default_factory=dict)  # per-profile overrides of settings
     layout: dict[str, Any] = field(default_factory=dict)
     references: list[dict] = field(default_factory=list)
     path: Path | None = None
+
+    @property
+    def where(self) -> str:
+        """How errors name this suite: its file, else its name."""
+        return str(self.path) if self.path else f"suite {self.name}"
 
     @property
     def has_table(self) -> bool:
@@ -126,64 +135,102 @@ class Suite:
             raise UnknownNameError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
         settings = PROFILES[profile].scale(self.settings)
         override = copy.deepcopy(self.profiles.get(profile, {}))
-        settings["protocol"].update(override.pop("protocol", {}))
+        override.pop("protocol", None)
         settings.update(override)
         settings["profile"] = profile
         return settings
+
+    def protocol_for(self, method: Component, defaults: dict[str, Any], profile: str) -> Protocol:
+        """What ``method`` (whose class declares ``defaults``) runs under in this suite and profile."""
+        self.resolved(profile)  # checks the profile's name
+        return resolve(defaults, {**self.protocol, **method.extra.get("protocol", {})},
+                       scale_iterations=PROFILES[profile].scale_iterations,
+                       overrides=self.profiles.get(profile, {}).get("protocol", {}),
+                       where=f"{self.where}: [[methods]] {method.title}: protocol")
 
 
 _DEFAULT_SETTINGS = {"items": 10, "seeds": [0], "seconds": 1.0, "sample_rate": 16000, "split": None,
                      "item_seed": 0, "aggregate": "mean", "select": "final", "timeout_s": None}
 
 
+_TOP_KEYS = {"name", "title", "description", "paper", "include", "methods", "datasets", "corruptions",
+             "metrics", "profiles", "layout", "references", "protocol", *_DEFAULT_SETTINGS}
+# What a [[methods]], [[datasets]] or [[corruptions]] entry may say besides its name, params and label.
+_ENTRY_KEYS = {"methods": {"protocol", "datasets", "corruptions"}, "datasets": {"split", "standin_params"},
+               "corruptions": set()}
+
+
 def parse_suite(data: dict, path: Path | None = None) -> Suite:
     data = copy.deepcopy(data)
     if "name" not in data:
         raise ValueError(f"suite {path or ''} has no name")
+    where = str(path) if path else f"suite {data['name']}"
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise ValueError(f"{where}: unknown key {key!r}.{did_you_mean(key, _TOP_KEYS)}")
     includes = data.pop("include", [])
     suite = Suite(
         name=data.pop("name"), title=data.pop("title", ""), description=data.pop("description", ""),
         paper=data.pop("paper", ""), includes=[includes] if isinstance(includes, str) else list(includes),
-        methods=[_component(c, "method") for c in data.pop("methods", [])],
-        datasets=[_component(c, "dataset") for c in data.pop("datasets", [])],
-        corruptions=[_component(c, "corruption") for c in data.pop("corruptions", [])],
+        methods=[_component(c, "methods", i, where) for i, c in enumerate(data.pop("methods", []))],
+        datasets=[_component(c, "datasets", i, where) for i, c in enumerate(data.pop("datasets", []))],
+        corruptions=[_component(c, "corruptions", i, where) for i, c in enumerate(data.pop("corruptions", []))],
         metrics=list(data.pop("metrics", [])), profiles=data.pop("profiles", {}),
+        protocol=check_values(data.pop("protocol", {}), f"{where}: [protocol]"),
         layout=data.pop("layout", {}), references=data.pop("references", []), path=path)
     settings = dict(_DEFAULT_SETTINGS)
-    settings["protocol"] = data.pop("protocol", {})
-    for key in list(data):
-        if key in _DEFAULT_SETTINGS:
-            settings[key] = data.pop(key)
+    settings.update(data)
     if isinstance(settings["seeds"], int):
         settings["seeds"] = list(range(settings["seeds"]))
-    if data:
-        raise ValueError(f"suite {suite.name}: unknown keys {sorted(data)}")
     suite.settings = settings
     if suite.has_table and not (suite.datasets and suite.corruptions and suite.metrics):
-        raise ValueError(f"suite {suite.name} declares methods but no datasets, corruptions or metrics")
-    for profile in suite.profiles:
+        raise ValueError(f"{where}: the suite declares methods but no datasets, corruptions or metrics")
+    for profile, override in suite.profiles.items():
         if profile not in PROFILES:
-            raise ValueError(f"suite {suite.name}: unknown profile {profile!r} in [profiles]")
+            raise ValueError(f"{where}: unknown profile {profile!r} in [profiles]; the profiles are "
+                             f"{', '.join(PROFILES)}")
+        for key in override:
+            if key != "protocol" and key not in _DEFAULT_SETTINGS:
+                raise ValueError(f"{where}: [profiles.{profile}]: unknown key {key!r}."
+                                 f"{did_you_mean(key, [*_DEFAULT_SETTINGS, 'protocol'])}")
+        check_values(override.get("protocol", {}), f"{where}: [profiles.{profile}.protocol]")
     return suite
 
 
-def _component(entry, kind: str) -> Component:
+def _component(entry, kind: str, index: int, where: str) -> Component:
     if isinstance(entry, str):
         return Component(entry)
     entry = dict(entry)
+    table = f"{where}: [[{kind}]] #{index + 1}"
     if "name" not in entry:
-        raise ValueError(f"a {kind} entry needs a name: {entry}")
+        raise ValueError(f"{table} has no name")
+    allowed = {"name", "params", "label", *_ENTRY_KEYS[kind]}
+    for key in entry:
+        if key not in allowed:
+            raise ValueError(f"{table} {entry['name']!r}: unknown key {key!r}.{did_you_mean(key, allowed)} "
+                             f"(a parameter goes in params = {{ ... }})")
+    if "protocol" in entry:
+        entry["protocol"] = check_values(entry["protocol"], f"{table} {entry['name']!r}: protocol")
     return Component(entry.pop("name"), entry.pop("params", {}), entry.pop("label", ""), entry)
 
 
 def read_suite_file(path: str | os.PathLike) -> Suite:
     path = Path(path)
-    with open(path, "rb") as f:
-        return parse_suite(tomllib.load(f), path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: suite file not found") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a folder, not a suite file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a valid TOML file: {exc}") from None
+    return parse_suite(data, path)
 
 
 def load_suite(name_or_path: str) -> Suite:
-    if name_or_path.endswith(".toml") and Path(name_or_path).exists():
+    """A registered suite by name, or a suite file by path (anything ending in .toml or with a slash)."""
+    if name_or_path.endswith(".toml") or os.sep in name_or_path or "/" in name_or_path:
         return read_suite_file(name_or_path)
     entry = SUITES.get(name_or_path)
     return entry.obj() if callable(entry.obj) and not isinstance(entry.obj, Suite) else entry.obj

@@ -113,7 +113,7 @@ class _CellRun:
 
     def on_trace(self, iteration: int, signal: np.ndarray) -> None:
         if _shape_ok(signal, self.observation.reference) and np.all(np.isfinite(signal)):
-            scores, _ = self.scorer.score(signal, trace_only=not self.context.protocol.get("trace_all_metrics"))
+            scores, _ = self.scorer.score(signal, trace_only=not self.context.trace_all_metrics)
             scores.update(self.scorer.improvements(scores, self.input_scores, only_scored=True))
             self.trace.append({"iteration": int(iteration), "scores": scores})
 

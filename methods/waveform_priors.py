@@ -37,8 +37,7 @@ class WaveformPrior(FittedPrior):
     """Base: fit a waveform network's output to the observation with a (masked) L1 loss."""
 
     tasks = ("denoising", "dereverberation", "inpainting")
-    default_iterations = 3000
-    default_lr = 1e-4
+    protocol_defaults = {**FittedPrior.protocol_defaults, "iterations": 3000, "lr": 1e-4}
 
     def __init__(self, input_noise: str = "uniform", input_std: float = 0.1, redraw: str = "never",
                  precision: str = "auto", **params):

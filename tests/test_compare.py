@@ -15,8 +15,6 @@ seeds = [0]
 seconds = 0.5
 sample_rate = 16000
 metrics = ["si_sdr", "si_sdr_i", "snr"]
-[protocol]
-iterations = 0
 [[methods]]
 name = "identity"
 [[datasets]]

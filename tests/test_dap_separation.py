@@ -8,6 +8,7 @@ from bench.corruptions import build_corruption
 from bench.dataset import build_dataset
 from bench.fitting import Problems, Schedule
 from bench.method import RunContext, build_method
+from bench.protocol import resolve
 from bench.methods.dap_separation import exclusion
 
 LENGTH = 1600
@@ -90,9 +91,10 @@ def test_separation_runs_end_to_end_on_a_synthetic_mixture():
     clip = stack.load(stack.select(1)[0], sr=16000, seconds=0.1, rng=np.random.default_rng(0))
     obs = build_corruption("mixture", {"ratio_db": 0}).apply(clip, np.random.default_rng(1))
     seen = []
-    context = RunContext(seed=5, protocol={"iterations": 3, "trace_every": 1},
+    method = build_method("dap-separation", {"prior": "exp-dense"})
+    context = RunContext(seed=5, protocol=resolve(method.protocol_defaults, {"iterations": 3, "trace_every": 1}),
                          trace_callback=lambda i, s: seen.append((i, s.shape)))
-    estimate = build_method("dap-separation", {"prior": "exp-dense"}).restore(obs.for_method(), context)
+    estimate = method.restore(obs.for_method(), context)
     assert estimate.signal.shape == obs.reference.shape == (2, 1600)
     assert np.all(np.isfinite(estimate.signal))
     assert seen == [(1, (2, 1600)), (2, (2, 1600)), (3, (2, 1600))]

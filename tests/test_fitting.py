@@ -4,8 +4,9 @@ from functools import partial
 import pytest
 import torch
 
-from bench.fitting import Ensemble, Precision, Schedule, fit, seeded
+from bench.fitting import Ensemble, FittedPrior, Precision, Schedule, fit, seeded
 from bench.methods.spectral_unet import SpectralUNet, make_design
+from bench.protocol import resolve
 
 SEEDS = [11, 22, 33]
 
@@ -94,10 +95,10 @@ def test_trace_sees_iterates_after_each_update_and_the_last():
 
 
 def test_step_decay_schedule():
-    schedule = Schedule.from_protocol({"iterations": 2000, "lr": 1e-3, "lr_step": 500})
+    schedule = Schedule.from_protocol(resolve(FittedPrior.protocol_defaults, {"iterations": 2000, "lr_step": 500}))
     assert schedule.lr_at(0) == 1e-3 and schedule.lr_at(499) == 1e-3
     assert schedule.lr_at(500) == pytest.approx(1e-4) and schedule.lr_at(1999) == pytest.approx(1e-6)
-    assert Schedule.from_protocol({"iterations": 10}).lr_at(9) == 1e-3
+    assert Schedule.from_protocol(resolve(FittedPrior.protocol_defaults, {"iterations": 10})).lr_at(9) == 1e-3
 
 
 def test_step_decay_changes_the_fit():

@@ -16,8 +16,9 @@ def test_the_umbrella_suite_includes_the_four_tables():
 
 @pytest.mark.parametrize("name", TABLES + ["narayanaswamy2021-figure2"])
 def test_paper_protocol_and_selection(name):
-    settings = load_suite(name).resolved("paper")
-    assert settings["protocol"]["iterations"] == 2000 and settings["protocol"]["lr"] == 0.001
+    suite = load_suite(name)
+    settings = suite.resolved("paper")
+    assert suite.protocol["iterations"] == 2000 and suite.protocol["lr"] == 0.001
     assert settings["select"] == "oracle" and settings["sample_rate"] == 16000
 
 

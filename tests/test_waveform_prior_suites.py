@@ -15,8 +15,9 @@ def test_the_umbrella_suite_includes_the_tables_and_both_curves():
 
 @pytest.mark.parametrize("name", TABLES + CURVES)
 def test_paper_protocol_and_selection(name):
-    settings = load_suite(name).resolved("paper")
-    assert settings["protocol"]["iterations"] == 3000 and settings["protocol"]["lr"] == 1e-4
+    suite = load_suite(name)
+    settings = suite.resolved("paper")
+    assert suite.protocol["iterations"] == 3000 and suite.protocol["lr"] == 1e-4
     assert settings["select"] == "oracle" and settings["seconds"] == 2.0 and settings["items"] == 20
 
 

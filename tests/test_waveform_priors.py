@@ -10,6 +10,7 @@ from torch import nn
 from bench.audio import Observation
 from bench.fitting import Ensemble, Schedule, fit, seeded
 from bench.method import RunContext
+from bench.protocol import resolve
 from bench.methods.wave_unet import WaveUNet
 from bench.methods.waveform_demucs import DESIGNS, WaveformDemucs, make_design
 from bench.methods.waveform_priors import WaveformDemucsPrior, WaveUNetPrior
@@ -121,7 +122,8 @@ def test_dropout_is_active_in_the_fit_and_seeded_per_cell():
 
     def fitted(**params):
         torch.rand(int(torch.randint(1, 50, (1,))))  # whatever the worker drew before must not matter
-        context = RunContext(seed=5, protocol={"iterations": 4, "lr": 1e-3})
+        context = RunContext(seed=5, protocol=resolve(WaveformDemucsPrior.protocol_defaults,
+                                                             {"iterations": 4, "lr": 1e-3}))
         return WaveformDemucsPrior(**small, **params).restore(_observation("denoising"), context).signal
 
     np.testing.assert_array_equal(fitted(), fitted())
@@ -212,7 +214,7 @@ def _fit_and_record(task, **params):
     network = prior.network
     prior.network = lambda: _Recording(network(), seen)
     traced = []
-    context = RunContext(seed=5, protocol={"iterations": 4, "trace_every": 2},
+    context = RunContext(seed=5, protocol=resolve(prior.protocol_defaults, {"iterations": 4, "trace_every": 2}),
                          trace_callback=lambda i, s: traced.append(i))
     estimate = prior.restore(_observation(task), context)
     return seen, traced, estimate
@@ -242,7 +244,7 @@ def test_the_papers_text_redraws_gaussian_input_every_iteration_except_for_inpai
 def test_redrawn_noise_is_per_problem_in_a_batch():
     """A batch of two cells gives each the estimate it gets alone (own initialisation and own noise stream)."""
     prior = WaveformDemucsPrior(variant="conv2", channels=4, input_noise="gaussian", redraw="auto")
-    contexts = [RunContext(seed=s, protocol={"iterations": 3}) for s in (1, 2)]
+    contexts = [RunContext(seed=s, protocol=resolve(prior.protocol_defaults, {"iterations": 3})) for s in (1, 2)]
     observations = [_observation("denoising"), _observation("denoising", samples=700)]
     batched = prior.restore_batch(observations, contexts)
     for obs, ctx, together in zip(observations, contexts, batched):

@@ -45,6 +45,7 @@ def parse_tolerances(values: list[str]) -> dict[str, float]:
 def cmd_compare(args) -> int:
     from bench import scheduler
     from bench.compare import Comparison, cells_for, outputs_of, pairs, parse_method, verdicts
+    from bench.protocol import fitting_iterations, summary_lines
     from bench.store import ResultsStore
     from bench.suite import load_suite
 
@@ -61,7 +62,8 @@ def cmd_compare(args) -> int:
     to_run = candidate_cells + ([] if args.baseline_results else baseline_cells)
     todo = scheduler.pending(list({c.key: c for c in to_run}.values()), store)
     print(f"compare on suite {suite.name}: {len(candidate_cells)} candidate and {len(baseline_cells)} baseline "
-          f"cells, {len(todo)} to run", file=sys.stderr)
+          f"cells, {len(todo)} to run ({fitting_iterations(todo)} fitting iterations in all); protocol:\n"
+          + "\n".join(summary_lines(to_run)), file=sys.stderr)
     scheduler.run(todo, store, devices=args.devices, jobs=args.jobs, backend=args.backend, data_root=args.data,
                   progress=not args.no_progress)
     paired, counts = pairs(candidate_cells, baseline_cells, store, baseline_store)

@@ -50,10 +50,11 @@ class Iterative(Method):
     """Moves from the observation towards zero, reporting every iterate: a trace to check oracle/final."""
 
     tasks = ("denoising",)
+    protocol_defaults = {"iterations": 10, "trace_every": 0, "trace_all_metrics": False}
 
     def restore(self, observation, context):
         x = observation.signal.copy()
-        for i in range(1, int(context.protocol.get("iterations", 10)) + 1):
+        for i in range(1, context.protocol["iterations"] + 1):
             x = x * 0.9
             if context.wants_trace(i):
                 context.report(i, x)
@@ -65,13 +66,14 @@ class Slow(Method):
     """Sleeps ``seconds`` per iteration while reporting; for kill/resume and timeout tests."""
 
     tasks = ("denoising",)
+    protocol_defaults = {"iterations": 5}
 
     def __init__(self, seconds: float = 0.2):
         super().__init__(seconds=seconds)
         self.seconds = seconds
 
     def restore(self, observation, context):
-        for i in range(int(context.protocol.get("iterations", 5))):
+        for i in range(context.protocol["iterations"]):
             time.sleep(self.seconds)
             context.report(i, observation.signal)
         return observation.signal
