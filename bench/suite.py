@@ -3,8 +3,9 @@
 A suite file (see ``bench/suites/smoke.toml``) has a name, a title, ``methods``, ``datasets`` and
 ``corruptions`` (each a list of tables with ``name``, optional ``params`` and ``label``), ``metrics``,
 ``items``, ``seeds``, ``seconds`` and ``sample_rate`` of the clips, a ``[protocol]`` (iterations, learning
-rate, trace interval... handed to every method), ``aggregate`` (mean or median), ``layout`` and the paper's
-published numbers as ``[[references]]``. ``include = [...]`` pulls in other suites ("*" means every suite).
+rate, trace interval...: ``bench.protocol`` resolves it per method), ``aggregate`` (mean or median),
+``layout`` and the paper's published numbers as ``[[references]]``. ``include = [...]`` pulls in other
+suites ("*" means every suite).
 Suites are found in the package (``bench/suites``), in the folders of ``$BENCH_SUITE_PATH``, from entry
 points in the group ``bench.suites``, or given as a path to a ``.toml`` file.
 """
