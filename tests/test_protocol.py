@@ -240,3 +240,28 @@ params = { std = 0.1 }
     assert ("  Demucs prior (waveform-demucs): iterations=20, lr=0.01, lr_step=none, lr_gamma=0.1, "
             "trace_every=0, trace_all_metrics=false") in out
     assert "work left: 4 cells, 40 fitting iterations in all" in out  # 2 items x (identity 0 + prior 20)
+
+
+def test_compare_prints_the_resolved_protocol_and_the_work_before_it_runs(tmp_path, capsys):
+    path = tmp_path / "tiny.toml"
+    path.write_text("""name = "tiny"
+items = 2
+seconds = 0.05
+metrics = ["si_sdr"]
+[protocol]
+iterations = 3
+lr = 0.5
+[[methods]]
+name = "identity"
+[[datasets]]
+name = "test-tone"
+[[corruptions]]
+name = "gaussian-noise"
+params = { std = 0.1 }
+""")
+    main(["compare", "--suite", str(path), "--candidate", "test-iterative", "--baseline", "identity",
+          "--results", str(tmp_path / "r"), "--backend", "sequential", "--no-progress"])
+    err = capsys.readouterr().err
+    assert "4 to run (6 fitting iterations in all)" in err
+    assert "  test-iterative: iterations=3, trace_every=0, trace_all_metrics=false" in err
+    assert "  identity: uses no protocol field" in err
