@@ -3,8 +3,9 @@
 The key is a hash of the cell's canonical configuration, which includes the registered versions of the
 method, corruption and metrics, the dataset's revision, the clip preparation (rate, length, split) and the
 protocol the method runs under (``bench.protocol``: only the fields it uses, after its defaults and the
-profile's scaling). Expansion first checks every name and parameter of a table (``check_table``). Labels used by a table are kept beside the configuration, outside
-the hash, so the same experiment in two suites is computed once.
+profile's scaling). Expansion first checks every name and parameter of a table (``check_table``). Labels
+used by a table are kept beside the configuration, outside the hash, so the same experiment in two suites
+is computed once.
 """
 from __future__ import annotations
 

@@ -250,8 +250,8 @@ class FittedPrior(Method):
     initialisation and input noise), runs ``fit`` and reports traces to each cell's context.
 
     The protocol fields every prior uses, with their defaults, are ``protocol_defaults``; a subclass
-    replaces the defaults it changes. Parameters common to every prior: ``precision`` ("auto": bf16 and channels-last on CUDA, float32 on
-    the CPU; "fp32"; "bf16").
+    replaces the defaults it changes. Parameters common to every prior: ``precision`` ("auto": bf16 and
+    channels-last on CUDA, float32 on the CPU; "fp32"; "bf16").
     """
 
     max_batch = _DefaultBatch()
