@@ -166,7 +166,7 @@ def _cells(args, from_folder: bool = False):
     try:
         return suite, expand(suite, args.profile, synthetic=synthetic, data_root=args.data)
     except CorpusMissing as exc:
-        print(f"bench: {exc}; showing the {len(held)} records in {store.root} alone (cells never run cannot "
+        print(f"bench: {str(exc).splitlines()[0]}; showing the {len(held)} records in {store.root} alone (cells never run cannot "
               "be counted as missing)", file=sys.stderr)
         return suite, held
 

@@ -47,6 +47,7 @@ label = "Noisy input"
 [[datasets]]
 name = "ljspeech"
 label = "LJ"
+split = "all"
 [[corruptions]]
 name = "gaussian-noise"
 params = { std = 0.1 }
