@@ -151,17 +151,12 @@ def _cells(args, from_folder: bool = False):
     if not from_folder:
         args.profile = args.profile or "paper"
         return suite, expand(suite, args.profile, synthetic=args.synthetic, data_root=args.data)
-    from bench.from_records import cells_from_records
+    from bench.from_records import cells_from_records, held_profile
     from bench.store import ResultsStore
 
     store = ResultsStore(args.results)
     held = cells_from_records(suite, store.records(), args.profile)
-    if args.profile is None:
-        profiles = sorted({c.labels["profile"] for c in held})
-        if len(profiles) > 1:
-            raise ValueError(f"{store.root} holds records of profiles {', '.join(profiles)} for suite "
-                             f"{suite.name}: choose one with --profile")
-        args.profile = profiles[0] if profiles else "paper"
+    args.profile = args.profile or held_profile(suite, held, store.root)
     synthetic = args.synthetic or any(c.dataset.get("standin_for") for c in held)
     try:
         return suite, expand(suite, args.profile, synthetic=synthetic, data_root=args.data)

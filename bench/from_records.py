@@ -33,6 +33,16 @@ def cells_from_records(suite: Suite, records: Iterable[dict], profile: str | Non
     return list(cells.values())
 
 
+def held_profile(suite: Suite, cells: list[Cell], where) -> str:
+    """The profile of a suite's records in a folder (``where``, for the message): "paper" when there are
+    none; an error naming them when there are several, since one table must not mix them."""
+    profiles = sorted({c.labels["profile"] for c in cells})
+    if len(profiles) > 1:
+        raise ValueError(f"{where} holds records of profiles {', '.join(profiles)} for suite {suite.name}: "
+                         "choose one with --profile")
+    return profiles[0] if profiles else "paper"
+
+
 def _profile(record: dict) -> str:
     return record["labels"].get("profile") or "paper"
 

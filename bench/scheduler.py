@@ -174,6 +174,8 @@ def run(cells: list[Cell], store: ResultsStore, **options) -> RunSummary:
             summary.interrupted = part.interrupted
             if not summary.interrupted:
                 todo = _wait_elsewhere(elsewhere, claims, store, started, summary)
+    if summary.elsewhere:
+        print(f"{summary.elsewhere} cells were finished by another bench run on {store.root}", file=sys.stderr)
     return summary
 
 

@@ -191,6 +191,23 @@ def test_report_from_the_results_folder_alone(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["total"] == 0
 
 
+def test_compare_from_the_results_folder_alone(tmp_path, capsys):
+    data, results = tmp_path / "data", tmp_path / "r"
+    fx.ljspeech(data)
+    suite = _suite(tmp_path, LJSPEECH_SUITE + '[[methods]]\nname = "test-jitter"\n', "lj")
+    assert main(["run", "--suite", suite, "--profile", "smoke", "--data", str(data), "--results", str(results),
+                 "--jobs", "1", "--backend", "sequential", "--no-progress", "--no-report"]) == 0
+    capsys.readouterr()
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    code = main(["compare", "--suite", suite, "--candidate", "test-jitter", "--baseline", "identity",
+                 "--data", str(empty), "--results", str(results), "--no-progress"])
+    out = capsys.readouterr()
+    assert code in (0, 1), out.err
+    assert "0 to run" in out.err and "the 2 records of table lj alone" in out.err
+    assert "si_sdr" in out.out
+
+
 def test_a_shared_cell_is_found_by_the_suite_that_did_not_run_it(tmp_path, capsys):
     """Two suites with the same experiment: the record's labels name the first; the second still finds it."""
     data, results = tmp_path / "data", tmp_path / "r"
@@ -223,7 +240,7 @@ def test_a_claim_excludes_others_until_released(tmp_path):
 
 
 def test_two_concurrent_runs_compute_every_cell_once(tmp_path):
-    suite, count = _counted(tmp_path, items=8, seconds=0.5)
+    suite, count = _counted(tmp_path, items=8, seconds=1.5)
     results = tmp_path / "r"
     runs = [_bench(*_run_args(suite, results)) for _ in range(2)]
     outputs = [p.communicate(timeout=300) for p in runs]
@@ -234,6 +251,8 @@ def test_two_concurrent_runs_compute_every_cell_once(tmp_path):
     assert not list((results / "claims").glob("*.claim"))
     ran = sorted(int(err.split("ran ")[1].split(" cells")[0]) for _, err in outputs)
     assert sum(ran) == 8
+    # The runs overlapped (else this test proves nothing): one found cells the other held.
+    assert any("being run by another bench run" in err for _, err in outputs), outputs
 
 
 def _dead_pid() -> int:
