@@ -5,7 +5,7 @@ on local and NFS file systems), holding the holder's pid, host, a token and a he
 the holding process renews the heartbeat of every claim it holds every ``lease / 4`` seconds; the claim is
 removed when the cell's record is written or the run ends. A claim whose holder is dead (same host, pid
 gone) or whose heartbeat is older than the lease (any host) is stale, and the next run takes it over.
-Take-overs, renewals and releases happen under an ``flock`` on ``claims/.lock`` and check the token, so a
+Take-overs, renewals and releases happen under an ``flock`` on the ``claims`` folder and check the token, so a
 run never removes a claim it does not hold.
 """
 from __future__ import annotations
@@ -152,12 +152,12 @@ class Claims:
     @contextmanager
     def _locked(self):
         self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        fd = os.open(self.dir, os.O_RDONLY)  # the folder itself is the lock: no lock file left behind
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
 
 def _alive(pid: int) -> bool:
