@@ -180,9 +180,11 @@ def run(cells: list[Cell], store: ResultsStore, **options) -> RunSummary:
 
 
 def _finished_since(store: ResultsStore, key: str, since: float) -> bool:
-    """Whether ``key`` got a valid record after ``since`` (from another run, or one that raced us)."""
+    """Whether another run has finished ``key`` since this one planned it: an ok record, or a record
+    written after ``since`` (a failed cell this run was asked to retry, retried elsewhere meanwhile)."""
+    record = store.read(key)
     try:
-        return store.path(key).stat().st_mtime >= since and store.read(key) is not None
+        return record is not None and (record["status"] == "ok" or store.path(key).stat().st_mtime >= since)
     except FileNotFoundError:
         return False
 
