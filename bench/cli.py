@@ -254,7 +254,8 @@ def cmd_status(args) -> int:
     print(f"suite {suite.name} (profile {args.profile}): {counts['total']} cells: {counts['done']} done, "
           f"{counts['failed']} failed, {counts['timeout']} timed out, {counts['pending']} pending")
     if damaged:
-        print(f"{len(damaged)} damaged records in {store.root} (not counted; `bench run` runs their cells again):")
+        print(f"{len(damaged)} damaged records in {store.root} (not counted; `bench run` runs their cells "
+              "again; a copy under another name can be deleted):")
         for d in damaged:
             print(f"  {d.path}: {d.reason}")
     return EXIT_OK
