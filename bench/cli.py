@@ -48,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def suite_args(p, results=True):
         p.add_argument("--suite", required=True, help="suite name or path to a suite .toml")
-        p.add_argument("--profile", default="paper", choices=["smoke", "quick", "paper"],
-                       help="scale items, clip length and iterations (default: paper, as declared)")
+        p.add_argument("--profile", choices=["smoke", "quick", "paper"],
+                       help="scale items, clip length and iterations (run: default paper, as declared; "
+                            "status/report: default the profile the results folder holds)")
         p.add_argument("--synthetic", action="store_true",
                        help="use the synthetic stand-in for every corpus that is missing")
         p.add_argument("--data", help="data root (default: $BENCH_DATA or ~/bench-data)")
@@ -139,13 +140,30 @@ def _list_extra(kind: str, entry) -> str:
 
 
 # -- run / status ---------------------------------------------------------------------------------------
-def _cells(args):
+def _cells(args, from_folder: bool = False):
+    """The suite and its cells. ``from_folder`` (status, report): the profile and stand-ins default to what
+    the results folder holds, and where a corpus is missing the cells are the folder's records alone."""
     from bench.cells import expand
+    from bench.dataset import CorpusMissing
     from bench.suite import load_suite
 
     suite = load_suite(args.suite)
-    cells = expand(suite, args.profile, synthetic=args.synthetic, data_root=args.data)
-    return suite, cells
+    if not from_folder:
+        args.profile = args.profile or "paper"
+        return suite, expand(suite, args.profile, synthetic=args.synthetic, data_root=args.data)
+    from bench.from_records import cells_from_records, held_profile
+    from bench.store import ResultsStore
+
+    store = ResultsStore(args.results)
+    held = cells_from_records(suite, store.records(), args.profile)
+    args.profile = args.profile or held_profile(suite, held, store.root)
+    synthetic = args.synthetic or any(c.dataset.get("standin_for") for c in held)
+    try:
+        return suite, expand(suite, args.profile, synthetic=synthetic, data_root=args.data)
+    except CorpusMissing as exc:
+        print(f"bench: {str(exc).splitlines()[0]}; showing the {len(held)} records in {store.root} alone (cells never run cannot "
+              "be counted as missing)", file=sys.stderr)
+        return suite, held
 
 
 def _counts(cells, store) -> dict:
@@ -227,14 +245,22 @@ def _print_grid(suite, cells, todo, store, args) -> None:
 def cmd_status(args) -> int:
     from bench.store import ResultsStore
 
-    suite, cells = _cells(args)
-    counts = _counts(cells, ResultsStore(args.results))
-    counts.update(suite=suite.name, profile=args.profile)
+    suite, cells = _cells(args, from_folder=True)
+    store = ResultsStore(args.results)
+    counts = _counts(cells, store)
+    damaged = store.scan()[1]
+    counts.update(suite=suite.name, profile=args.profile,
+                  damaged=[{"path": str(d.path), "reason": d.reason} for d in damaged])
     if args.json:
         print(json.dumps(counts))
-    else:
-        print(f"suite {suite.name} (profile {args.profile}): {counts['total']} cells: {counts['done']} done, "
-              f"{counts['failed']} failed, {counts['timeout']} timed out, {counts['pending']} pending")
+        return EXIT_OK
+    print(f"suite {suite.name} (profile {args.profile}): {counts['total']} cells: {counts['done']} done, "
+          f"{counts['failed']} failed, {counts['timeout']} timed out, {counts['pending']} pending")
+    if damaged:
+        print(f"{len(damaged)} damaged records in {store.root} (not counted; `bench run` runs their cells "
+              "again; a copy under another name can be deleted):")
+        for d in damaged:
+            print(f"  {d.path}: {d.reason}")
     return EXIT_OK
 
 
@@ -242,7 +268,7 @@ def cmd_report(args) -> int:
     from bench.report import RENDERERS, build_tables
     from bench.store import ResultsStore
 
-    suite, cells = _cells(args)
+    suite, cells = _cells(args, from_folder=True)
     store = ResultsStore(args.results)
     tables = build_tables(suite, cells, store, args.profile, select=args.select)
     if args.figures:

@@ -15,6 +15,7 @@ CI verdict looks at all of them at once. A verdict is
 from __future__ import annotations
 
 import copy
+import sys
 import tomllib
 from dataclasses import dataclass, field
 
@@ -23,6 +24,8 @@ import pandas as pd
 from scipy import stats
 
 from bench.cells import Cell, expand
+from bench.dataset import CorpusMissing
+from bench.from_records import cells_from_records
 from bench.metrics import get_metric, output_spec
 from bench.store import ResultsStore
 from bench.suite import Component, Suite
@@ -53,13 +56,22 @@ def parse_method(text: str) -> Component:
 
 
 def cells_for(suite: Suite, method: Component, profile: str = "paper", *, synthetic: bool = False,
-              data_root=None) -> list[Cell]:
-    """The cells of every table of a suite with its methods replaced by this one method."""
+              data_root=None, records: list[dict] | None = None) -> list[Cell]:
+    """The cells of every table of a suite with its methods replaced by this one method. Where a table's
+    corpus is missing and a results folder's ``records`` are given, its cells are the matching records."""
     cells: dict[str, Cell] = {}
     for table in suite.tables():
         replaced = copy.copy(table)
         replaced.methods, replaced.includes = [method], []
-        for cell in expand(replaced, profile, synthetic=synthetic, data_root=data_root):
+        try:
+            table_cells = expand(replaced, profile, synthetic=synthetic, data_root=data_root)
+        except CorpusMissing as exc:
+            if records is None:
+                raise
+            table_cells = cells_from_records(replaced, records, profile)
+            print(f"bench: {str(exc).splitlines()[0]}; {method.label}: the {len(table_cells)} records of table "
+                  f"{table.name} alone", file=sys.stderr)
+        for cell in table_cells:
             cells.setdefault(cell.key, cell)
     if not cells:
         raise ValueError(f"method {method.name} gives no cells on suite {suite.name}: "

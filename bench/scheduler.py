@@ -13,6 +13,7 @@ import queue as _queue
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -32,6 +33,7 @@ class RunSummary:
     failed: int = 0
     timeout: int = 0
     interrupted: bool = False
+    elsewhere: int = 0  # cells another bench run on the same folder was running, and finished
     failures: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
 
     @property
@@ -145,10 +147,92 @@ def _method_batch_size(cell: Cell) -> int:
     return int(getattr(METHODS.get(cell.method["name"]).obj, "max_batch", 1))
 
 
-def run(cells: list[Cell], store: ResultsStore, *, devices: str | None = None, jobs: int | None = None,
+def run(cells: list[Cell], store: ResultsStore, **options) -> RunSummary:
+    """Run the given cells (the caller has already removed cached ones) and write their records.
+
+    Each cell is claimed first (``bench.claims``). Cells another live run holds are skipped, then waited
+    for at the end; those whose holder dies or gives up without a record are claimed and run here.
+    """
+    from bench.claims import Claims
+
+    summary, started = RunSummary(total=len(cells)), time.time()
+    user_on_record = options.pop("on_record", None)
+    with Claims(store.root) as claims:
+        def on_record(record: dict) -> None:
+            claims.release(record["key"])
+            if user_on_record:
+                user_on_record(record)
+
+        todo = list(cells)
+        while todo and not summary.interrupted:
+            mine, elsewhere = _claim(todo, claims, store, started, summary)
+            part = _dispatch(mine, store, on_record=on_record, **options)
+            summary.dispatched += part.dispatched
+            summary.ok, summary.failed, summary.timeout = (summary.ok + part.ok, summary.failed + part.failed,
+                                                           summary.timeout + part.timeout)
+            summary.failures += part.failures
+            summary.interrupted = part.interrupted
+            if not summary.interrupted:
+                todo = _wait_elsewhere(elsewhere, claims, store, started, summary)
+    if summary.elsewhere:
+        print(f"{summary.elsewhere} cells were finished by another bench run on {store.root}", file=sys.stderr)
+    return summary
+
+
+def _finished_since(store: ResultsStore, key: str, since: float) -> bool:
+    """Whether another run has finished ``key`` since this one planned it: an ok record, or a record
+    written after ``since`` (a failed cell this run was asked to retry, retried elsewhere meanwhile)."""
+    record = store.read(key)
+    try:
+        return record is not None and (record["status"] == "ok" or store.path(key).stat().st_mtime >= since)
+    except FileNotFoundError:
+        return False
+
+
+def _claim(cells, claims, store, started, summary) -> tuple[list[Cell], list[Cell]]:
+    """Split ``cells`` into those this run now holds and those a live other run holds."""
+    mine, elsewhere, holders = [], [], set()
+    for cell in cells:
+        holder = claims.take(cell.key)
+        if holder is not None:
+            elsewhere.append(cell)
+            holders.add(holder.describe())
+        elif _finished_since(store, cell.key, started):  # finished by another run while we planned
+            claims.release(cell.key)
+            summary.elsewhere += 1
+        else:
+            mine.append(cell)
+    if elsewhere:
+        print(f"{len(elsewhere)} cells are being run by another bench run ({', '.join(sorted(holders))}) on "
+              f"{store.root}: skipped here, waited for at the end", file=sys.stderr)
+    return mine, elsewhere
+
+
+def _wait_elsewhere(cells, claims, store, started, summary, poll_s: float = 1.0) -> list[Cell]:
+    """Wait until each cell has a new record or no live holder; return those left without a record."""
+    waiting, orphaned = list(cells), []
+    try:
+        while waiting:
+            still = []
+            for cell in waiting:
+                if _finished_since(store, cell.key, started):
+                    summary.elsewhere += 1
+                elif claims.holder(cell.key) is None:
+                    orphaned.append(cell)
+                else:
+                    still.append(cell)
+            waiting = still
+            if waiting:
+                time.sleep(poll_s)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    return orphaned
+
+
+def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = None, jobs: int | None = None,
         backend: str = "loky", scheduler_address: str | None = None, data_root=None,
         progress: bool = True, on_record: Callable[[dict], None] | None = None) -> RunSummary:
-    """Run the given cells (the caller has already removed cached ones) and write their records."""
+    """Run cells this process has claimed and write their records."""
     summary = RunSummary(total=len(cells), dispatched=len(cells))
     if not cells:
         return summary

@@ -10,11 +10,21 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import pandas as pd
 
-STATUSES = ("ok", "failed", "timeout")
+from bench import record as schema
+from bench.record import STATUSES, RecordError  # noqa: F401 - STATUSES re-exported for older callers
+
+
+@dataclass
+class Damaged:
+    """A file under ``cells/`` that is not a valid record: its path and why."""
+
+    path: Path
+    reason: str
 
 
 def results_root(explicit: str | os.PathLike | None = None) -> Path:
@@ -31,6 +41,8 @@ class ResultsStore:
         return self.cells_dir / key[:2] / f"{key}.json"
 
     def write(self, record: dict) -> Path:
+        """Validate (``bench.record``) and write atomically; an invalid record raises and writes nothing."""
+        record = schema.check(schema.stamp(record))
         path = self.path(record["key"])
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{record['key']}.", suffix=".tmp", dir=path.parent)
@@ -46,24 +58,32 @@ class ResultsStore:
         return path
 
     def read(self, key: str) -> dict | None:
+        """The cell's record, or None where there is none or it is damaged (so its cell runs again)."""
         try:
-            with open(self.path(key)) as f:
-                return json.load(f)
-        except FileNotFoundError:
+            return schema.load(self.path(key))
+        except (FileNotFoundError, RecordError):
             return None
-        except json.JSONDecodeError:
-            return None  # cannot happen with atomic writes, but a hand-edited file must not stop a run
 
     def status_of(self, key: str) -> str | None:
         record = self.read(key)
         return record["status"] if record else None
 
+    def scan(self) -> tuple[list[dict], list[Damaged]]:
+        """Every valid record in the folder, and every damaged file with its reason."""
+        records, damaged = [], []
+        for path in sorted(self.cells_dir.glob("*/*.json")):
+            try:
+                records.append(schema.load(path))
+            except RecordError as exc:
+                damaged.append(Damaged(path, exc.reason))
+            except OSError as exc:
+                damaged.append(Damaged(path, f"unreadable: {exc.strerror or exc}"))
+        return records, damaged
+
     def records(self, keys: Iterable[str] | None = None) -> Iterator[dict]:
+        """Valid records: of ``keys``, or all in the folder (damaged ones and copies left out)."""
         if keys is None:
-            paths = sorted(self.cells_dir.glob("*/*.json"))
-            for p in paths:
-                with open(p) as f:
-                    yield json.load(f)
+            yield from self.scan()[0]
         else:
             for key in keys:
                 record = self.read(key)
@@ -89,27 +109,13 @@ COLUMNS = ["key", "suite", "method", "dataset", "corruption", "profile", "item",
            "corruption_name", "wall_time_s", "device", "error"]
 
 
-def _is_synthetic(dataset: dict) -> bool:
-    """Whether a record's dataset is generated (a combinator such as ``stack`` decides per instance)."""
-    from bench.dataset import build_dataset
-
-    try:
-        return bool(build_dataset(dataset["name"], dataset.get("params")).synthetic)
-    except Exception:  # noqa: BLE001 - an unregistered or changed dataset: not known to be synthetic
-        return False
-
-
 def long_table(records: Iterable[dict], labels: dict[str, dict] | None = None) -> pd.DataFrame:
     rows = []
-    synthetic_cache: dict[str, bool] = {}
     for r in records:
         lab = (labels or {}).get(r["key"], r.get("labels", {}))
         cfg = r["config"]
         ds = cfg["dataset"]
-        identity = json.dumps([ds["name"], ds.get("params")], sort_keys=True)
-        if identity not in synthetic_cache:
-            synthetic_cache[identity] = _is_synthetic(ds)
-        synthetic = synthetic_cache[identity]
+        synthetic = r["synthetic"]
         base = {"key": r["key"], "suite": lab.get("suite"), "method": lab.get("method", cfg["method"]["name"]),
                 "dataset": lab.get("dataset", ds["name"]), "corruption": lab.get("corruption"),
                 "profile": lab.get("profile"), "item": cfg["item"], "seed": cfg["seed"], "status": r["status"],

@@ -22,7 +22,8 @@ def register(subparsers) -> None:
                         "or metric=number (repeatable); default 0")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm adjustment")
     p.add_argument("--confidence", type=float, default=0.95, help="bootstrap confidence level")
-    p.add_argument("--profile", default="paper", choices=["smoke", "quick", "paper"])
+    p.add_argument("--profile", choices=["smoke", "quick", "paper"],
+                   help="default: the profile the results folder holds for the suite, else paper")
     p.add_argument("--synthetic", action="store_true", help="synthetic stand-ins for missing corpora")
     p.add_argument("--data", help="data root (default: $BENCH_DATA or ~/bench-data)")
     p.add_argument("--results", help="results directory (default: $BENCH_RESULTS or ./results)")
@@ -55,10 +56,16 @@ def cmd_compare(args) -> int:
     candidate = parse_method(args.candidate)
     baseline = parse_method(args.baseline or args.candidate)
     options = {"synthetic": args.synthetic, "data_root": args.data}
-    candidate_cells = cells_for(suite, candidate, args.profile, **options)
-    baseline_cells = cells_for(suite, baseline, args.profile, **options)
     store = ResultsStore(args.results)
     baseline_store = ResultsStore(args.baseline_results) if args.baseline_results else store
+    held = list(store.records())  # where a corpus is missing, the cells are the folder's records
+    if args.profile is None:
+        from bench.from_records import cells_from_records, held_profile
+
+        args.profile = held_profile(suite, cells_from_records(suite, held), store.root)
+    candidate_cells = cells_for(suite, candidate, args.profile, **options, records=held)
+    baseline_held = held if baseline_store is store else list(baseline_store.records())
+    baseline_cells = cells_for(suite, baseline, args.profile, **options, records=baseline_held)
     to_run = candidate_cells + ([] if args.baseline_results else baseline_cells)
     todo = scheduler.pending(list({c.key: c for c in to_run}.values()), store)
     print(f"compare on suite {suite.name}: {len(candidate_cells)} candidate and {len(baseline_cells)} baseline "

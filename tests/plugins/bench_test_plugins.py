@@ -150,3 +150,23 @@ class Jitter(Method):
     def restore(self, observation, context):
         noise = np.random.default_rng(context.seed).standard_normal(observation.signal.shape)
         return observation.signal + self.level * noise.astype(np.float32)
+
+
+@method("test-counted", version="1")
+class Counted(Method):
+    """Appends its method seed (one per cell) to the file ``$BENCH_TEST_COUNT`` and sleeps ``seconds``:
+    counts how often each cell is computed, across processes."""
+
+    tasks = ("denoising",)
+
+    def __init__(self, seconds: float = 0.3):
+        super().__init__(seconds=seconds)
+        self.seconds = seconds
+
+    def restore(self, observation, context):
+        import os
+
+        with open(os.environ["BENCH_TEST_COUNT"], "a") as f:
+            f.write(f"{context.seed}\n")
+        time.sleep(self.seconds)
+        return observation.signal
