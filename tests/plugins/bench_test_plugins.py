@@ -148,3 +148,28 @@ class Jitter(Method):
     def restore(self, observation, context):
         noise = np.random.default_rng(context.seed).standard_normal(observation.signal.shape)
         return observation.signal + self.level * noise.astype(np.float32)
+
+
+@method("test-dies", version="1")
+class Dies(Method):
+    """Ends or stalls its own worker process without raising: a segfault (``how = "segfault"``), an
+    ``os._exit(3)`` (``"exit"``), or a silent hang that never reports progress (``"hang"``)."""
+
+    tasks = ("denoising",)
+
+    def __init__(self, how: str = "segfault"):
+        super().__init__(how=how)
+        self.how = how
+
+    def restore(self, observation, context):
+        import ctypes
+        import os
+        import threading
+
+        if self.how == "segfault":
+            ctypes.string_at(0)  # reads address 0: SIGSEGV
+        elif self.how == "exit":
+            os._exit(3)
+        elif self.how == "hang":
+            threading.Event().wait()
+        raise ValueError(f"test-dies: unknown how={self.how!r}")
