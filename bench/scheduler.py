@@ -178,7 +178,7 @@ def _run_processes(work, slots, data_root, consume) -> None:
     A batch whose worker dies or passes the hard time limit gets a record saying so."""
     from bench.worker_pool import WorkerPool
 
-    pool = WorkerPool(slots, _run_batch, data_root)
+    pool = WorkerPool(slots, _run_batch, data_root, prepare=_import_what_cells_use)
     try:
         for outcome in pool.run(work, _time_limit):
             if outcome.records is not None:
@@ -187,6 +187,16 @@ def _run_processes(work, slots, data_root, consume) -> None:
                 consume([_lost_record(cell, outcome.device, *outcome.lost) for cell in outcome.batch])
     finally:
         pool.close()
+
+
+def _import_what_cells_use(batch: list[Cell]) -> None:
+    from bench.registry import CORRUPTIONS, DATASETS, METHODS, METRICS
+
+    for cell in batch:
+        METHODS.get(cell.method["name"]), DATASETS.get(cell.dataset["name"])
+        CORRUPTIONS.get(cell.config["corruption"]["name"])
+        for metric in cell.config["metrics"]:
+            METRICS.get(metric["name"])
 
 
 def _time_limit(batch: list[Cell]) -> float | None:

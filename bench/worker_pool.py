@@ -58,7 +58,7 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _serve(conn, device: str, parent_pid: int, run_batch: Callable) -> None:
+def _serve(conn, device: str, parent_pid: int, run_batch: Callable, prepare: Callable | None) -> None:
     _die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent stops workers
     while True:
@@ -70,29 +70,39 @@ def _serve(conn, device: str, parent_pid: int, run_batch: Callable) -> None:
             return
         batch, data_root = task
         try:
+            if prepare is not None:
+                prepare(batch)  # first-time imports of what the batch uses: not part of its time limit
+        except Exception:  # noqa: BLE001 - the batch's run reports the same problem as its cells' failure
+            pass
+        conn.send(("started", None))
+        try:
             records = run_batch(batch, device, data_root)
         except Exception as exc:  # noqa: BLE001 - the harness failed, not the method: report, keep serving
-            conn.send((None, f"worker failed outside the method: {type(exc).__name__}: {exc}"))
+            conn.send(("error", f"worker failed outside the method: {type(exc).__name__}: {exc}"))
         else:
-            conn.send((records, None))
+            conn.send(("done", records))
 
 
 class _Worker:
-    def __init__(self, context, device: str, run_batch: Callable):
+    def __init__(self, context, device: str, run_batch: Callable, prepare: Callable | None):
         self.device = device
         self.conn, child_conn = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child_conn, device, os.getpid(), run_batch),
+        self.process = context.Process(target=_serve, args=(child_conn, device, os.getpid(), run_batch, prepare),
                                        daemon=True, name=f"bench-worker-{device}")
         self.process.start()
         child_conn.close()
         self.batch: list | None = None
+        self.limit_s: float | None = None
         self.started = 0.0
         self.deadline: float | None = None
 
     def give(self, batch: list, data_root, limit_s: float | None) -> None:
         self.conn.send((batch, data_root))
-        self.batch, self.started = batch, time.monotonic()
-        self.deadline = self.started + hard_limit(limit_s) if limit_s else None
+        self.batch, self.limit_s, self.deadline = batch, limit_s, None
+
+    def begin(self) -> None:
+        self.started = time.monotonic()
+        self.deadline = self.started + hard_limit(self.limit_s) if self.limit_s else None
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -102,10 +112,11 @@ class _Worker:
 
 
 class WorkerPool:
-    """``slots``: one device per worker process (a device listed twice gets two workers)."""
+    """``slots``: one device per worker process (a device listed twice gets two workers). A worker calls
+    ``run_batch(batch, device, data_root)`` for each batch, after ``prepare(batch)`` if given."""
 
-    def __init__(self, slots: list[str], run_batch: Callable, data_root=None):
-        self.slots, self.run_batch, self.data_root = slots, run_batch, data_root
+    def __init__(self, slots: list[str], run_batch: Callable, data_root=None, prepare: Callable | None = None):
+        self.slots, self.run_batch, self.data_root, self.prepare = slots, run_batch, data_root, prepare
         self.context = multiprocessing.get_context("spawn")  # no CUDA or thread state inherited by a fork
         self.workers: list[_Worker] = []
 
@@ -136,14 +147,18 @@ class WorkerPool:
 
     def _check(self, worker: _Worker) -> Outcome | None:
         batch = worker.batch
-        if worker.conn.poll():
+        while worker.conn.poll():
             try:
-                records, error = worker.conn.recv()
-            except (EOFError, OSError):
+                kind, payload = worker.conn.recv()
+            except (EOFError, OSError):  # the pipe closed: the worker is exiting
                 worker.process.join()
                 return Outcome(batch, worker.device, lost=("failed", describe_exit(worker.process.exitcode)))
-            return Outcome(batch, worker.device, records=records) if records is not None else \
-                Outcome(batch, worker.device, lost=("failed", error))
+            if kind == "started":
+                worker.begin()
+            elif kind == "done":
+                return Outcome(batch, worker.device, records=payload)
+            else:
+                return Outcome(batch, worker.device, lost=("failed", payload))
         if not worker.process.is_alive():
             worker.process.join()
             return Outcome(batch, worker.device, lost=("failed", describe_exit(worker.process.exitcode)))
@@ -156,7 +171,7 @@ class WorkerPool:
         return None
 
     def _start(self, device: str) -> _Worker:
-        worker = _Worker(self.context, device, self.run_batch)
+        worker = _Worker(self.context, device, self.run_batch, self.prepare)
         self.workers.append(worker)
         return worker
 
