@@ -209,6 +209,7 @@ def cmd_run(args) -> int:
         raise ValueError(f"--timeout {args.timeout:g}: a time limit must be positive")
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs {args.jobs}: need at least one worker process per device")
+    shard = scheduler.parse_shard(args.shard)
     suite, cells = _cells(args)
     if args.timeout:
         for cell in cells:
@@ -216,7 +217,7 @@ def cmd_run(args) -> int:
     store = ResultsStore(args.results)
     if not args.dry_run:
         _check_writable(store.root)
-    mine = scheduler.shard(cells, scheduler.parse_shard(args.shard))
+    mine = scheduler.shard(cells, shard)
     todo = scheduler.pending(mine, store, retry_failed=args.retry_failed)
     if args.dry_run:
         _print_grid(suite, mine, todo, store, args)
