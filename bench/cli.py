@@ -29,7 +29,7 @@ def _terminate(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per worker process
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per worker; see DESIGN.md on set_num_threads
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
