@@ -5,7 +5,10 @@ import argparse
 import importlib
 import json
 import os
+import signal
 import sys
+import threading
+import traceback
 from pathlib import Path
 
 # Further sub-commands live in their own modules, each with ``register(subparsers)`` that adds its parser
@@ -13,7 +16,16 @@ from pathlib import Path
 COMMAND_MODULES: list[str] = ["bench.commands.score", "bench.commands.corrupt", "bench.commands.data",
                               "bench.commands.compare", "bench.commands.check"]
 
-EXIT_OK, EXIT_CELLS_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Exit statuses a script can rely on (README, "Exit codes").
+EXIT_OK, EXIT_CELLS_FAILED, EXIT_USAGE, EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a job scheduler's stop, ``kill``): handled as Ctrl-C is, so workers stop and records stay."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,19 +38,44 @@ def main(argv: list[str] | None = None) -> int:
     from bench.dataset import CorpusMissing
     from bench.registry import UnknownNameError
 
+    previous = _on_sigterm(_terminate)
     try:
         return args.handler(args)
     except (UnknownNameError, CorpusMissing, ValueError, FileNotFoundError) as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
+        return _error(args, exc, EXIT_USAGE)
+    except OSError as exc:  # the machine, not the input: a results folder not writable, a full disk
+        return _error(args, exc, EXIT_ENVIRONMENT)
+    except KeyboardInterrupt as exc:
+        print(f"bench: {'terminated' if isinstance(exc, Terminated) else 'interrupted'}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, and the traceback with --debug
+        return _error(args, exc, EXIT_INTERNAL, f"unexpected {type(exc).__name__}: ")
+    finally:
+        _on_sigterm(previous)
+
+
+def _on_sigterm(handler):
+    """Install a SIGTERM handler; returns the previous one (None off the main thread, where it cannot be set)."""
+    if handler is None or threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _error(args, exc: BaseException, code: int, prefix: str = "") -> int:
+    if args.debug:
+        traceback.print_exception(exc)
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        message = f"{exc.filename}: {exc.strerror}"
+    hint = "" if args.debug else " (bench --debug ... shows the traceback)" if code == EXIT_INTERNAL else ""
+    print(f"bench: error: {prefix}{message}{hint}", file=sys.stderr)
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description="Benchmark harness for unsupervised audio restoration.")
     parser.add_argument("--version", action="version", version=f"bench {_version()}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("list", help="list registered methods, datasets, corruptions, metrics or suites")
@@ -62,12 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the cell grid and the work left; run nothing")
     p.add_argument("--devices", help="cpu, cuda, or a list like cuda:0,cuda:1 (default: all GPUs, else CPU)")
     p.add_argument("--jobs", type=int, help="worker processes per device (default: 1 per GPU, 1 per CPU core)")
-    p.add_argument("--backend", default="loky", choices=["loky", "dask", "sequential"],
-                   help="loky: local processes; dask: a Dask cluster; sequential: in this process")
+    p.add_argument("--backend", default="processes", choices=["processes", "loky", "dask", "sequential"],
+                   help="processes (or its old name loky): worker processes here; dask: a Dask cluster; "
+                        "sequential: in this process, for debugging (a crashing method ends the run)")
     p.add_argument("--scheduler-address", help="Dask scheduler address (default: start a LocalCluster)")
-    p.add_argument("--shard", help="run only shard i of n (i/n), for job arrays")
+    p.add_argument("--shard", help="run only shard i of n (i/n, 1 <= i <= n, as SLURM numbers array tasks), "
+                                   "or slurm: read the shard from $SLURM_ARRAY_TASK_ID and _COUNT")
     p.add_argument("--retry-failed", action="store_true", help="run failed and timed-out cells again")
-    p.add_argument("--timeout", type=float, help="per-cell time limit in seconds (iterative methods)")
+    p.add_argument("--timeout", type=float, help="per-cell time limit in seconds; a cell that passes it is "
+                   "stopped (at its next progress report, or by killing its worker) and recorded as timeout")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-report", action="store_true", help="do not print the table at the end")
     p.set_defaults(handler=cmd_run)
@@ -183,12 +223,19 @@ def cmd_run(args) -> int:
     from bench import scheduler
     from bench.store import ResultsStore
 
+    if args.timeout is not None and args.timeout <= 0:
+        raise ValueError(f"--timeout {args.timeout:g}: a time limit must be positive")
+    if args.jobs is not None and args.jobs < 1:
+        raise ValueError(f"--jobs {args.jobs}: need at least one worker process per device")
+    shard = scheduler.parse_shard(args.shard)
     suite, cells = _cells(args)
     if args.timeout:
         for cell in cells:
             cell.labels["timeout_s"] = args.timeout
     store = ResultsStore(args.results)
-    mine = scheduler.shard(cells, scheduler.parse_shard(args.shard))
+    if not args.dry_run:
+        _check_writable(store.root)
+    mine = scheduler.shard(cells, shard)
     todo = scheduler.pending(mine, store, retry_failed=args.retry_failed)
     if args.dry_run:
         _print_grid(suite, mine, todo, store, args)
@@ -215,6 +262,21 @@ def cmd_run(args) -> int:
         print(f"{failed_total} cells have failed; `bench run ... --retry-failed` runs them again", file=sys.stderr)
         return EXIT_CELLS_FAILED
     return EXIT_OK
+
+
+def _check_writable(root: Path) -> None:
+    """Fail before any cell runs if the results folder cannot take records (raises OSError naming it)."""
+    import errno
+    import tempfile
+
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "--results is not a folder", str(root))
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryFile(dir=root):
+            pass
+    except OSError as exc:
+        raise OSError(exc.errno, f"results folder not writable ({exc.strerror})", str(root)) from None
 
 
 def _print_grid(suite, cells, todo, store, args) -> None:

@@ -214,7 +214,7 @@ def default_batch() -> int:
     env = os.environ.get("BENCH_PRIOR_BATCH")
     if env:
         return max(1, int(env))
-    from bench.scheduler import visible_gpus  # finds GPUs without initialising CUDA here
+    from bench.devices import visible_gpus  # finds GPUs without initialising CUDA here
 
     return 8 if visible_gpus() else 1
 

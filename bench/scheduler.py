@@ -1,25 +1,23 @@
-"""The scheduler: decide which cells still need running, and run them on a pool of devices with joblib.
+"""The scheduler: decide which cells still need running, and run them on a pool of devices.
 
-Locally, ``jobs`` worker processes per device (loky); each worker process takes one device token the first
-time it runs a cell and keeps it, setting ``CUDA_VISIBLE_DEVICES`` before CUDA initialises. With
-``backend="dask"`` the same cells go to a Dask distributed cluster through joblib's backend switch.
+Locally, ``jobs`` worker processes per device (``bench.worker_pool``, also for ``jobs=1``); each keeps its
+device for its life, setting ``CUDA_VISIBLE_DEVICES`` before CUDA initialises, and a worker that crashes,
+hangs past the time limit or outlives the run is stopped by this process. With ``backend="dask"`` the same
+cells go to a Dask distributed cluster through joblib's backend switch; ``backend="sequential"`` runs them
+in this process (a method's crash then ends the run: for debugging).
 Records are written by this process as results arrive, so an interrupted run loses only cells in flight,
 and a rerun dispatches only the cells without a record.
 """
 from __future__ import annotations
 
 import os
-import queue as _queue
-import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from joblib import Parallel, delayed, parallel_config
-
 from bench.cells import Cell
+from bench.devices import default_jobs, device_pool, visible_gpus  # noqa: F401 - visible_gpus: old import path
 from bench.store import ResultsStore
 from bench.worker import pin_device, run_cells
 
@@ -42,15 +40,38 @@ class RunSummary:
 
 
 # -- planning -------------------------------------------------------------------------------------------
-def parse_shard(text: str | None) -> tuple[int, int] | None:
+def parse_shard(text: str | None, environ=os.environ) -> tuple[int, int] | None:
+    """``--shard i/n`` with 1 <= i <= n, numbered as SLURM numbers array tasks; ``--shard slurm`` reads
+    SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT (or the array's MIN and MAX). Returns (i - 1, n)."""
     if not text:
         return None
+    if text == "slurm":
+        return _slurm_shard(environ)
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError:
-        raise ValueError(f"--shard takes i/n (for example 0/4), not {text!r}") from None
-    if not 0 <= index < count:
-        raise ValueError(f"--shard {text}: need 0 <= i < n")
+        raise ValueError(f"--shard takes i/n counting from 1 (for example 1/4), or slurm; not {text!r}") from None
+    if count < 1 or not 1 <= index <= count:
+        hint = "; shards count from 1, as SLURM array tasks do" if index == 0 else ""
+        raise ValueError(f"--shard {text}: need 1 <= i <= n{hint}")
+    return index - 1, count
+
+
+def _slurm_shard(environ) -> tuple[int, int]:
+    try:
+        task, first = int(environ["SLURM_ARRAY_TASK_ID"]), int(environ.get("SLURM_ARRAY_TASK_MIN", 1))
+        step = int(environ.get("SLURM_ARRAY_TASK_STEP", 1))
+        if "SLURM_ARRAY_TASK_COUNT" in environ:
+            count = int(environ["SLURM_ARRAY_TASK_COUNT"])
+        else:
+            count = (int(environ["SLURM_ARRAY_TASK_MAX"]) - first) // step + 1
+    except (KeyError, ValueError):
+        raise ValueError("--shard slurm: needs SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT (or _MIN and "
+                         "_MAX), as sbatch --array sets them") from None
+    index, off_step = divmod(task - first, step)
+    if off_step or not 0 <= index < count:
+        raise ValueError(f"--shard slurm: array task {task} is not one of the {count} tasks from {first} "
+                         f"in steps of {step}")
     return index, count
 
 
@@ -73,53 +94,14 @@ def pending(cells: Iterable[Cell], store: ResultsStore, retry_failed: bool = Fal
     return out
 
 
-# -- devices --------------------------------------------------------------------------------------------
-def visible_gpus() -> list[str]:
-    """CUDA devices visible to this process, found without initialising CUDA here."""
-    env = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if env is not None:
-        ids = [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
-        return [f"cuda:{i}" for i in range(len(ids))]
-    if shutil.which("nvidia-smi"):
-        try:
-            listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
-            return [f"cuda:{i}" for i, line in enumerate(l for l in listing.splitlines() if l.startswith("GPU "))]
-        except (OSError, subprocess.SubprocessError):
-            return []
-    return []
-
-
-def device_pool(devices: str | None = None) -> list[str]:
-    """``--devices``: "cpu", "cuda", "cuda:0,cuda:1", or None for every visible GPU (else the CPU)."""
-    if devices in (None, "", "auto"):
-        return visible_gpus() or ["cpu"]
-    if devices == "cuda":
-        gpus = visible_gpus()
-        if not gpus:
-            raise ValueError("--devices cuda: no CUDA device is visible")
-        return gpus
-    return [d.strip() for d in devices.split(",") if d.strip()]
-
-
-def default_jobs(pool: list[str]) -> int:
-    """Workers per device: one per GPU, one per core on the CPU."""
-    return max(1, os.cpu_count() or 1) if pool == ["cpu"] else 1
-
-
 # -- running --------------------------------------------------------------------------------------------
 _PINNED_DEVICE: str | None = None
 
 
-def _run_batch(cells: list[Cell], tokens, fallback: str, data_root) -> list[dict]:
-    """Runs in a worker process: take a device token once, then run the cells on it."""
+def _run_batch(cells: list[Cell], device: str, data_root) -> list[dict]:
+    """Run cells on ``device``; the first call pins this process to its device (later calls keep it)."""
     global _PINNED_DEVICE
     if _PINNED_DEVICE is None:
-        device = fallback
-        if tokens is not None:
-            try:
-                device = tokens.get(timeout=1.0)
-            except _queue.Empty:  # a replacement worker after a crash: share the fallback device
-                pass
         pin_device(device)
         _PINNED_DEVICE = device
     local = "cuda" if _PINNED_DEVICE.startswith("cuda:") else _PINNED_DEVICE
@@ -230,8 +212,8 @@ def _wait_elsewhere(cells, claims, store, started, summary, poll_s: float = 1.0)
 
 
 def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = None, jobs: int | None = None,
-        backend: str = "loky", scheduler_address: str | None = None, data_root=None,
-        progress: bool = True, on_record: Callable[[dict], None] | None = None) -> RunSummary:
+              backend: str = "processes", scheduler_address: str | None = None, data_root=None,
+              progress: bool = True, on_record: Callable[[dict], None] | None = None) -> RunSummary:
     """Run cells this process has claimed and write their records."""
     summary = RunSummary(total=len(cells), dispatched=len(cells))
     if not cells:
@@ -244,7 +226,10 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
 
     def consume(records: list[dict]) -> None:
         for record in records:
-            store.write(record)
+            try:
+                store.write(record)
+            except OSError as exc:  # a full disk has no file name of its own: name the folder
+                raise OSError(exc.errno, f"cannot write a record ({exc.strerror})", str(store.root)) from exc
             status = record["status"]
             setattr(summary, status, getattr(summary, status) + 1)
             if status != "ok":
@@ -258,11 +243,13 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
     try:
         if backend == "dask":
             _run_dask(work, slots, scheduler_address, data_root, consume)
-        elif len(slots) == 1 and backend == "sequential":
+        elif backend == "sequential":  # in this process, on the first device: for debugging a method
             for batch in work:
-                consume(_run_batch(batch, None, slots[0], data_root))
+                consume(_run_batch(batch, slots[0], data_root))
+        elif backend in ("processes", "loky"):
+            _run_processes(work, slots, data_root, consume)
         else:
-            _run_local(work, slots, data_root, consume)
+            raise ValueError(f"--backend {backend}: not one of processes, dask, sequential")
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
@@ -270,69 +257,49 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
     return summary
 
 
-def _run_local(work, slots, data_root, consume) -> None:
-    """Run batches on loky workers. A worker that dies (segfault, OOM kill) takes the in-flight batches
-    with it: those are run again, and if the pool dies a second time the rest run one batch per pool,
-    so the batch that kills its worker is recorded as failed and every other cell still runs."""
-    from joblib.externals.loky.process_executor import TerminatedWorkerError
+def _run_processes(work, slots, data_root, consume) -> None:
+    """Run batches in worker processes (even for one slot, so a crash or hang costs only its cells).
+    A batch whose worker dies or passes the hard time limit gets a record saying so."""
+    from bench.worker_pool import WorkerPool
 
-    remaining = list(work)
-    for attempt in range(2):
-        finished: set[int] = set()
-
-        def consume_batch(item):
-            index, records = item
-            finished.add(index)
-            consume(records)
-
-        try:
-            _parallel_local(list(enumerate(remaining)), slots, data_root, consume_batch)
-            return
-        except TerminatedWorkerError:
-            remaining = [b for i, b in enumerate(remaining) if i not in finished]
-    for batch in remaining:  # isolation: one batch per pool
-        try:
-            # n_jobs=2 with a single task: one loky child runs it, so its death does not take this process.
-            _parallel_local([(0, batch)], slots[:1], data_root, lambda item: consume(item[1]), n_jobs=2)
-        except TerminatedWorkerError as exc:
-            consume([_crashed_record(cell, slots[0], exc) for cell in batch])
-
-
-def _parallel_local(indexed_work, slots, data_root, consume_batch, n_jobs: int | None = None) -> None:
-    manager = tokens = None
-    if len(set(slots)) > 1:
-        import multiprocessing
-
-        manager = multiprocessing.Manager()
-        tokens = manager.Queue()
-        for slot in slots:
-            tokens.put(slot)
+    pool = WorkerPool(slots, _run_batch, data_root, prepare=_import_what_cells_use)
     try:
-        # joblib runs n_jobs=1 in this process (no isolation from a crashing method, but resumable).
-        parallel = Parallel(n_jobs=n_jobs or len(slots), backend="loky", return_as="generator_unordered")
-        for item in parallel(delayed(_indexed_batch)(i, batch, tokens, slots[0], data_root)
-                             for i, batch in indexed_work):
-            consume_batch(item)
+        for outcome in pool.run(work, _time_limit):
+            if outcome.records is not None:
+                consume(outcome.records)
+            else:
+                consume([_lost_record(cell, outcome.device, *outcome.lost) for cell in outcome.batch])
     finally:
-        if manager is not None:
-            manager.shutdown()
+        pool.close()
 
 
-def _indexed_batch(index, batch, tokens, fallback, data_root):
-    return index, _run_batch(batch, tokens, fallback, data_root)
+def _import_what_cells_use(batch: list[Cell]) -> None:
+    from bench.registry import CORRUPTIONS, DATASETS, METHODS, METRICS
+
+    for cell in batch:
+        METHODS.get(cell.method["name"]), DATASETS.get(cell.dataset["name"])
+        CORRUPTIONS.get(cell.config["corruption"]["name"])
+        for metric in cell.config["metrics"]:
+            METRICS.get(metric["name"])
 
 
-def _crashed_record(cell: Cell, device: str, exc: BaseException) -> dict:
+def _time_limit(batch: list[Cell]) -> float | None:
+    return batch[0].labels.get("timeout_s")
+
+
+def _lost_record(cell: Cell, device: str, status: str, reason: str) -> dict:
+    """The record of a cell whose worker process died or was stopped: no scores, the reason why."""
     from bench.provenance import provenance
 
-    return {"key": cell.key, "config": cell.config, "labels": cell.labels, "device": device, "status": "failed",
-            "error": f"worker process died while running this cell: {exc}".splitlines()[0],
-            "wall_time_s": None, "peak_rss_mb": None, "peak_cuda_mb": None, "provenance": provenance()}
+    return {"key": cell.key, "config": cell.config, "labels": cell.labels, "device": device, "status": status,
+            "error": reason, "wall_time_s": None, "peak_rss_mb": None, "peak_cuda_mb": None,
+            "provenance": provenance()}
 
 
 def _run_dask(work, slots, scheduler_address, data_root, consume) -> None:
     try:
         from distributed import Client, LocalCluster
+        from joblib import Parallel, delayed, parallel_config
     except ImportError:
         raise RuntimeError("--backend dask needs dask[distributed]: pip install 'bench[dask]'") from None
     cluster = None
@@ -345,7 +312,7 @@ def _run_dask(work, slots, scheduler_address, data_root, consume) -> None:
         with parallel_config(backend="dask"):
             parallel = Parallel(n_jobs=-1, return_as="generator_unordered")
             # Dask workers are not pinned by token; each batch names its device round-robin.
-            tasks = (delayed(_run_batch)(batch, None, slots[i % len(slots)], data_root)
+            tasks = (delayed(_run_batch)(batch, slots[i % len(slots)], data_root)
                      for i, batch in enumerate(work))
             for records in parallel(tasks):
                 consume(records)

@@ -170,3 +170,28 @@ class Counted(Method):
             f.write(f"{context.seed}\n")
         time.sleep(self.seconds)
         return observation.signal
+
+
+@method("test-dies", version="1")
+class Dies(Method):
+    """Ends or stalls its own worker process without raising: a segfault (``how = "segfault"``), an
+    ``os._exit(3)`` (``"exit"``), or a silent hang that never reports progress (``"hang"``)."""
+
+    tasks = ("denoising",)
+
+    def __init__(self, how: str = "segfault"):
+        super().__init__(how=how)
+        self.how = how
+
+    def restore(self, observation, context):
+        import ctypes
+        import os
+        import threading
+
+        if self.how == "segfault":
+            ctypes.string_at(0)  # reads address 0: SIGSEGV
+        elif self.how == "exit":
+            os._exit(3)
+        elif self.how == "hang":
+            threading.Event().wait()
+        raise ValueError(f"test-dies: unknown how={self.how!r}")

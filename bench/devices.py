@@ -1,0 +1,42 @@
+"""Which devices this machine offers: found without initialising CUDA, so any process may ask.
+
+It sits below the methods and the scheduler: fitting code asks it how large a batch to fit, the scheduler
+asks it which devices to spread workers over.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+
+def visible_gpus() -> list[str]:
+    """CUDA devices visible to this process, found without initialising CUDA here."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        ids = [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
+        return [f"cuda:{i}" for i in range(len(ids))]
+    if shutil.which("nvidia-smi"):
+        try:
+            listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+            return [f"cuda:{i}" for i, line in enumerate(l for l in listing.splitlines() if l.startswith("GPU "))]
+        except (OSError, subprocess.SubprocessError):
+            return []
+    return []
+
+
+def device_pool(devices: str | None = None) -> list[str]:
+    """``--devices``: "cpu", "cuda", "cuda:0,cuda:1", or None for every visible GPU (else the CPU)."""
+    if devices in (None, "", "auto"):
+        return visible_gpus() or ["cpu"]
+    if devices == "cuda":
+        gpus = visible_gpus()
+        if not gpus:
+            raise ValueError("--devices cuda: no CUDA device is visible")
+        return gpus
+    return [d.strip() for d in devices.split(",") if d.strip()]
+
+
+def default_jobs(pool: list[str]) -> int:
+    """Workers per device: one per GPU, one per core on the CPU."""
+    return max(1, os.cpu_count() or 1) if pool == ["cpu"] else 1
