@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bench.selection import add_selection_args
+
     parser = argparse.ArgumentParser(prog="bench", description="Benchmark harness for unsupervised audio restoration.")
     parser.add_argument("--version", action="version", version=f"bench {_version()}")
     sub = parser.add_subparsers(dest="command")
@@ -47,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_list)
 
     def suite_args(p, results=True):
-        p.add_argument("--suite", required=True, help="suite name or path to a suite .toml")
+        p.add_argument("--suite", required=True, help="suite name or path to a suite .toml (a,b: several)")
         p.add_argument("--profile", default="paper", choices=["smoke", "quick", "paper"],
                        help="scale items, clip length and iterations (default: paper, as declared)")
         p.add_argument("--synthetic", action="store_true",
@@ -55,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data", help="data root (default: $BENCH_DATA or ~/bench-data)")
         if results:
             p.add_argument("--results", help="results directory (default: $BENCH_RESULTS or ./results)")
+        add_selection_args(p, add_method=True)
 
     p = sub.add_parser("run", help="run every cell of a suite that has no result yet")
     suite_args(p)
@@ -141,10 +144,11 @@ def _list_extra(kind: str, entry) -> str:
 # -- run / status ---------------------------------------------------------------------------------------
 def _cells(args):
     from bench.cells import expand
-    from bench.suite import load_suite
+    from bench.selection import Selection, aim, limit_items, load_suites
 
-    suite = load_suite(args.suite)
-    cells = expand(suite, args.profile, synthetic=args.synthetic, data_root=args.data)
+    selection = Selection.from_args(args)
+    suite = aim(load_suites(args.suite), selection)
+    cells = limit_items(expand(suite, args.profile, synthetic=args.synthetic, data_root=args.data), selection.limit)
     return suite, cells
 
 
