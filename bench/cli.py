@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="render a suite's tables from its results")
     suite_args(p)
-    p.add_argument("--format", default="md", choices=["md", "latex", "csv", "html"],
+    p.add_argument("--format", default="md", choices=["md", "latex", "csv", "html", "json"],
                    help="html writes a self-contained folder (tables, figures, audio examples)")
     p.add_argument("-o", "--output", help="write to this file instead of standard output "
                    "(html: this folder; default reports/<suite>)")
