@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list registered methods, datasets, corruptions, metrics or suites")
     p.add_argument("kind", nargs="?", choices=["methods", "datasets", "corruptions", "metrics", "suites"])
     p.add_argument("--details", action="store_true", help="show versions, tasks and parameters")
+    p.add_argument("--json", action="store_true", help="as JSON: {kind: [{name, version, description}]}")
     p.set_defaults(handler=cmd_list)
 
     def suite_args(p, results=True):
@@ -111,11 +112,29 @@ def cmd_list(args) -> int:
     from bench.registry import REGISTRIES
 
     kinds = [args.kind] if args.kind else list(REGISTRIES)
+    if not args.details:
+        from bench.listing import listing
+
+        listed = listing(kinds)
+        if args.json:
+            print(json.dumps(listed, indent=2, ensure_ascii=False))
+            return EXIT_OK
+        for kind, rows in listed.items():
+            print(f"{kind}:")
+            for row in rows:
+                print(f"  {row['name']:<24} v{row['version']:<4} {row['description']}")
+            print()
+        return EXIT_OK
+    if args.json:
+        print(json.dumps({kind: [{"name": e.name, "version": e.version, "description": e.description,
+                                  **{k: v for k, v in e.meta.items() if k in ("tasks", "task", "kind")}}
+                                 for e in REGISTRIES[kind].entries()] for kind in kinds}, indent=2,
+                         ensure_ascii=False))
+        return EXIT_OK
     for kind in kinds:
         print(f"{kind}:")
         for entry in REGISTRIES[kind].entries():
-            extra = _list_extra(kind, entry) if args.details else ""
-            print(f"  {entry.name:<24} v{entry.version:<4} {entry.description}{extra}")
+            print(f"  {entry.name:<24} v{entry.version:<4} {entry.description}{_list_extra(kind, entry)}")
         print()
     return EXIT_OK
 
