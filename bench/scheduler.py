@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 from joblib import Parallel, delayed, parallel_config
 
 from bench.cells import Cell
+from bench.progress import ProgressBoard, watch
 from bench.store import ResultsStore
 from bench.worker import pin_device, run_cells
 
@@ -157,6 +158,14 @@ def run(cells: list[Cell], store: ResultsStore, *, devices: str | None = None, j
     slots = [d for d in pool for _ in range(per_device)]
     work = batches(cells, _method_batch_size)
     bar = _progress_bar(len(cells), progress)
+    board = ProgressBoard() if progress else None  # before any worker starts: they inherit its folder
+
+    def show() -> None:
+        counts = (f"ok {summary.ok}  failed {summary.failed + summary.timeout}  "
+                  f"left {summary.total - summary.ok - summary.failed - summary.timeout}")
+        bar.set_postfix_str(f"{counts}  {board.text()}" if board else counts)
+
+    stop_watching = watch(board, show) if board else None
 
     def consume(records: list[dict]) -> None:
         for record in records:
@@ -167,9 +176,10 @@ def run(cells: list[Cell], store: ResultsStore, *, devices: str | None = None, j
                 summary.failures.append((record["key"], (record.get("error") or "").splitlines()[0]))
             if on_record:
                 on_record(record)
+            if board:
+                board.finished(record["key"])
             bar.update(1)
-            bar.set_postfix_str(f"ok {summary.ok}  failed {summary.failed + summary.timeout}  "
-                                f"left {summary.total - summary.ok - summary.failed - summary.timeout}")
+            show()
 
     try:
         if backend == "dask":
@@ -182,6 +192,8 @@ def run(cells: list[Cell], store: ResultsStore, *, devices: str | None = None, j
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
+        if stop_watching:
+            stop_watching()
         bar.close()
     return summary
 
