@@ -148,3 +148,18 @@ class Jitter(Method):
     def restore(self, observation, context):
         noise = np.random.default_rng(context.seed).standard_normal(observation.signal.shape)
         return observation.signal + self.level * noise.astype(np.float32)
+
+
+@method("test-slow-fit", version="1")
+class SlowFit(Method):
+    """Counts through the protocol's iterations at about 1 ms each, reporting a falling loss as a fit does."""
+
+    tasks = ("denoising",)
+
+    def restore(self, observation, context):
+        total = int(context.protocol["iterations"])
+        for i in range(1, total + 1):
+            time.sleep(0.001)
+            if context.progress is not None:
+                context.progress(i, total, lambda: 1.0 / i)
+        return observation.signal
