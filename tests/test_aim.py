@@ -227,3 +227,11 @@ def test_readme_example_prior_runs_on_the_smoke_suite(tmp_path):
     mine = [r for r in records if r["config"]["method"]["name"] == name]
     assert len(mine) == 2 and all(r["status"] == "ok" for r in mine)  # denoising: one item of each dataset
     assert f"| {name} |" in run.stdout
+
+
+def test_list_details_still_imports_and_shows_tasks(capsys):
+    assert main(["list", "corruptions", "--details"]) == 0
+    assert "gaussian-noise" in (out := capsys.readouterr().out) and "[task: denoising]" in out
+    assert main(["list", "methods", "--details", "--json"]) == 0
+    methods = {m["name"]: m for m in json.loads(capsys.readouterr().out)["methods"]}
+    assert "denoising" in methods["identity"]["tasks"] and "tasks" not in methods["identity"]["description"]
