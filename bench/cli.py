@@ -73,6 +73,8 @@ def _error(args, exc: BaseException, code: int, prefix: str = "") -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bench.selection import add_selection_args
+
     parser = argparse.ArgumentParser(prog="bench", description="Benchmark harness for unsupervised audio restoration.")
     parser.add_argument("--version", action="version", version=f"bench {_version()}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
@@ -81,10 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list", help="list registered methods, datasets, corruptions, metrics or suites")
     p.add_argument("kind", nargs="?", choices=["methods", "datasets", "corruptions", "metrics", "suites"])
     p.add_argument("--details", action="store_true", help="show versions, tasks and parameters")
+    p.add_argument("--json", action="store_true", help="as JSON: {kind: [{name, version, description}]}")
     p.set_defaults(handler=cmd_list)
 
     def suite_args(p, results=True):
-        p.add_argument("--suite", required=True, help="suite name or path to a suite .toml")
+        p.add_argument("--suite", required=True, help="suite name or path to a suite .toml (a,b: several)")
         p.add_argument("--profile", choices=["smoke", "quick", "paper"],
                        help="scale items, clip length and iterations (run: default paper, as declared; "
                             "status/report: default the profile the results folder holds)")
@@ -93,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data", help="data root (default: $BENCH_DATA or ~/bench-data)")
         if results:
             p.add_argument("--results", help="results directory (default: $BENCH_RESULTS or ./results)")
+        add_selection_args(p, add_method=True)
 
     p = sub.add_parser("run", help="run every cell of a suite that has no result yet")
     suite_args(p)
@@ -119,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="render a suite's tables from its results")
     suite_args(p)
-    p.add_argument("--format", default="md", choices=["md", "latex", "csv", "html"],
+    p.add_argument("--format", default="md", choices=["md", "latex", "csv", "html", "json"],
                    help="html writes a self-contained folder (tables, figures, audio examples)")
     p.add_argument("-o", "--output", help="write to this file instead of standard output "
                    "(html: this folder; default reports/<suite>)")
@@ -149,11 +153,29 @@ def cmd_list(args) -> int:
     from bench.registry import REGISTRIES
 
     kinds = [args.kind] if args.kind else list(REGISTRIES)
+    if not args.details:
+        from bench.listing import listing
+
+        listed = listing(kinds)
+        if args.json:
+            print(json.dumps(listed, indent=2, ensure_ascii=False))
+            return EXIT_OK
+        for kind, rows in listed.items():
+            print(f"{kind}:")
+            for row in rows:
+                print(f"  {row['name']:<24} v{row['version']:<4} {row['description']}")
+            print()
+        return EXIT_OK
+    if args.json:
+        print(json.dumps({kind: [{"name": e.name, "version": e.version, "description": e.description,
+                                  **{k: v for k, v in e.meta.items() if k in ("tasks", "task", "kind")}}
+                                 for e in REGISTRIES[kind].entries()] for kind in kinds}, indent=2,
+                         ensure_ascii=False))
+        return EXIT_OK
     for kind in kinds:
         print(f"{kind}:")
         for entry in REGISTRIES[kind].entries():
-            extra = _list_extra(kind, entry) if args.details else ""
-            print(f"  {entry.name:<24} v{entry.version:<4} {entry.description}{extra}")
+            print(f"  {entry.name:<24} v{entry.version:<4} {entry.description}{_list_extra(kind, entry)}")
         print()
     return EXIT_OK
 
@@ -185,12 +207,14 @@ def _cells(args, from_folder: bool = False):
     the results folder holds, and where a corpus is missing the cells are the folder's records alone."""
     from bench.cells import expand
     from bench.dataset import CorpusMissing
-    from bench.suite import load_suite
+    from bench.selection import Selection, aim, limit_items, load_suites
 
-    suite = load_suite(args.suite)
+    selection = Selection.from_args(args)
+    suite = aim(load_suites(args.suite), selection)
     if not from_folder:
         args.profile = args.profile or "paper"
-        return suite, expand(suite, args.profile, synthetic=args.synthetic, data_root=args.data)
+        cells = expand(suite, args.profile, synthetic=args.synthetic, data_root=args.data)
+        return suite, limit_items(cells, selection.limit)
     from bench.from_records import cells_from_records, held_profile
     from bench.store import ResultsStore
 
@@ -199,11 +223,12 @@ def _cells(args, from_folder: bool = False):
     args.profile = args.profile or held_profile(suite, held, store.root)
     synthetic = args.synthetic or any(c.dataset.get("standin_for") for c in held)
     try:
-        return suite, expand(suite, args.profile, synthetic=synthetic, data_root=args.data)
+        cells = expand(suite, args.profile, synthetic=synthetic, data_root=args.data)
     except CorpusMissing as exc:
         print(f"bench: {str(exc).splitlines()[0]}; showing the {len(held)} records in {store.root} alone (cells never run cannot "
               "be counted as missing)", file=sys.stderr)
-        return suite, held
+        cells = held
+    return suite, limit_items(cells, selection.limit)
 
 
 def _counts(cells, store) -> dict:

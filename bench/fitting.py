@@ -165,7 +165,8 @@ TraceCallback = Callable[[int, torch.Tensor], None]
 def fit(model: Ensemble, inputs: torch.Tensor, objective: Callable[[torch.Tensor, int], torch.Tensor],
         schedule: Schedule, *, precision: Precision = Precision(), trace: TraceCallback | None = None,
         trace_at: Callable[[int], bool] | None = None,
-        redraw: Callable[[int], torch.Tensor] | None = None) -> torch.Tensor:
+        redraw: Callable[[int], torch.Tensor] | None = None,
+        progress: Callable[[int, int, Callable[[], float]], None] | None = None) -> torch.Tensor:
     """Minimise ``objective(model(inputs), iteration).sum()`` with Adam; return the final outputs.
 
     ``objective`` returns one loss per problem, shape (B,), computed on float32 outputs. Iterate i is the
@@ -173,7 +174,8 @@ def fit(model: Ensemble, inputs: torch.Tensor, objective: Callable[[torch.Tensor
     each i in 1..iterations where ``trace_at(i)``; these are the only host-device synchronisation points
     the engine adds. The returned outputs are iterate ``schedule.iterations``. ``redraw(i)``, if given,
     returns the inputs of iterate i >= 1 (a prior whose input noise is drawn anew every iteration);
-    iterate 0 uses ``inputs``.
+    iterate 0 uses ``inputs``. ``progress(i, iterations, loss)``, if given, is called after update i with
+    a callable giving the mean loss of that update (``RunContext.progress`` reads it a few times a second).
     """
     if precision.channels_last and model.size == 1 and inputs.dim() == 4:
         model = model.to(memory_format=torch.channels_last)
@@ -196,6 +198,8 @@ def fit(model: Ensemble, inputs: torch.Tensor, objective: Callable[[torch.Tensor
         optimiser.zero_grad(set_to_none=True)
         loss.sum().backward()
         optimiser.step()
+        if progress is not None:
+            progress(step + 1, schedule.iterations, lambda loss=loss: float(loss.detach().mean()))
     with torch.no_grad():
         outputs = forward(schedule.iterations)
     if trace is not None and trace_at is not None and trace_at(schedule.iterations):
@@ -333,7 +337,7 @@ class FittedPrior(Method):
             outputs = fit(model, inputs, lambda out, step: self.objective(out, problems, step, schedule),
                           schedule, precision=Precision.resolve(self.precision, device), trace=trace,
                           trace_at=lambda i: any(ctx.wants_trace(i) for ctx in contexts),
-                          redraw=redraw if any(redrawn) else None)
+                          redraw=redraw if any(redrawn) else None, progress=contexts[0].progress)
         with torch.no_grad():
             final_loss = self.objective(outputs, problems, schedule.iterations - 1, schedule).cpu().numpy()
             waves = self.signals(outputs, problems).cpu().numpy()

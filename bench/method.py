@@ -31,6 +31,9 @@ class RunContext:
     protocol: Protocol = field(default_factory=Protocol)
     trace_callback: Callable[[int, np.ndarray], None] | None = None
     deadline: float | None = None  # time.monotonic() value
+    # progress(iteration, total, loss): a long fit's state for the run's display (bench.progress.FitProgress);
+    # ``loss`` may be a callable, read only when the display takes an update
+    progress: Callable[[int, int, Any], None] | None = None
 
     def __post_init__(self):
         if not isinstance(self.protocol, Protocol):

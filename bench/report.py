@@ -325,4 +325,11 @@ def render_html(tables: list[Table]) -> str:
     return standalone_tables(tables)
 
 
-RENDERERS = {"md": render_markdown, "csv": render_csv, "latex": render_latex, "html": render_html}
+def render_json(tables: list[Table]) -> str:
+    from bench.render_json import render_json as _render
+
+    return _render(tables)
+
+
+RENDERERS = {"md": render_markdown, "csv": render_csv, "latex": render_latex, "html": render_html,
+             "json": render_json}

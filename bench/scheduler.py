@@ -18,6 +18,7 @@ from typing import Callable, Iterable
 
 from bench.cells import Cell
 from bench.devices import default_jobs, device_pool, visible_gpus  # noqa: F401 - visible_gpus: old import path
+from bench.progress import ProgressBoard, watch
 from bench.store import ResultsStore
 from bench.worker import pin_device, run_cells
 
@@ -223,6 +224,14 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
     slots = [d for d in pool for _ in range(per_device)]
     work = batches(cells, _method_batch_size)
     bar = _progress_bar(len(cells), progress)
+    board = ProgressBoard() if progress else None  # before any worker starts: they inherit its folder
+
+    def show() -> None:
+        counts = (f"ok {summary.ok}  failed {summary.failed + summary.timeout}  "
+                  f"left {summary.total - summary.ok - summary.failed - summary.timeout}")
+        bar.set_postfix_str(f"{counts}  {board.text()}" if board else counts)
+
+    stop_watching = watch(board, show) if board else None
 
     def consume(records: list[dict]) -> None:
         for record in records:
@@ -236,9 +245,10 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
                 summary.failures.append((record["key"], (record.get("error") or "").splitlines()[0]))
             if on_record:
                 on_record(record)
+            if board:
+                board.finished(record["key"])
             bar.update(1)
-            bar.set_postfix_str(f"ok {summary.ok}  failed {summary.failed + summary.timeout}  "
-                                f"left {summary.total - summary.ok - summary.failed - summary.timeout}")
+            show()
 
     try:
         if backend == "dask":
@@ -253,6 +263,8 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
+        if stop_watching:
+            stop_watching()
         bar.close()
     return summary
 

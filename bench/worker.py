@@ -23,6 +23,7 @@ from bench.dataset import build_dataset
 from bench.jsonable import to_json
 from bench.method import CellTimeout, RunContext, build_method
 from bench.metrics import Metric, evaluate, get_metric, output_spec
+from bench.progress import FitProgress
 from bench.provenance import provenance
 from bench.seeds import item_seed
 
@@ -104,7 +105,8 @@ class _CellRun:
             timeout = self.cell.labels.get("timeout_s")
             self.context = RunContext(device=self.device, seed=self.cell.method_seed,
                                       protocol=dict(config["protocol"]), trace_callback=self.on_trace,
-                                      deadline=self.started + timeout if timeout else None)
+                                      deadline=self.started + timeout if timeout else None,
+                                      progress=FitProgress.for_cell(self.cell.key))
             return True
         except Exception as exc:  # noqa: BLE001 - a bad file or parameter fails this cell only
             self.fail(exc)

@@ -12,7 +12,10 @@ def register(subparsers) -> None:
         "compare", help="paired comparison of a candidate method against a baseline; exit 1 on a regression",
         description="Runs the candidate (and the baseline) on the suite's datasets, corruptions, items and seeds "
                     "(cached cells are reused) and tests the paired per-item differences of every metric.")
-    p.add_argument("--suite", required=True, help="suite name or path to a suite .toml")
+    from bench.selection import add_selection_args
+
+    p.add_argument("--suite", required=True, help="suite name or path to a suite .toml (a,b: several)")
+    add_selection_args(p, methods=False)
     p.add_argument("--candidate", required=True, help="method, optionally with parameters: name[key=value,...]")
     p.add_argument("--baseline", help="baseline method spec (default with --baseline-results: the candidate's)")
     p.add_argument("--baseline-results", help="read the baseline's cells from this results directory "
@@ -47,12 +50,13 @@ def cmd_compare(args) -> int:
     from bench import scheduler
     from bench.compare import Comparison, cells_for, outputs_of, pairs, parse_method, verdicts
     from bench.protocol import fitting_iterations, summary_lines
+    from bench.selection import Selection, aim, limit_items, load_suites
     from bench.store import ResultsStore
-    from bench.suite import load_suite
 
     if not args.baseline and not args.baseline_results:
         raise ValueError("give --baseline METHOD, --baseline-results DIR, or both")
-    suite = load_suite(args.suite)
+    selection = Selection.from_args(args)
+    suite = aim(load_suites(args.suite), selection)
     candidate = parse_method(args.candidate)
     baseline = parse_method(args.baseline or args.candidate)
     options = {"synthetic": args.synthetic, "data_root": args.data}
@@ -63,9 +67,10 @@ def cmd_compare(args) -> int:
         from bench.from_records import cells_from_records, held_profile
 
         args.profile = held_profile(suite, cells_from_records(suite, held), store.root)
-    candidate_cells = cells_for(suite, candidate, args.profile, **options, records=held)
+    candidate_cells = limit_items(cells_for(suite, candidate, args.profile, **options, records=held), selection.limit)
     baseline_held = held if baseline_store is store else list(baseline_store.records())
-    baseline_cells = cells_for(suite, baseline, args.profile, **options, records=baseline_held)
+    baseline_cells = limit_items(cells_for(suite, baseline, args.profile, **options, records=baseline_held),
+                                 selection.limit)
     to_run = candidate_cells + ([] if args.baseline_results else baseline_cells)
     todo = scheduler.pending(list({c.key: c for c in to_run}.values()), store)
     print(f"compare on suite {suite.name}: {len(candidate_cells)} candidate and {len(baseline_cells)} baseline "

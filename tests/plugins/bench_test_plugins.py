@@ -195,3 +195,19 @@ class Dies(Method):
         elif self.how == "hang":
             threading.Event().wait()
         raise ValueError(f"test-dies: unknown how={self.how!r}")
+
+
+@method("test-slow-fit", version="1")
+class SlowFit(Method):
+    """Counts through the protocol's iterations at about 1 ms each, reporting a falling loss as a fit does."""
+
+    tasks = ("denoising",)
+    protocol_defaults = {"iterations": 3000}
+
+    def restore(self, observation, context):
+        total = int(context.protocol["iterations"])
+        for i in range(1, total + 1):
+            time.sleep(0.001)
+            if context.progress is not None:
+                context.progress(i, total, lambda: 1.0 / i)
+        return observation.signal
