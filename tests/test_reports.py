@@ -11,7 +11,9 @@ import soundfile as sf
 
 from bench.cells import expand
 from bench.cli import main
-from bench.report import build_tables, entries, render_csv, render_markdown
+from bench.reporting.csv import render_csv
+from bench.reporting.markdown import render_markdown
+from bench.reporting.tables import build_tables, entries
 from bench.store import ResultsStore
 from bench.suite import read_suite_file
 
@@ -75,7 +77,7 @@ def run(tmp_path_factory):
 
 
 def _aggregate(run) -> pd.DataFrame:
-    """The pandas aggregation of the stored records, done here independently of bench.report."""
+    """The pandas aggregation of the stored records, done here independently of bench.reporting."""
     cells = run["cells"]
     long = run["store"].table([c.key for c in cells], {c.key: c.labels for c in cells})
     ok = long[(long.status == "ok") & (long.which == "estimate")]
@@ -151,7 +153,7 @@ def test_latex_is_booktabs_and_compiles(run, tmp_path, capsys):
 
 
 def test_convergence_figure_plots_the_trace_mean(run, tmp_path):
-    from bench.figures import convergence, trace_frame, write_figures
+    from bench.reporting.figures import convergence, trace_frame, write_figures
 
     traces = trace_frame(run["cells"], run["store"])
     fig = convergence(run["tables"][0], traces, "snr")
@@ -176,7 +178,7 @@ def test_convergence_figure_plots_the_trace_mean(run, tmp_path):
 
 
 def test_regenerated_example_reproduces_the_scored_cell(run):
-    from bench.examples import regenerate
+    from bench.reporting.examples import regenerate
     from bench.metrics import get_metric
 
     cell = next(c for c in run["cells"] if c.labels["method"] == "Shrink")

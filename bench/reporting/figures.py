@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import matplotlib
@@ -21,7 +20,8 @@ import pandas as pd  # noqa: E402
 
 from bench.cells import Cell  # noqa: E402
 from bench.metrics import output_spec  # noqa: E402
-from bench.report import Table  # noqa: E402
+from bench.reporting.paths import safe_name  # noqa: E402
+from bench.reporting.tables import Table  # noqa: E402
 from bench.store import ResultsStore  # noqa: E402
 
 
@@ -161,10 +161,6 @@ def save(fig, folder: str | Path, stem: str) -> list[Path]:
     return paths
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", str(text)).strip("-").lower() or "x"
-
-
 def table_figures(table: Table, long: pd.DataFrame, traces: pd.DataFrame, folder: str | Path) -> dict[str, list[Path]]:
     """Every figure a table has data for: {caption: [png, svg]}."""
     out = {}
@@ -173,7 +169,7 @@ def table_figures(table: Table, long: pd.DataFrame, traces: pd.DataFrame, folder
                                  ("box", box_plots, long)):
             fig = make(table, data, metric)
             if fig is not None:
-                out[f"{kind}: {metric}"] = save(fig, folder, f"{slug(table.suite.name)}-{kind}-{slug(metric)}")
+                out[f"{kind}: {metric}"] = save(fig, folder, f"{safe_name(table.suite.name)}-{kind}-{safe_name(metric)}")
     return out
 
 
