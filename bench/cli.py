@@ -17,7 +17,7 @@ EXIT_OK, EXIT_CELLS_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per worker; see DESIGN.md on set_num_threads
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per worker process: the scheduler runs one per core
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
