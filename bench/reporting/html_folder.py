@@ -89,9 +89,9 @@ def _example_html(group: list[Cell], folder: Path, prefix: str, data_root, devic
             errors.append(f"{cell.labels['method']}: {type(exc).__name__}: {exc}")
             continue
         sr = example.sr
-        signals.setdefault("clean", example.clean)
-        signals.setdefault("corrupted", example.corrupted)
-        signals[cell.labels["method"]] = example.estimate
+        if not signals:
+            signals = {"clean": example.clean, "corrupted": example.corrupted}
+        signals = _with_signal(signals, cell.labels["method"], example.estimate)
     head = (f"<h4>{_e(lab['dataset'])} — {_e(lab['corruption'])} — item {_e(first.config['item'])}"
             f" (seed {first.config['seed']})</h4>")
     if not signals:
@@ -113,6 +113,15 @@ def _example_html(group: list[Cell], folder: Path, prefix: str, data_root, devic
     note = f"<p>not regenerated: {_e('; '.join(errors))}</p>" if errors else ""
     return (f'<div class="example">{head}<div class="players">{"".join(players)}</div>'
             f'<figure><img src="{_rel(figure[0], folder)}" alt="spectrograms"></figure>{note}</div>')
+
+
+def _with_signal(signals: dict[str, np.ndarray], name: str, signal: np.ndarray) -> dict[str, np.ndarray]:
+    """``signals`` with one more; a signal already there (the identity method's output is the corrupted
+    input) is not played twice: its player is named for both, "corrupted = Noisy input"."""
+    for shown, existing in signals.items():
+        if np.shape(existing) == np.shape(signal) and np.array_equal(existing, signal):
+            return {(f"{key} = {name}" if key == shown else key): value for key, value in signals.items()}
+    return {**signals, name: signal}
 
 
 def head_text(labels: dict, cell: Cell) -> str:
