@@ -79,6 +79,22 @@ def _shared_legend(fig, axes) -> None:
                    ncols=min(len(handles), 4), fontsize="small")
 
 
+PANELS_PER_ROW = 4
+
+
+def _grid(count: int, width: float, height: float):
+    """A figure of ``count`` panels, at most PANELS_PER_ROW to a row (a suite of many noise levels would
+    otherwise make one row too wide to read); returns (figure, the panels in order). Unused cells are hidden."""
+    columns = min(count, PANELS_PER_ROW)
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False,
+                             layout="constrained")
+    panels = list(axes.ravel())
+    for ax in panels[count:]:
+        ax.set_visible(False)
+    return fig, panels[:count]
+
+
 def _panels(frame: pd.DataFrame) -> list[tuple[str, str]]:
     return list(dict.fromkeys(zip(frame["dataset"], frame["corruption"])))
 
@@ -90,8 +106,8 @@ def convergence(table: Table, traces: pd.DataFrame, metric: str):
         return None
     panels = _panels(sub)
     colours = _colours(table)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False, layout="constrained")
-    for ax, (dataset, corruption) in zip(axes[0], panels):
+    fig, axes = _grid(len(panels), 4.2, 3.3)
+    for ax, (dataset, corruption) in zip(axes, panels):
         here = sub[(sub["dataset"] == dataset) & (sub["corruption"] == corruption)]
         for method in _methods(table, here):
             stats = here[here["method"] == method].groupby("iteration")["value"].agg(["mean", "std"]).fillna(0)
@@ -101,7 +117,7 @@ def convergence(table: Table, traces: pd.DataFrame, metric: str):
         ax.set(title=f"{dataset}\n{corruption}", xlabel="iteration", ylabel=_ylabel(metric))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations are counts
         ax.grid(alpha=0.3)
-    _shared_legend(fig, axes[0])
+    _shared_legend(fig, axes)
     return fig
 
 
@@ -119,9 +135,8 @@ def level_curves(table: Table, long: pd.DataFrame, metric: str):
         .agg(["mean", "std"]).fillna(0).reset_index()
     datasets = list(dict.fromkeys(estimates["dataset"]))
     colours = _colours(table)
-    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3.6), squeeze=False,
-                             layout="constrained")
-    for ax, dataset in zip(axes[0], datasets):
+    fig, axes = _grid(len(datasets), 4.2, 3.3)
+    for ax, dataset in zip(axes, datasets):
         here = estimates[estimates["dataset"] == dataset]
         for method in _methods(table, here):
             points = here[here["method"] == method].copy()
@@ -131,7 +146,7 @@ def level_curves(table: Table, long: pd.DataFrame, metric: str):
                         color=colours[method])
         ax.set(title=dataset, xlabel=f"input {metric}", ylabel=_ylabel(metric))
         ax.grid(alpha=0.3)
-    _shared_legend(fig, axes[0])
+    _shared_legend(fig, axes)
     return fig
 
 
@@ -142,19 +157,18 @@ def box_plots(table: Table, long: pd.DataFrame, metric: str):
     if sub.empty:
         return None
     panels = _panels(sub)
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), squeeze=False)
-    for ax, (dataset, corruption) in zip(axes[0], panels):
+    fig, axes = _grid(len(panels), 3.6, 3.4)
+    for ax, (dataset, corruption) in zip(axes, panels):
         here = sub[(sub["dataset"] == dataset) & (sub["corruption"] == corruption)]
         methods = _methods(table, here)
         ax.boxplot([here[here["method"] == m]["value"].to_numpy() for m in methods])
         ax.set_xticks(range(1, len(methods) + 1), methods, rotation=30, ha="right", fontsize="small")
         ax.set(title=f"{dataset}\n{corruption}", ylabel=_ylabel(metric))
         ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
     return fig
 
 
-SPECTROGRAM_DB = (-120.0, -20.0)  # the colour scale of every spectrogram panel: power in dB re full scale
+SPECTROGRAM_DB = (-120.0, -20.0)  # the colour scale of every spectrogram panel: power density in dB/Hz
 
 
 def spectrograms(signals: dict[str, np.ndarray], sr: int, title: str = ""):
