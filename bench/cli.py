@@ -29,7 +29,7 @@ def _terminate(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per worker; see DESIGN.md on set_num_threads
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per worker process: the scheduler runs one per core
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -279,7 +279,8 @@ def cmd_run(args) -> int:
               file=sys.stderr)
         return EXIT_INTERRUPTED
     if not args.no_report:
-        from bench.report import build_tables, render_markdown
+        from bench.reporting.markdown import render_markdown
+        from bench.reporting.tables import build_tables
 
         print(render_markdown(build_tables(suite, cells, store, args.profile)))
     failed_total = sum(1 for c in mine if store.status_of(c.key) not in ("ok", None))
@@ -352,21 +353,23 @@ def cmd_status(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from bench.report import RENDERERS, build_tables
+    from bench.reporting.formats import RENDERERS
+    from bench.reporting.tables import build_tables
     from bench.store import ResultsStore
 
     suite, cells = _cells(args, from_folder=True)
     store = ResultsStore(args.results)
     tables = build_tables(suite, cells, store, args.profile, select=args.select)
     if args.figures:
-        from bench.figures import write_figures
+        from bench.reporting.figures import write_figures
 
         for path in write_figures(tables, cells, store, args.figures):
             print(f"wrote {path}", file=sys.stderr)
     if args.format == "html":
-        from bench.html_report import write_report
+        from bench.reporting.html_folder import write_report
+        from bench.reporting.paths import safe_name
 
-        folder = Path(args.output or Path("reports") / suite.name)
+        folder = Path(args.output or Path("reports") / safe_name(suite.name))
         index = write_report(tables, cells, store, folder, examples=args.examples, data_root=args.data,
                              device=args.device)
         print(f"wrote {index}", file=sys.stderr)

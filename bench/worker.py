@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.audio import Estimate
+from bench.audio import Estimate, Observation
 from bench.cells import Cell
 from bench.corruptions import build_corruption
 from bench.dataset import build_dataset
@@ -76,6 +76,19 @@ def run_cells(cells: list[Cell], device: str = "cpu", data_root=None) -> list[di
         r.record.update(memory, wall_time_s=r.wall_time(elapsed), provenance=provenance(),
                         finished_at=finished_at, batch_size=len(cells))
     return [r.record for r in runs]
+
+
+def reproduce(cell: Cell, device: str = "cpu", data_root=None) -> tuple[Observation, Estimate]:
+    """Run one cell's pipeline again exactly as a run does (the same clip, corruption seed, method seed and
+    protocol) and return what the method saw and what it made; raises where a run would fail the cell."""
+    run = _CellRun(cell, device, data_root, time.monotonic())
+    if not run.prepare():
+        raise MethodFailure(f"cannot prepare cell {cell.key}: {run.record['error']}")
+    method = build_method(cell.method["name"], cell.method["params"])
+    result = method.restore(run.observation.for_method(), run.context)
+    estimate = result if isinstance(result, Estimate) else Estimate(result)
+    _check_estimate(estimate.signal, run.observation.reference)
+    return run.observation, estimate
 
 
 class _CellRun:

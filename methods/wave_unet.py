@@ -1,6 +1,6 @@
 """Wave-U-Net (Stoller et al., 2018) as a deep prior: the weak-prior baseline of the waveform-prior paper.
 
-As the waveform-prior paper's code builds it (/work/shared/REFERENCE-NOTES.md): ``levels`` (12) down levels,
+As the waveform-prior paper's code builds it (its public repository): ``levels`` (12) down levels,
 level i a Conv1d of 24 (i + 1) filters, kernel 15, LeakyReLU(0.2), then decimation by 2 (every other
 sample); a bottleneck Conv1d of 24 (levels + 1) filters; up levels: linear upsampling x2, concatenation with
 the matching down level's features (before decimation), Conv1d kernel 5 + LeakyReLU(0.2); the network input

@@ -1,7 +1,7 @@
 """One configurable waveform Demucs for deep priors: the Deep Audio Waveform Prior's network and its ablations.
 
 The waveform Demucs (Défossez et al., v2) as the Deep Audio Waveform Prior paper uses it (Turetzky et al.;
-facts from its public code in /work/shared/REFERENCE-NOTES.md): the input is upsampled x2, then ``depth``
+facts from its public code): the input is upsampled x2, then ``depth``
 encoder layers Conv1d(kernel 8, stride 4) -> ReLU -> Conv1d(1x1) -> GLU (or ReLU without ``glu``), channels
 64, x2 per layer; a sequence model at the bottleneck (a bidirectional LSTM of ``sequence_layers`` layers and a
 linear map back to the channels, as Demucs; or self-attention layers, the paper's ablation); decoder layers

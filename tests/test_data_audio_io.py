@@ -1,5 +1,4 @@
 """Audio reading for the corpora: NIST SPHERE, WAV/FLAC integrity, stems, resampling, the clip cache."""
-import shutil
 
 import numpy as np
 import pytest
@@ -110,7 +109,7 @@ def test_to_mono_averages_channels():
     np.testing.assert_array_equal(to_mono(x[:1]), x[0])
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="stems need ffmpeg")
+@pytest.mark.ffmpeg
 def test_stem_mp4_streams_are_read_with_stempeg(tmp_path):
     from corpus_fixtures import musdb_stem_file
 

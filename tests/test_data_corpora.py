@@ -1,6 +1,5 @@
 """Corpus loaders on fixture trees in each publisher's layout, through the public API (build_dataset,
 check, item_ids/select, load), including malformed variants and their error messages."""
-import shutil
 
 import numpy as np
 import pytest
@@ -276,7 +275,7 @@ def test_musdb_prefers_an_accompaniment_file(tmp_path):
     assert not clip.samples[1].any() and clip.samples[0].any() and written
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="MUSDB18 .stem.mp4 files need ffmpeg")
+@pytest.mark.ffmpeg
 def test_musdb_stem_files(tmp_path):
     written = fx.musdb_stem_file(tmp_path)
     ds = build_dataset("musdb18", {"clips_per_file": 3}, tmp_path)

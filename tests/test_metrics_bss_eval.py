@@ -1,8 +1,15 @@
 """BSS Eval v3 against mir_eval, v4 against museval's top-level API and against its SDR written by hand."""
+import json
+import os
+import shutil
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from scipy.signal import lfilter
 
 from bench.metrics import MetricUndefined, get_metric
@@ -62,15 +69,65 @@ def test_v4_sdr_is_the_median_of_the_windowed_snr():
         assert ours[f"sdr_v4_src{k + 1}"] == pytest.approx(np.median(snrs), abs=1e-6)
 
 
-def test_v4_equals_museval_evaluate_on_ordered_estimates():
-    museval = pytest.importorskip("museval")
-    references, rng = sources(seconds=3.0, seed=3)
-    estimates = separated(references, rng)[[1, 0]]  # museval.evaluate does not permute
-    sdr, _isr, sir, sar = museval.evaluate(references[..., None], estimates[..., None], win=SR, hop=SR)
-    ours = v4(references, estimates)
-    for name, framewise in (("sdr_v4", sdr), ("sir_v4", sir), ("sar_v4", sar)):
-        for k in range(2):
-            assert ours[f"{name}_src{k + 1}"] == pytest.approx(np.nanmedian(framewise[k]), abs=1e-9)
+MUSEVAL_CHECK = """
+import json, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from test_metrics_bss_eval import separated, sources, v4, SR
+references, rng = sources(seconds=3.0, seed=3)
+estimates = separated(references, rng)[[1, 0]]  # museval.evaluate does not permute
+ours = v4(references, estimates)  # museval/metrics.py loaded on its own, before museval is imported
+assert "museval" not in sys.modules and "stempeg" not in sys.modules
+import museval
+sdr, _isr, sir, sar = museval.evaluate(references[..., None], estimates[..., None], win=SR, hop=SR)
+theirs = {f"{name}_src{k + 1}": float(np.nanmedian(framewise[k]))
+          for name, framewise in (("sdr_v4", sdr), ("sir_v4", sir), ("sar_v4", sar)) for k in range(2)}
+print(json.dumps({"ours": ours, "theirs": theirs}))
+"""
+
+
+def test_v4_equals_museval_evaluate_on_ordered_estimates(tmp_path):
+    """Our v4 (museval's metrics module, loaded without museval/__init__) against museval's public
+    ``evaluate``. Importing museval in full needs stempeg's import-time check for the ffmpeg and ffprobe
+    programs to pass; without them, placeholders on PATH satisfy it (nothing is decoded here)."""
+    env = dict(os.environ)
+    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
+        for program in ("ffmpeg", "ffprobe"):
+            placeholder = tmp_path / program
+            placeholder.write_text("#!/bin/sh\nexit 1\n")
+            placeholder.chmod(0o755)
+        env["PATH"] = os.pathsep.join([str(tmp_path), env.get("PATH", "")])
+    result = subprocess.run([sys.executable, "-c", MUSEVAL_CHECK, str(Path(__file__).parent)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout)
+    assert set(out["theirs"]) <= set(out["ours"])
+    for name, expected in out["theirs"].items():
+        assert out["ours"][name] == pytest.approx(expected, abs=1e-9), name
+
+
+def test_bss_v4_scores_without_the_ffmpeg_program(tmp_path):
+    """`bench score` on two sources in a process whose PATH holds no program at all: no ffmpeg, so
+    museval's package import (musdb -> stempeg) would fail; the metric must not need it."""
+    references, rng = sources(seconds=2.0, seed=4)
+    estimates = separated(references, rng)
+    names = {}
+    for label, signals in (("ref", references), ("est", estimates)):
+        names[label] = []
+        for k, signal in enumerate(signals):
+            path = tmp_path / f"{label}{k}.wav"
+            sf.write(path, signal, SR, subtype="DOUBLE")
+            names[label].append(str(path))
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    env = {**os.environ, "PATH": str(empty)}
+    result = subprocess.run([sys.executable, "-m", "bench.cli", "score", ",".join(names["ref"]),
+                             ",".join(names["est"]), "--metrics", "bss_v4", "--json"],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout)
+    assert out["errors"] == {}
+    assert out["scores"] == pytest.approx(v4(references, estimates), abs=1e-6)
 
 
 def test_v4_sir_and_sar_agree_with_v3_on_a_single_window():

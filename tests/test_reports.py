@@ -11,7 +11,9 @@ import soundfile as sf
 
 from bench.cells import expand
 from bench.cli import main
-from bench.report import build_tables, entries, render_csv, render_markdown
+from bench.reporting.csv import render_csv
+from bench.reporting.markdown import render_markdown
+from bench.reporting.tables import build_tables, entries
 from bench.store import ResultsStore
 from bench.suite import read_suite_file
 
@@ -75,7 +77,7 @@ def run(tmp_path_factory):
 
 
 def _aggregate(run) -> pd.DataFrame:
-    """The pandas aggregation of the stored records, done here independently of bench.report."""
+    """The pandas aggregation of the stored records, done here independently of bench.reporting."""
     cells = run["cells"]
     long = run["store"].table([c.key for c in cells], {c.key: c.labels for c in cells})
     ok = long[(long.status == "ok") & (long.which == "estimate")]
@@ -151,7 +153,7 @@ def test_latex_is_booktabs_and_compiles(run, tmp_path, capsys):
 
 
 def test_convergence_figure_plots_the_trace_mean(run, tmp_path):
-    from bench.figures import convergence, trace_frame, write_figures
+    from bench.reporting.figures import convergence, trace_frame, write_figures
 
     traces = trace_frame(run["cells"], run["store"])
     fig = convergence(run["tables"][0], traces, "snr")
@@ -175,8 +177,45 @@ def test_convergence_figure_plots_the_trace_mean(run, tmp_path):
     assert (tmp_path / "figs" / "reptest-box-snr.svg").read_text().lstrip().startswith("<?xml")
 
 
+def test_convergence_panels_share_one_legend_and_count_iterations_in_integers(run):
+    from bench.reporting.figures import convergence, trace_frame
+
+    traces = trace_frame(run["cells"], run["store"])
+    early = traces[traces["iteration"] <= 3]  # a short trace: a default axis would tick 1.0, 1.25, 1.5, ...
+    # A second traced method ("Input" traces nothing itself), drawn in the second panel only: the legend must
+    # still name it.
+    second = early[early["corruption"] == "noise σ=0.2"].assign(method="Input", value=lambda f: f["value"] - 1)
+    fig = convergence(run["tables"][0], pd.concat([early, second]), "snr")
+    fig.canvas.draw()
+    panels = [ax for ax in fig.axes if ax.lines]
+    assert len(panels) == 2
+    for ax in panels:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks
+    assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in panels)
+    drawn = {line.get_label() for ax in panels for line in ax.lines}
+    assert {t.get_text() for t in fig.legends[0].get_texts()} == drawn == {"Input", "Shrink"}
+    colours = {(line.get_label(), line.get_color()) for ax in panels for line in ax.lines}
+    assert len(colours) == len(drawn)  # a method has one colour in every panel
+
+
+def test_spectrograms_have_a_colour_bar_and_show_silence_at_the_floor():
+    from bench.reporting.figures import SPECTROGRAM_DB, spectrograms
+
+    sr = 8000
+    tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(sr) / sr)
+    fig = spectrograms({"tone": tone, "silence": np.zeros(sr)}, sr)
+    bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert len(bars) == 1 and "dB" in bars[0].get_ylabel()
+    meshes = [ax.collections[0] for ax in fig.axes if ax.collections and ax not in bars]
+    assert len(meshes) == 2 and all(m.get_clim() == SPECTROGRAM_DB for m in meshes)
+    silence = np.ma.filled(meshes[1].get_array(), np.nan)
+    assert np.all(silence == SPECTROGRAM_DB[0])  # drawn at the floor, not left blank
+    assert np.nanmax(np.ma.filled(meshes[0].get_array(), np.nan)) > -40
+
+
 def test_regenerated_example_reproduces_the_scored_cell(run):
-    from bench.examples import regenerate
+    from bench.reporting.examples import regenerate
     from bench.metrics import get_metric
 
     cell = next(c for c in run["cells"] if c.labels["method"] == "Shrink")
@@ -207,11 +246,16 @@ def test_html_folder_is_self_contained(html_folder):
             assert not re.match(r"^[a-z]+://|^/", src), src  # relative paths only: opens from the file system
             assert (html_folder / src).is_file(), src
     audio = re.findall(r'<audio[^>]*src="([^"]+)"', page)
-    # 2 examples x (clean, corrupted, Input, Shrink); Broken cannot be regenerated and has no finished cell
-    assert len(audio) == 8
+    # 2 examples x (clean, corrupted = Input, Shrink): the identity "Input" plays the corrupted signal, so it
+    # shares its player; Broken cannot be regenerated and has no finished cell
+    assert len(audio) == 6
+    assert page.count("corrupted = Input<br>") == 2
+    contents = []
     for src in audio:
         data, sr = sf.read(html_folder / src)
         assert sr == 8000 and len(data) == 800 and np.abs(data).max() > 0.01
+        contents.append(data.tobytes())
+    assert len(set(contents)) == len(contents)  # no two players play the same audio
     assert "Provenance" in page and "profile" in page
 
 
@@ -225,7 +269,7 @@ def test_html_report_renders_in_headless_chromium(html_folder, tmp_path):
     dom = result["dom"]
     assert dom["tables"] >= 2 and dom["bold"] >= 4
     assert dom["images"] >= 7 and dom["broken_images"] == []
-    assert len(dom["audio"]) == 8 and all(a["error"] is None for a in dom["audio"])
+    assert len(dom["audio"]) == 6 and all(a["error"] is None for a in dom["audio"])
     assert all(a["duration"] == pytest.approx(0.1, abs=0.01) for a in dom["audio"])
     assert (tmp_path / "report.png").stat().st_size > 10000
 

@@ -97,7 +97,7 @@ def test_parameter_counts(design, dense, layout):
 
 
 def test_released_layout_has_the_public_codes_size():
-    # The public dense U-Net has "about 1.1 M parameters" (REFERENCE-NOTES).
+    # The public dense U-Net has "about 1.1 M parameters" (its README).
     count = SpectralUNet(make_design("exp-dense", layout="released")).describe()["parameters"]
     assert 1.05e6 < count < 1.15e6
 

@@ -17,10 +17,11 @@ from bench.audio_io import AudioFileError, read_audio, resample, to_mono
 from bench.jsonable import to_json
 
 
-def read_signal(spec: str, sr: int | None = None) -> tuple[np.ndarray, int, list[str]]:
+def read_signal(spec: str, sr: int | None = None, trim: bool = True) -> tuple[np.ndarray, int, list[str]]:
     """(samples (T,) or (S, T) float64, rate, notes) for a file or a comma-separated list of files.
 
-    All files are brought to ``sr`` (default: the first file's rate) with soxr and cut to the shortest.
+    All files are brought to ``sr`` (default: the first file's rate) with soxr and cut to the shortest
+    (with ``trim=False``, files of different lengths are an error instead).
     Reading, mono mix-down and resampling are the corpus loaders' (bench.audio_io).
     """
     paths = [Path(p) for p in spec.split(",") if p]
@@ -41,6 +42,10 @@ def read_signal(spec: str, sr: int | None = None) -> tuple[np.ndarray, int, list
             notes.append(f"{path}: resampled from {file_rate} Hz to {rate} Hz")
         signals.append(resample(to_mono(samples), file_rate, rate).astype(np.float64))
     length = min(s.size for s in signals)
+    if any(s.size != length for s in signals) and not trim:
+        lengths = ", ".join(f"{p} has {s.size}" for p, s in zip(paths, signals))
+        raise ValueError(f"sources of different lengths ({lengths} samples at {rate} Hz); "
+                         "--trim cuts them to the shortest")
     if any(s.size != length for s in signals):
         notes.append(f"{spec}: sources cut to the shortest, {length} samples")
     stacked = np.stack([s[:length] for s in signals])

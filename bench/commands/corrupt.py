@@ -80,12 +80,14 @@ def _split_top_level(body: str) -> list[str]:
 
 def cmd_corrupt(args) -> int:
     from bench.audio import Clip
-    from bench.corruptions import build_corruption
+    from bench.corruptions import Corruption, build_corruption
     from bench.dataset import data_root
+    from bench.parameters import check_parameters
     from bench.registry import CORRUPTIONS
 
     name, params = parse_corruption(args.corruption)
     entry = CORRUPTIONS.get(name)
+    check_parameters(entry.obj, Corruption, params, f"--corruption {args.corruption!r}")
     params = entry.obj.resolve_params(params, synthetic=args.synthetic, data_root=args.data)
     samples, sr, notes = read_signal(args.input, args.sr)
     clip = Clip(samples, sr, dataset="file", item=args.input)

@@ -19,6 +19,8 @@ def register(subparsers) -> None:
     p.add_argument("--input", help="the corrupted input the estimate was made from: adds the improvement metrics")
     p.add_argument("--metrics", help="comma-separated metric names (default: every metric that applies)")
     p.add_argument("--sr", type=int, help="resample everything to this rate first (default: the reference's)")
+    p.add_argument("--trim", action="store_true",
+                   help="cut files of different lengths to the shortest (default: different lengths are an error)")
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.set_defaults(handler=cmd_score)
 
@@ -27,12 +29,18 @@ def cmd_score(args) -> int:
     from bench.metrics import evaluate, get_metric
     from bench.registry import METRICS
 
-    reference, sr, notes = read_signal(args.reference, args.sr)
-    estimate, _, more = read_signal(args.estimate, sr)
+    reference, sr, notes = read_signal(args.reference, args.sr, trim=args.trim)
+    estimate, _, more = read_signal(args.estimate, sr, trim=args.trim)
     notes += more
     if reference.ndim != estimate.ndim or (reference.ndim == 2 and reference.shape[0] != estimate.shape[0]):
         raise ValueError(f"{_count(reference)} reference source(s) but {_count(estimate)} estimated source(s)")
-    reference, estimate = _common_length(reference, estimate, notes)
+    noisy = None
+    if args.input:
+        noisy, _, more = read_signal(args.input, sr)
+        notes += more
+        if noisy.ndim != 1:
+            raise ValueError("--input is the corrupted signal the method saw: one file")
+    reference, estimate, noisy = _same_length(args, sr, notes, reference, estimate, noisy)
     sources = _count(reference)
 
     if args.metrics:
@@ -52,12 +60,8 @@ def cmd_score(args) -> int:
     scores, errors = evaluate(metrics, reference, estimate, sr)
     result = {"reference": args.reference, "estimate": args.estimate, "sr": sr, "sources": sources,
               "num_samples": int(reference.shape[-1]), "scores": scores, "errors": errors}
-    if args.input:
-        noisy, _, more = read_signal(args.input, sr)
-        notes += more
-        if noisy.ndim != 1:
-            raise ValueError("--input is the corrupted signal the method saw: one file")
-        baseline = np.broadcast_to(_fit(noisy, reference.shape[-1], notes), reference.shape)
+    if noisy is not None:
+        baseline = np.broadcast_to(noisy, reference.shape)
         input_scores, input_errors = evaluate(metrics, reference, np.array(baseline), sr)
         for m in improvements:
             a, b = scores.get(m.base), input_scores.get(m.base)
@@ -74,20 +78,20 @@ def _count(signal: np.ndarray) -> int:
     return signal.shape[0] if signal.ndim == 2 else 1
 
 
-def _fit(signal: np.ndarray, length: int, notes: list[str]) -> np.ndarray:
-    if signal.shape[-1] != length:
-        notes.append(f"input cut or zero-padded from {signal.shape[-1]} to {length} samples")
-    out = np.zeros(signal.shape[:-1] + (length,))
-    out[..., :min(length, signal.shape[-1])] = signal[..., :length]
-    return out
-
-
-def _common_length(reference, estimate, notes):
-    length = min(reference.shape[-1], estimate.shape[-1])
-    if reference.shape[-1] != estimate.shape[-1]:
-        notes.append(f"reference ({reference.shape[-1]} samples) and estimate ({estimate.shape[-1]} samples) "
-                     f"cut to {length} samples")
-    return reference[..., :length], estimate[..., :length]
+def _same_length(args, sr: int, notes: list[str], *signals):
+    """The signals as they are when their lengths agree; cut to the shortest with --trim; else an error
+    naming each file and its length (a shorter estimate would otherwise be scored on a part of the clip)."""
+    named = [(name, s) for name, s in zip((args.reference, args.estimate, args.input), signals) if s is not None]
+    lengths = {name: s.shape[-1] for name, s in named}
+    length = min(lengths.values())
+    if len(set(lengths.values())) == 1:
+        return signals
+    described = ", ".join(f"{name}: {n} samples ({n / sr:.3f} s)" for name, n in lengths.items())
+    if not args.trim:
+        raise ValueError(f"the files have different lengths ({described}); score files of one length, or "
+                         "pass --trim to cut them all to the shortest")
+    notes.append(f"cut to the shortest, {length} samples ({described})")
+    return tuple(None if s is None else s[..., :length] for s in signals)
 
 
 def _metric_with_output(output_name: str):

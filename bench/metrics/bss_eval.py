@@ -21,7 +21,11 @@ source (T,) the SIR is infinite and is recorded as missing.
 """
 from __future__ import annotations
 
+import functools
+import importlib.util
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -37,7 +41,26 @@ def _sources(reference: np.ndarray, estimate: np.ndarray) -> tuple[np.ndarray, n
         silent = [k + 1 for k, s in enumerate(signals) if not np.any(s)]
         if silent:
             raise MetricUndefined(f"BSS Eval is undefined when a source is silent ({label} source {silent})")
+    _check_independent(references)
     return references, estimates
+
+
+def _check_independent(references: np.ndarray) -> None:
+    """BSS Eval projects onto the span of the references: a reference that is a copy or a weighted sum of
+    the others leaves the projection singular, and which source an estimate belongs to undefined."""
+    for i in range(len(references)):
+        for j in range(i + 1, len(references)):
+            if np.array_equal(references[i], references[j]):
+                raise MetricUndefined(f"BSS Eval is undefined when reference sources are identical "
+                                      f"(sources {i + 1} and {j + 1})")
+    if len(references) > 1 and np.linalg.matrix_rank(references) < len(references):
+        raise MetricUndefined("BSS Eval is undefined when a reference source is a multiple or a weighted sum "
+                              "of the others")
+
+
+def _singular(version: str) -> MetricUndefined:
+    return MetricUndefined(f"BSS Eval {version} is undefined here: the references' correlation matrix is singular "
+                           "(a reference source is a delayed or filtered copy of another)")
 
 
 def _outputs(suffix: str, sdr, sir, sar) -> dict[str, float]:
@@ -55,13 +78,21 @@ def _output_specs(suffix: str, version: str) -> tuple[Output, ...]:
             Output(f"sar_{suffix}", "dB", True, f"BSS Eval {version} signal-to-artifacts ratio"))
 
 
+@functools.cache
 def _museval():
-    try:
-        import museval.metrics
-    except Exception as exc:  # stempeg raises at import without ffmpeg/ffprobe
-        raise RuntimeError("museval could not be imported; it needs the ffmpeg and ffprobe programs on PATH "
-                           f"(Debian/Ubuntu: apt-get install ffmpeg): {exc}") from exc
-    return museval.metrics
+    """museval's own BSS Eval code (``museval/metrics.py``, which needs only numpy and scipy), loaded from
+    the installed package without running ``museval/__init__.py``: that imports musdb, which imports
+    stempeg, which refuses to import without the ffmpeg program; scoring arrays needs no audio decoding."""
+    if "museval.metrics" in sys.modules:  # museval was imported in full (ffmpeg is here): the same code
+        return sys.modules["museval.metrics"]
+    package = importlib.util.find_spec("museval")  # locates the package without executing it
+    if package is None or not package.submodule_search_locations:
+        raise ModuleNotFoundError("BSS Eval v4 needs museval: pip install museval")
+    path = Path(list(package.submodule_search_locations)[0]) / "metrics.py"
+    spec = importlib.util.spec_from_file_location("bench.metrics._museval_metrics", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @metric("bss_v4", outputs=_output_specs("v4", "v4 (SiSEC 2018, museval)"), per_source=False, trace_safe=False,
@@ -69,9 +100,12 @@ def _museval():
 def bss_v4(reference, estimate, sr):
     references, estimates = _sources(reference, estimate)
     window = int(round(V4_WINDOW_SECONDS * sr))
-    sdr, _isr, sir, sar, _perm = _museval().bss_eval(
-        references[..., None], estimates[..., None], window=window, hop=window, compute_permutation=True,
-        filters_len=FILTER_LENGTH, framewise_filters=False, bsseval_sources_version=False)
+    try:
+        sdr, _isr, sir, sar, _perm = _museval().bss_eval(
+            references[..., None], estimates[..., None], window=window, hop=window, compute_permutation=True,
+            filters_len=FILTER_LENGTH, framewise_filters=False, bsseval_sources_version=False)
+    except np.linalg.LinAlgError:
+        raise _singular("v4") from None
     if np.all(np.isnan(sdr), axis=1).any():
         raise MetricUndefined("BSS Eval v4 is undefined: a source is silent in every 1 s window")
     with warnings.catch_warnings():
@@ -86,7 +120,10 @@ def bss_v3(reference, estimate, sr):
     import torch
 
     references, estimates = _sources(reference, estimate)
-    sdr, sir, sar, _perm = fast_bss_eval.bss_eval_sources(
-        torch.from_numpy(references), torch.from_numpy(estimates), filter_length=FILTER_LENGTH,
-        zero_mean=False, compute_permutation=True, load_diag=None)
+    try:
+        sdr, sir, sar, _perm = fast_bss_eval.bss_eval_sources(
+            torch.from_numpy(references), torch.from_numpy(estimates), filter_length=FILTER_LENGTH,
+            zero_mean=False, compute_permutation=True, load_diag=None)
+    except torch.linalg.LinAlgError:
+        raise _singular("v3") from None
     return _outputs("v3", sdr.numpy(), sir.numpy(), sar.numpy())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import unicodedata
 
-from bench.report import Table, _header_parts, caption, column_groups, entries, shown_row_labels
+from bench.reporting.tables import Table, caption, column_groups, entries, header_parts, shown_row_labels
 
 PREAMBLE = "% needs \\usepackage{booktabs}\n"
 
@@ -76,7 +76,7 @@ def _table(table: Table) -> str:
         out.write(" & ".join(first) + " \\\\\n" + " ".join(rules) + "\n")
     headers = [escape(f.capitalize()) for f in table.row_fields]
     for column in table.columns:
-        parts = _header_parts(table, column)
+        parts = header_parts(table, column)
         headers.append(escape(" / ".join(parts[1:] if grouped else parts)))
     out.write(" & ".join(headers) + " \\\\\n\\midrule\n")
     values = entries(table)

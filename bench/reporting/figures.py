@@ -9,19 +9,21 @@
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import mlab  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.cells import Cell  # noqa: E402
 from bench.metrics import output_spec  # noqa: E402
-from bench.report import Table  # noqa: E402
+from bench.reporting.paths import safe_name  # noqa: E402
+from bench.reporting.tables import Table  # noqa: E402
 from bench.store import ResultsStore  # noqa: E402
 
 
@@ -60,6 +62,39 @@ def _methods(table: Table, frame: pd.DataFrame) -> list[str]:
     return [m.label for m in table.suite.methods if m.label in set(frame["method"])]
 
 
+def _colours(table: Table) -> dict[str, str]:
+    """One colour per method of the suite, the same in every panel, so that one legend serves them all."""
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    return {m.label: cycle[i % len(cycle)] for i, m in enumerate(table.suite.methods)}
+
+
+def _shared_legend(fig, axes) -> None:
+    """One legend below the panels naming every method drawn in any of them, once."""
+    handles: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+                   ncols=min(len(handles), 4), fontsize="small")
+
+
+PANELS_PER_ROW = 4
+
+
+def _grid(count: int, width: float, height: float):
+    """A figure of ``count`` panels, at most PANELS_PER_ROW to a row (a suite of many noise levels would
+    otherwise make one row too wide to read); returns (figure, the panels in order). Unused cells are hidden."""
+    columns = min(count, PANELS_PER_ROW)
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False,
+                             layout="constrained")
+    panels = list(axes.ravel())
+    for ax in panels[count:]:
+        ax.set_visible(False)
+    return fig, panels[:count]
+
+
 def _panels(frame: pd.DataFrame) -> list[tuple[str, str]]:
     return list(dict.fromkeys(zip(frame["dataset"], frame["corruption"])))
 
@@ -70,18 +105,19 @@ def convergence(table: Table, traces: pd.DataFrame, metric: str):
     if sub.empty:
         return None
     panels = _panels(sub)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), squeeze=False)
-    for ax, (dataset, corruption) in zip(axes[0], panels):
+    colours = _colours(table)
+    fig, axes = _grid(len(panels), 4.2, 3.3)
+    for ax, (dataset, corruption) in zip(axes, panels):
         here = sub[(sub["dataset"] == dataset) & (sub["corruption"] == corruption)]
         for method in _methods(table, here):
             stats = here[here["method"] == method].groupby("iteration")["value"].agg(["mean", "std"]).fillna(0)
-            line, = ax.plot(stats.index, stats["mean"], label=method)
+            ax.plot(stats.index, stats["mean"], label=method, color=colours[method])
             ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"],
-                            color=line.get_color(), alpha=0.2)
+                            color=colours[method], alpha=0.2)
         ax.set(title=f"{dataset}\n{corruption}", xlabel="iteration", ylabel=_ylabel(metric))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations are counts
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize="small")
-    fig.tight_layout()
+    _shared_legend(fig, axes)
     return fig
 
 
@@ -98,18 +134,19 @@ def level_curves(table: Table, long: pd.DataFrame, metric: str):
     estimates = sub[sub["which"] == table.which].groupby(["dataset", "corruption", "method"])["value"] \
         .agg(["mean", "std"]).fillna(0).reset_index()
     datasets = list(dict.fromkeys(estimates["dataset"]))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3.2), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets):
+    colours = _colours(table)
+    fig, axes = _grid(len(datasets), 4.2, 3.3)
+    for ax, dataset in zip(axes, datasets):
         here = estimates[estimates["dataset"] == dataset]
         for method in _methods(table, here):
             points = here[here["method"] == method].copy()
             points["level"] = [inputs.get((dataset, c), np.nan) for c in points["corruption"]]
             points = points.dropna(subset=["level"]).sort_values("level")
-            ax.errorbar(points["level"], points["mean"], yerr=points["std"], marker="o", capsize=3, label=method)
+            ax.errorbar(points["level"], points["mean"], yerr=points["std"], marker="o", capsize=3, label=method,
+                        color=colours[method])
         ax.set(title=dataset, xlabel=f"input {metric}", ylabel=_ylabel(metric))
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize="small")
-    fig.tight_layout()
+    _shared_legend(fig, axes)
     return fig
 
 
@@ -120,33 +157,39 @@ def box_plots(table: Table, long: pd.DataFrame, metric: str):
     if sub.empty:
         return None
     panels = _panels(sub)
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), squeeze=False)
-    for ax, (dataset, corruption) in zip(axes[0], panels):
+    fig, axes = _grid(len(panels), 3.6, 3.4)
+    for ax, (dataset, corruption) in zip(axes, panels):
         here = sub[(sub["dataset"] == dataset) & (sub["corruption"] == corruption)]
         methods = _methods(table, here)
         ax.boxplot([here[here["method"] == m]["value"].to_numpy() for m in methods])
         ax.set_xticks(range(1, len(methods) + 1), methods, rotation=30, ha="right", fontsize="small")
         ax.set(title=f"{dataset}\n{corruption}", ylabel=_ylabel(metric))
         ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
     return fig
 
 
+SPECTROGRAM_DB = (-120.0, -20.0)  # the colour scale of every spectrogram panel: power density in dB/Hz
+
+
 def spectrograms(signals: dict[str, np.ndarray], sr: int, title: str = ""):
-    """Log-magnitude spectrograms side by side (e.g. clean, corrupted, one per method), on one colour scale."""
-    fig, axes = plt.subplots(1, len(signals), figsize=(3.2 * len(signals), 2.8), squeeze=False,
-                             sharey=True)
+    """Log-magnitude spectrograms side by side (e.g. clean, corrupted, one per method), on one colour scale
+    shown by one colour bar; power below the scale's floor (exact digital silence too) shows as the floor."""
+    fig, axes = plt.subplots(1, len(signals), figsize=(3.2 * len(signals) + 0.8, 2.8), squeeze=False,
+                             sharey=True, layout="constrained")
+    low, high = SPECTROGRAM_DB
+    image = None
     for ax, (name, signal) in zip(axes[0], signals.items()):
         x = np.asarray(signal, dtype=np.float64)
         x = x.reshape(-1, x.shape[-1]).sum(axis=0)  # several sources: show their mixture
         nfft = int(min(512, max(16, 2 ** int(np.log2(max(len(x) // 4, 16))))))
-        with np.errstate(divide="ignore"):  # exact digital silence has no finite log power
-            ax.specgram(x, NFFT=nfft, Fs=sr, noverlap=nfft * 3 // 4, cmap="magma", vmin=-120, vmax=-20)
+        power, freqs, times = mlab.specgram(x, NFFT=nfft, Fs=sr, noverlap=nfft * 3 // 4)
+        db = 10 * np.log10(np.maximum(power, 10 ** (low / 10)))
+        image = ax.pcolormesh(times, freqs, db, cmap="magma", vmin=low, vmax=high, shading="auto")
         ax.set(title=name, xlabel="time (s)")
     axes[0][0].set_ylabel("frequency (Hz)")
+    fig.colorbar(image, ax=list(axes[0]), label="power density (dB/Hz)", pad=0.01)
     if title:
         fig.suptitle(title, fontsize="small")
-    fig.tight_layout()
     return fig
 
 
@@ -161,10 +204,6 @@ def save(fig, folder: str | Path, stem: str) -> list[Path]:
     return paths
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", str(text)).strip("-").lower() or "x"
-
-
 def table_figures(table: Table, long: pd.DataFrame, traces: pd.DataFrame, folder: str | Path) -> dict[str, list[Path]]:
     """Every figure a table has data for: {caption: [png, svg]}."""
     out = {}
@@ -173,7 +212,7 @@ def table_figures(table: Table, long: pd.DataFrame, traces: pd.DataFrame, folder
                                  ("box", box_plots, long)):
             fig = make(table, data, metric)
             if fig is not None:
-                out[f"{kind}: {metric}"] = save(fig, folder, f"{slug(table.suite.name)}-{kind}-{slug(metric)}")
+                out[f"{kind}: {metric}"] = save(fig, folder, f"{safe_name(table.suite.name)}-{kind}-{safe_name(metric)}")
     return out
 
 

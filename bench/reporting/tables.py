@@ -1,12 +1,13 @@
-"""Tables from results: aggregate the long table per suite table and render it as Markdown or CSV.
+"""The table model every renderer draws from: aggregate the long table per suite table.
 
 Rows are methods in the suite's order, columns the suite's layout (by default dataset x metric output),
 values mean ± std over items and seeds (or the median where the suite says ``aggregate = "median"``),
 the best value of each column marked, and the paper's published number beside ours where the suite has it.
+Renderers (``markdown``, ``csv``, ``latex``, ``html``, ``figures``) sit above this module and use only its
+public names.
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -218,7 +219,7 @@ def _reference(table: Table, row: tuple, column: tuple) -> dict | None:
     return None
 
 
-def _header_parts(table: Table, column: tuple) -> list[str]:
+def header_parts(table: Table, column: tuple) -> list[str]:
     parts = []
     for field_name, value in zip(table.column_fields, column):
         if field_name == "metric":
@@ -228,8 +229,8 @@ def _header_parts(table: Table, column: tuple) -> list[str]:
     return parts
 
 
-def _header(table: Table, column: tuple) -> str:
-    return " / ".join(_header_parts(table, column))
+def header(table: Table, column: tuple) -> str:
+    return " / ".join(header_parts(table, column))
 
 
 def column_groups(table: Table) -> list[tuple[str, int]]:
@@ -261,75 +262,3 @@ def caption(table: Table) -> str:
     paper = "; the paper's published number and our difference beside ours" if table.suite.references else ""
     return (f"{shown} over n={n_items} items x seeds per entry (fewer where marked); {iterate}; "
             f"best per column in bold; ↑ higher is better, ↓ lower is better{paper}; profile {table.profile}.")
-
-
-def render_markdown(tables: list[Table]) -> str:
-    out = io.StringIO()
-    for table in tables:
-        suite = table.suite
-        out.write(f"## {suite.title or suite.name}\n\n")
-        if suite.paper:
-            out.write(f"Paper: {suite.paper}\n\n")
-        for banner in table.banners:
-            out.write(f"> **{banner}**\n")
-        if table.banners:
-            out.write("\n")
-        if not table.columns:
-            out.write("_No finished cells yet: run `bench run --suite {}`._\n\n".format(suite.name))
-            continue
-        values = entries(table)
-        row_header = " | ".join(f.capitalize() for f in table.row_fields)
-        out.write(f"| {row_header} | " + " | ".join(_header(table, c) for c in table.columns) + " |\n")
-        out.write("|---" * len(table.row_fields) + "|" + "---|" * len(table.columns) + "\n")
-        for row, shown in zip(table.rows, shown_row_labels(table)):
-            cells = []
-            for column in table.columns:
-                entry = values[(row, column)]
-                text = f"**{entry.text}**" if entry.best else entry.text
-                cells.append(text + (f" [{entry.reference_text}]" if entry.reference else ""))
-            out.write("| " + " | ".join(shown) + " | " + " | ".join(cells) + " |\n")
-        out.write(f"\n{caption(table)}\n\n")
-    return out.getvalue()
-
-
-def render_csv(tables: list[Table]) -> str:
-    frames = []
-    for table in tables:
-        best = _best_rows(table)
-        frame = table.cells.copy()
-        frame.insert(0, "suite", table.suite.name)
-        frame["profile"] = table.profile
-        frame["which"] = table.which
-        frame["best"] = [(tuple(r[f] for f in table.row_fields), tuple(r[f] for f in table.column_fields)) in best
-                         for _, r in frame.iterrows()]
-        refs = [_reference(table, tuple(r[f] for f in table.row_fields), tuple(r[f] for f in table.column_fields))
-                for _, r in frame.iterrows()]
-        frame["paper_mean"] = [ref["mean"] if ref else None for ref in refs]
-        frame["paper_std"] = [ref.get("std") if ref else None for ref in refs]
-        frame["synthetic"] = any("SYNTHETIC" in b for b in table.banners)
-        frames.append(frame)
-    if not frames:
-        return ""
-    return pd.concat(frames, ignore_index=True).to_csv(index=False)
-
-
-def render_latex(tables: list[Table]) -> str:
-    from bench.render_latex import render_latex as _render
-
-    return _render(tables)
-
-
-def render_html(tables: list[Table]) -> str:
-    from bench.html_report import standalone_tables
-
-    return standalone_tables(tables)
-
-
-def render_json(tables: list[Table]) -> str:
-    from bench.render_json import render_json as _render
-
-    return _render(tables)
-
-
-RENDERERS = {"md": render_markdown, "csv": render_csv, "latex": render_latex, "html": render_html,
-             "json": render_json}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import math
 
+from bench.reporting.tables import caption, entries
+
 
 def render_json(tables) -> str:
-    from bench.report import caption, entries
-
     return json.dumps({"tables": [_table(t, entries(t), caption(t)) for t in tables]}, indent=2,
                       ensure_ascii=False) + "\n"
 
