@@ -23,6 +23,20 @@ class MetricUndefined(Exception):
     """The metric cannot score this pair (PESQ on silence, ...): recorded as a failed metric, not a failed cell."""
 
 
+def require_variation(signal: np.ndarray, metric_name: str, role: str) -> None:
+    """Raise MetricUndefined when ``signal`` is constant (silence included): a ratio whose terms vanish there
+    has no value, and an epsilon would make one up (0 dB, above every real negative score)."""
+    if np.ptp(signal) == 0:
+        what = "silent" if not np.any(signal) else "constant"
+        raise MetricUndefined(f"{metric_name} is undefined for a {what} {role}")
+
+
+def require_sound(signal: np.ndarray, metric_name: str, role: str) -> None:
+    """Raise MetricUndefined when ``signal`` is exactly silent."""
+    if not np.any(signal):
+        raise MetricUndefined(f"{metric_name} is undefined for a silent {role}")
+
+
 @dataclass(frozen=True)
 class Output:
     name: str
