@@ -155,6 +155,11 @@ def output_spec(output_name: str) -> Output | None:
     return None
 
 
+# Checks across the outputs of several metrics: fn(scores) -> {check name: warning}; the warnings join the
+# metric errors (the record's metric_errors) while the scores stay (see bench.metrics.bss_eval).
+CROSS_CHECKS: list[Callable[[dict], dict[str, str]]] = []
+
+
 def evaluate(metrics: list[Metric], reference: np.ndarray, estimate: np.ndarray,
              sr: int, known: dict | None = None) -> tuple[dict[str, float | None], dict[str, str]]:
     """Scores of ``estimate`` for every metric that is not an improvement: (scores, errors).
@@ -162,7 +167,8 @@ def evaluate(metrics: list[Metric], reference: np.ndarray, estimate: np.ndarray,
     ``known``: the observation's ``known`` dict, for the mask-aware metrics (bench.metrics.gap).
 
     A metric that cannot score the pair (MetricUndefined) gets None for each of its outputs and its reason
-    in ``errors``; any other exception propagates.
+    in ``errors``; any other exception propagates. A cross-metric check that fails (CROSS_CHECKS) adds its
+    warning to ``errors`` under the check's name and leaves the scores as they are.
     """
     scores: dict[str, float | None] = {}
     errors: dict[str, str] = {}
@@ -174,4 +180,6 @@ def evaluate(metrics: list[Metric], reference: np.ndarray, estimate: np.ndarray,
         except MetricUndefined as exc:
             values, errors[m.name] = {o: None for o in m.output_names}, str(exc)
         scores.update({k: (None if v is None or not np.isfinite(v) else v) for k, v in values.items()})
+    for check in CROSS_CHECKS:
+        errors.update(check(scores))
     return scores, errors
