@@ -3,14 +3,23 @@
 The candidate and the baseline are each put in place of the suite's methods and expanded to cells
 (``bench.cells.expand``), so both run on exactly the suite's datasets, corruptions, items and seeds, through
 the normal scheduler and store (cached cells are reused). For every metric output the per-item differences
-(candidate - baseline) get their mean, a percentile bootstrap confidence interval of the mean and a
-two-sided Wilcoxon signed-rank test. The p-values are Holm-adjusted across the metric outputs, because one
-CI verdict looks at all of them at once. A verdict is
+(candidate - baseline) get their mean and median, a percentile bootstrap confidence interval of the mean and
+a two-sided Wilcoxon signed-rank test. The p-values are Holm-adjusted across the metric outputs, because one
+CI verdict looks at all of them at once.
 
-- worse: adjusted p < alpha, the interval lies wholly on the metric's worse side, and the mean difference
-  is past the tolerance in the worse direction;
-- better: the same towards the better side;
+A test alone cannot guard against a large regression: with n pairs the smallest two-sided exact Wilcoxon p
+is 2 / 2^n, so 4 pairs can never reach p < 0.05 however bad the candidate is. So the tolerance (in the
+metric's unit; by default DEFAULT_TOLERANCE of the unit) is also an effect-size rule. A verdict is
+
+- worse: the mean or the median difference is past the tolerance on the metric's worse side, whatever the
+  p-value (a note says when the test could not confirm it); with a tolerance of 0 only the test decides:
+  adjusted p < alpha and the interval wholly on the worse side;
+- better: adjusted p < alpha, the interval wholly on the better side and the mean past the tolerance;
+- undecided: neither, but the interval reaches past the tolerance on the worse side: the data cannot rule
+  out a regression larger than the tolerance (more items or seeds would decide);
 - no significant difference: otherwise (including significant differences within the tolerance).
+
+Each verdict carries the minimum detectable difference of its pairs (``minimum_detectable_difference``).
 """
 from __future__ import annotations
 
@@ -31,7 +40,10 @@ from bench.store import ResultsStore
 from bench.suite import Component, Suite
 
 PAIR_KEYS = ["suite", "dataset", "corruption", "item", "seed", "metric"]
-WORSE, BETTER, SAME = "worse", "better", "no significant difference"
+WORSE, BETTER, SAME, UNDECIDED = "worse", "better", "no significant difference", "undecided"
+# The effect-size rule's default tolerance by unit: differences smaller than these are noise in practice.
+DEFAULT_TOLERANCE = {"dB": 0.25, "MOS-LQO": 0.05}
+POWER = 0.8  # the power at which the minimum detectable difference is stated
 
 
 def parse_method(text: str) -> Component:
@@ -119,6 +131,8 @@ class Verdict:
     tolerance: float = 0.0
     verdict: str = SAME
     notes: list[str] = field(default_factory=list)
+    median_difference: float = float("nan")
+    detectable: float = float("nan")  # minimum detectable difference (inf: the test can never reject)
 
 
 def bootstrap_ci(differences: np.ndarray, confidence: float = 0.95, resamples: int = 2000,
@@ -139,6 +153,31 @@ def wilcoxon_p(differences: np.ndarray) -> float:
     return float(stats.wilcoxon(differences, zero_method="wilcox").pvalue)
 
 
+def smallest_p(n: int) -> float:
+    """The smallest two-sided p-value an exact Wilcoxon signed-rank test can give on n pairs: all n of one sign."""
+    return min(1.0, 2.0 / 2.0**n)
+
+
+def minimum_detectable_difference(differences: np.ndarray, alpha: float, power: float = POWER) -> float:
+    """The smallest true mean difference the Wilcoxon test on these pairs would detect with this power.
+
+    Normal approximation of a paired test, (z_{1-alpha/2} + z_power) * sd / sqrt(n), divided by the square root
+    of the Wilcoxon test's efficiency relative to the t test on normal data (3 / pi), with sd the sample
+    standard deviation of the differences. Infinite when the exact test can never reach alpha on n pairs.
+    """
+    n = len(differences)
+    if n == 0 or smallest_p(n) >= alpha:
+        return float("inf")
+    sd = float(np.std(differences, ddof=1)) if n > 1 else 0.0
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    return float(z * sd / np.sqrt(n) / np.sqrt(3 / np.pi))
+
+
+def default_tolerance(metric: str) -> float:
+    spec = output_spec(metric)
+    return DEFAULT_TOLERANCE.get(spec.unit, 0.0) if spec else 0.0
+
+
 def holm(p_values: list[float]) -> list[float]:
     order = np.argsort(p_values)
     adjusted = np.empty(len(p_values))
@@ -150,7 +189,9 @@ def holm(p_values: list[float]) -> list[float]:
 
 
 def verdicts(paired: pd.DataFrame, metrics: list[str], *, alpha: float = 0.05,
-             tolerance: dict[str, float] | float = 0.0, confidence: float = 0.95) -> list[Verdict]:
+             tolerance: dict[str, float] | float | None = None, confidence: float = 0.95) -> list[Verdict]:
+    """One verdict per metric output. ``tolerance``: a number for every output, or {output or "*": number};
+    an output without one gets its unit's DEFAULT_TOLERANCE."""
     out = []
     for metric in metrics:
         rows = paired[paired["metric"] == metric]
@@ -158,21 +199,49 @@ def verdicts(paired: pd.DataFrame, metrics: list[str], *, alpha: float = 0.05,
             continue
         spec = output_spec(metric)
         d = rows["difference"].to_numpy(dtype=float)
-        tol = tolerance.get(metric, tolerance.get("*", 0.0)) if isinstance(tolerance, dict) else tolerance
+        tol = _tolerance_of(metric, tolerance)
         out.append(Verdict(metric, spec.higher_is_better if spec else True, len(d), float(rows["candidate"].mean()),
                            float(rows["baseline"].mean()), float(d.mean()), bootstrap_ci(d, confidence),
-                           wilcoxon_p(d), tolerance=float(tol)))
+                           wilcoxon_p(d), tolerance=float(tol), median_difference=float(np.median(d))))
+    # Holm multiplies the smallest p by the number of outputs: the level each test must reach at best.
+    level = alpha / max(len(out), 1)
     for v, p in zip(out, holm([v.p_value for v in out])):
         v.p_adjusted = p
-        sign = 1 if v.higher_is_better else -1  # > 0: the candidate is better
-        gain, low, high = sign * v.mean_difference, *sorted((sign * v.ci[0], sign * v.ci[1]))
-        if p < alpha and high < 0 and gain < -v.tolerance:
-            v.verdict = WORSE
-        elif p < alpha and low > 0 and gain > v.tolerance:
-            v.verdict = BETTER
-        elif p < alpha and (high < 0 or low > 0):
-            v.notes.append(f"significant but within the tolerance of {v.tolerance:g}")
+        v.detectable = minimum_detectable_difference(
+            paired.loc[paired["metric"] == v.metric, "difference"].to_numpy(dtype=float), level)
+        _decide(v, alpha)
     return out
+
+
+def _tolerance_of(metric: str, tolerance) -> float:
+    if isinstance(tolerance, dict):
+        return tolerance.get(metric, tolerance.get("*", default_tolerance(metric)))
+    return default_tolerance(metric) if tolerance is None else tolerance
+
+
+def _decide(v: Verdict, alpha: float) -> None:
+    sign = 1 if v.higher_is_better else -1  # > 0: the candidate is better
+    gain, median_gain = sign * v.mean_difference, sign * v.median_difference
+    low, high = sorted((sign * v.ci[0], sign * v.ci[1]))
+    significant = v.p_adjusted < alpha
+    if v.tolerance > 0 and min(gain, median_gain) < -v.tolerance:
+        v.verdict = WORSE
+        which = "mean" if gain < -v.tolerance else "median"
+        v.notes.append(f"{which} worse than the tolerance of {v.tolerance:g}")
+        if not (significant and high < 0):
+            v.notes.append("the test cannot confirm it on these pairs: a regression by its size")
+    elif significant and high < 0 and gain < -v.tolerance:
+        v.verdict = WORSE
+    elif significant and low > 0 and gain > v.tolerance:
+        v.verdict = BETTER
+    elif significant and (high < 0 or low > 0):
+        v.notes.append(f"significant but within the tolerance of {v.tolerance:g}")
+    elif v.tolerance > 0 and low < -v.tolerance:
+        v.verdict = UNDECIDED
+        v.notes.append(f"the interval allows a regression past the tolerance of {v.tolerance:g}: "
+                       "more items or seeds would decide")
+    if not np.isfinite(v.detectable):
+        v.notes.append(f"{v.n} pairs: the test can never reject (smallest p {smallest_p(v.n):.3g} before Holm)")
 
 
 @dataclass
@@ -193,25 +262,49 @@ class Comparison:
         return any(v.verdict == WORSE for v in self.verdicts) or self.counts.get("candidate_failed", 0) > \
             self.counts.get("baseline_failed", 0)
 
+    @property
+    def undecided(self) -> list[str]:
+        return [v.metric for v in self.verdicts if v.verdict == UNDECIDED]
+
     def markdown(self) -> str:
         lines = [f"### bench compare: `{self.candidate}` vs `{self.baseline}`", "",
                  f"Suite `{self.suite}`, profile `{self.profile}`. Paired per item and seed; difference = candidate "
                  f"- baseline; {self.confidence:.0%} percentile bootstrap interval of the mean; two-sided Wilcoxon "
-                 f"signed-rank test, Holm-adjusted over {len(self.verdicts)} metric outputs, alpha {self.alpha:g}.",
-                 "", "| Metric | | Pairs | Candidate | Baseline | Mean difference | CI | p (adj.) | Tolerance | Verdict |",
-                 "|---|---|---|---|---|---|---|---|---|---|"]
+                 f"signed-rank test, Holm-adjusted over {len(self.verdicts)} metric outputs, alpha {self.alpha:g}. "
+                 "A mean or median worse than the tolerance is a regression whatever the p-value. Detectable: the "
+                 f"smallest mean difference the test finds with {POWER:.0%} power on these pairs (normal "
+                 "approximation with the differences' standard deviation, Wilcoxon efficiency 3/pi, level "
+                 "alpha / outputs).", ""]
+        lines += self._too_few_pairs()
+        lines += ["| Metric | | Pairs | Candidate | Baseline | Mean difference | Median | CI | p (adj.) | Detectable "
+                  "| Tolerance | Verdict |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for v in self.verdicts:
-            mark = {WORSE: "❌ **worse**", BETTER: "✅ better", SAME: "no significant difference"}[v.verdict]
+            mark = {WORSE: "❌ **worse**", BETTER: "✅ better", SAME: "no significant difference",
+                    UNDECIDED: "❔ undecided"}[v.verdict]
             note = f" ({'; '.join(v.notes)})" if v.notes else ""
+            detectable = f"{v.detectable:.3g}" if np.isfinite(v.detectable) else "never"
             lines.append(f"| {v.metric} | {'↑' if v.higher_is_better else '↓'} | {v.n} | {v.candidate_mean:.3f} | "
-                         f"{v.baseline_mean:.3f} | {v.mean_difference:+.3f} | [{v.ci[0]:+.3f}, {v.ci[1]:+.3f}] | "
-                         f"{v.p_value:.3g} ({v.p_adjusted:.3g}) | {v.tolerance:g} | {mark}{note} |")
+                         f"{v.baseline_mean:.3f} | {v.mean_difference:+.3f} | {v.median_difference:+.3f} | "
+                         f"[{v.ci[0]:+.3f}, {v.ci[1]:+.3f}] | {v.p_value:.3g} ({v.p_adjusted:.3g}) | {detectable} | "
+                         f"{v.tolerance:g} | {mark}{note} |")
         lines += self._breakdown()
         c = self.counts
         lines += ["", f"Cells: candidate {c.get('candidate_failed', 0)} failed, {c.get('candidate_missing', 0)} "
                       f"missing; baseline {c.get('baseline_failed', 0)} failed, {c.get('baseline_missing', 0)} missing.",
-                  "", "**Result: REGRESSION**" if self.regression else "**Result: no regression**", ""]
-        return "\n".join(lines)
+                  "", "**Result: REGRESSION**" if self.regression else "**Result: no regression**"]
+        if self.undecided and not self.regression:
+            lines.append(f"The data cannot decide on {', '.join(self.undecided)}: run more items or seeds.")
+        return "\n".join(lines + [""])
+
+    def _too_few_pairs(self) -> list[str]:
+        """A warning when some output has too few pairs for the Wilcoxon test ever to reject at alpha."""
+        never = [v for v in self.verdicts if not np.isfinite(v.detectable)]
+        if not never:
+            return []
+        n = min(v.n for v in never)
+        return [f"> **Warning:** {n} pairs are too few for the test ever to reject at alpha {self.alpha:g} over "
+                f"{len(self.verdicts)} outputs (smallest two-sided p with n pairs: 2/2^n = {smallest_p(n):.3g}); "
+                "only the tolerance rule can flag a regression here.", ""]
 
     def _breakdown(self) -> list[str]:
         """Mean difference per table, dataset and corruption (where a regression sits), when there are several."""

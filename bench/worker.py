@@ -113,7 +113,8 @@ class _CellRun:
                                           self.data_root)
             self.observation = corruption.apply(clip, np.random.default_rng(self.cell.corruption_seed))
             self.metrics = [get_metric(m["name"]) for m in config["metrics"]]
-            self.scorer = _Scorer(self.metrics, self.observation.reference, self.observation.sr)
+            self.scorer = _Scorer(self.metrics, self.observation.reference, self.observation.sr,
+                                  self.observation.known)
             self.input_scores, self.input_errors = self.scorer.score(self.observation.baseline_estimate())
             timeout = self.cell.labels.get("timeout_s")
             self.context = RunContext(device=self.device, seed=self.cell.method_seed,
@@ -161,12 +162,13 @@ class _CellRun:
 
 
 class _Scorer:
-    def __init__(self, metrics: list[Metric], reference: np.ndarray, sr: int):
-        self.metrics, self.reference, self.sr = metrics, reference, sr
+    def __init__(self, metrics: list[Metric], reference: np.ndarray, sr: int, known: dict | None = None):
+        self.metrics, self.reference, self.sr, self.known = metrics, reference, sr, known
         self.trace_metrics = [m for m in metrics if m.trace_safe]
 
     def score(self, estimate: np.ndarray, trace_only: bool = False) -> tuple[dict, dict]:
-        return evaluate(self.trace_metrics if trace_only else self.metrics, self.reference, estimate, self.sr)
+        return evaluate(self.trace_metrics if trace_only else self.metrics, self.reference, estimate, self.sr,
+                        self.known)
 
     def improvements(self, scores: dict, input_scores: dict, only_scored: bool = False) -> dict:
         """Each improvement metric's value (None where a score is missing; left out with ``only_scored``

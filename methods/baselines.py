@@ -60,13 +60,16 @@ class SpectralWiener(Method):
         return Estimate(_fit_length(y, x.size), info={"noise_psd_mean": float(noise.mean())})
 
 
-@method("ar-gap-fill", version="1")
+@method("ar-gap-fill", version="2")  # 2: unstable predictors are stabilised (long gaps no longer diverge)
 class AutoregressiveGapFill(Method):
     """Fill each known gap by autoregressive extrapolation from both sides, cross-faded.
 
     An order-``order`` linear predictor is fitted by least squares on up to ``context`` samples before
     (and, reversed in time, after) the gap; the forward and backward predictions are blended linearly.
-    Works on waveform masks; a gap with no context on one side uses the other side only.
+    Works on waveform masks; a gap with no context on one side uses the other side only. A least-squares
+    predictor can be unstable (a pole outside the unit circle): harmless over a few samples, it diverges to
+    infinity over the thousands of a 0.1 s hole, so such poles are reflected inside the circle (1 / conj),
+    which keeps the spectral shape and makes the extrapolation decay.
     """
 
     tasks = ("inpainting",)
@@ -101,10 +104,21 @@ class AutoregressiveGapFill(Method):
             return None
         rows = np.lib.stride_tricks.sliding_window_view(history, p + 1)
         coeffs, *_ = np.linalg.lstsq(rows[:, :p], rows[:, p], rcond=None)
+        coeffs = _stable(coeffs)
         buffer = list(history[-p:])
         for _ in range(length):
             buffer.append(float(np.dot(coeffs, buffer[-p:])))
         return np.asarray(buffer[p:])
+
+
+def _stable(coeffs: np.ndarray) -> np.ndarray:
+    """Predictor coefficients (oldest first) with every pole of 1 / (1 - sum c_k z^-k) inside the unit circle."""
+    poles = np.roots(np.concatenate([[1.0], -coeffs[::-1]]))
+    outside = np.abs(poles) >= 1.0
+    if not outside.any():
+        return coeffs
+    poles[outside] = 1.0 / np.conj(poles[outside]) * 0.999
+    return -np.real(np.poly(poles))[1:][::-1]
 
 
 def _runs_of_zeros(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -60,7 +60,7 @@ def test_changing_a_methods_version_reruns_exactly_its_cells(monkeypatch):
     before, _ = keys_by_method(SUITE)
     entry = METHODS.get("ar-gap-fill")
     monkeypatch.setitem(METHODS._entries, "ar-gap-fill", entry.__class__(
-        entry.name, "2", entry.description, entry.obj, entry.meta))
+        entry.name, entry.version + "-changed", entry.description, entry.obj, entry.meta))
     after, _ = keys_by_method(SUITE)
     assert before["identity"] == after["identity"]
     assert before["spectral-wiener"] == after["spectral-wiener"]

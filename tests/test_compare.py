@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
-from bench.compare import BETTER, SAME, WORSE, bootstrap_ci, holm, parse_method, verdicts, wilcoxon_p
+from bench.compare import (BETTER, SAME, UNDECIDED, WORSE, Comparison, bootstrap_ci, holm,
+                           minimum_detectable_difference, parse_method, smallest_p, verdicts, wilcoxon_p)
 from bench.store import ResultsStore
 
 SUITE = """
@@ -83,7 +84,7 @@ def test_identical_and_equally_good_methods_raise_no_alarm(tmp_path, capsys):
     assert _compare(str(path), results, "--candidate", "test-jitter[tag=1]", "--baseline", "test-jitter[tag=2]") == 0
     out = capsys.readouterr().out
     assert "| 36 |" in out and "[+0.000, +0.000]" not in out  # real, if tiny, differences were tested
-    assert "worse" not in out and out.count("no significant difference") == 3
+    assert "**worse**" not in out and out.count("no significant difference") == 3
 
 
 def test_false_alarm_rate_on_null_data_is_at_most_alpha():
@@ -99,8 +100,9 @@ def test_false_alarm_rate_on_null_data_is_at_most_alpha():
                              "baseline": base + rng.normal(0, 0.3)})
         frame = pd.DataFrame(rows)
         frame["difference"] = frame["candidate"] - frame["baseline"]
-        alarms += any(v.verdict == WORSE for v in verdicts(frame, ["si_sdr", "snr"]))
-    # Holm over two metrics keeps the family-wise two-sided rate at 5%; a one-sided alarm about half that.
+        alarms += any(v.verdict == WORSE for v in verdicts(frame, ["si_sdr", "snr"], tolerance=0.0))
+    # With tolerance 0 the test alone decides: Holm over two metrics keeps the family-wise two-sided rate at
+    # 5%; a one-sided alarm about half that. (The tolerance rule flags by size, not by p: not tested here.)
     assert alarms / repeats < 0.05
 
 
@@ -148,4 +150,86 @@ def test_summary_breaks_the_difference_down_by_dataset_and_corruption():
     result = Comparison("c", "b", "s", "paper", verdicts(frame, ["snr"]), {}, 0.05, 0.95, frame)
     text = result.markdown()
     assert "| s | A | noise | -1.000 |" in text and "| s | B | noise | +1.000 |" in text
-    assert "no significant difference" in text and not result.regression
+    assert "undecided" in text and not result.regression  # +-1 dB halves: the interval allows -0.25
+
+
+def _planted(difference: float, n: int, noise: float, seed: int = 0, metric: str = "si_sdr") -> pd.DataFrame:
+    """n pairs whose candidate is ``difference`` dB off the baseline, plus Gaussian noise of std ``noise``."""
+    rng = np.random.default_rng(seed)
+    baseline = rng.normal(10, 3, n)
+    frame = pd.DataFrame({"metric": metric, "baseline": baseline,
+                          "candidate": baseline + difference + rng.normal(0, noise, n)})
+    frame["difference"] = frame["candidate"] - frame["baseline"]
+    return frame
+
+
+@pytest.mark.parametrize("size, n", [(3.0, 4), (3.0, 10), (1.0, 4), (1.0, 20), (0.5, 50), (0.5, 200)])
+def test_planted_regressions_of_several_sizes_and_pair_counts_are_caught(size, n):
+    (v,) = verdicts(_planted(-size, n, noise=size / 2, seed=n), ["si_sdr"])
+    assert v.verdict == WORSE and v.tolerance == 0.25  # the dB unit's default
+    result = Comparison("c", "b", "s", "smoke", [v], {}, 0.05, 0.95)
+    assert result.regression and "Result: REGRESSION" in result.markdown()
+
+
+def test_a_large_regression_on_four_pairs_is_flagged_though_the_test_cannot_reject():
+    frame = _planted(-3.0, 4, noise=0.5)
+    (v,) = verdicts(frame, ["si_sdr"])
+    assert v.p_adjusted >= 0.125 and v.verdict == WORSE  # 2/2^4: the exact test's best on 4 pairs
+    assert v.detectable == float("inf")
+    text = Comparison("c", "b", "s", "smoke", [v], {}, 0.05, 0.95).markdown()
+    assert "**Warning:** 4 pairs are too few" in text and "2/2^n = 0.125" in text
+    assert "the test cannot confirm it" in text and "| never |" in text
+    # Tolerance 0 leaves the test alone: it cannot reject on 4 pairs, so the 3 dB regression would pass.
+    (alone,) = verdicts(frame, ["si_sdr"], tolerance=0.0)
+    assert alone.verdict == SAME and "never reject" in " ".join(alone.notes)
+
+
+def test_the_median_catches_a_regression_on_most_items_that_one_item_hides_from_the_mean():
+    frame = _planted(-1.0, 9, noise=0.05)
+    frame.loc[0, "candidate"] += 12.0  # one item much better: the mean is above zero, the median 1 dB worse
+    frame["difference"] = frame["candidate"] - frame["baseline"]
+    (v,) = verdicts(frame, ["si_sdr"])
+    assert v.mean_difference > 0 and v.verdict == WORSE and "median worse" in v.notes[0]
+
+
+@pytest.mark.parametrize("n", [4, 50])
+def test_a_null_difference_is_no_regression(n):
+    (v,) = verdicts(_planted(0.0, n, noise=0.05, seed=n), ["si_sdr"])
+    assert v.verdict == SAME
+    assert not Comparison("c", "b", "s", "smoke", [v], {}, 0.05, 0.95).regression
+
+
+def test_noisy_null_data_on_few_pairs_is_undecided_not_a_regression():
+    spread = np.array([-2.0, -0.7, 0.7, 2.0])  # mean and median exactly zero, but a wide interval
+    frame = pd.DataFrame({"metric": "si_sdr", "baseline": 10.0, "candidate": 10.0 + spread, "difference": spread})
+    (v,) = verdicts(frame, ["si_sdr"])
+    assert v.verdict == UNDECIDED
+    result = Comparison("c", "b", "s", "smoke", [v], {}, 0.05, 0.95)
+    assert not result.regression and "cannot decide on si_sdr" in result.markdown()
+    assert verdicts(frame, ["si_sdr"], tolerance=5.0)[0].verdict == SAME  # a tolerance past the interval
+
+
+def test_minimum_detectable_difference_has_the_stated_power():
+    assert smallest_p(4) == 0.125 == wilcoxon_p(-np.arange(1.0, 5.0))
+    assert minimum_detectable_difference(np.ones(5), 0.05) == float("inf")  # 2/2^5 > 0.05
+    rng = np.random.default_rng(1)
+    n = 30
+    mdd = minimum_detectable_difference(rng.normal(0, 1, n), 0.05)
+    assert 0.4 < mdd < 0.7  # (1.96 + 0.84) / sqrt(30) / sqrt(3/pi) = 0.52 for sd 1
+    hits = sum(wilcoxon_p(rng.normal(-mdd, 1, n)) < 0.05 for _ in range(400))
+    assert 0.65 < hits / 400 < 0.92  # about the stated 80 % power
+    hits_half = sum(wilcoxon_p(rng.normal(-mdd / 2, 1, n)) < 0.05 for _ in range(400))
+    assert hits_half / 400 < 0.5  # half the detectable difference is mostly missed
+
+
+def test_compare_end_to_end_flags_a_planted_3_db_regression_on_4_pairs(tmp_path, capsys):
+    path = tmp_path / "four.toml"
+    path.write_text(SUITE.replace("items = 10", "items = 4").replace('["si_sdr", "si_sdr_i", "snr"]', '["si_sdr"]'))
+    # The observation carries noise of std 0.05; the same again, independent, doubles the noise power: -3 dB.
+    assert _compare(str(path), tmp_path / "r", "--candidate", "test-jitter[level=0.05]", "--baseline",
+                    "identity") == 1
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| si_sdr |"))
+    mean = float(row.split("|")[6])
+    assert -3.5 < mean < -2.5 and "worse" in row and "4 pairs are too few" in out
+    assert "Result: REGRESSION" in out

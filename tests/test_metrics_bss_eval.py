@@ -173,3 +173,48 @@ def test_bss_metrics_score_the_source_set_not_each_source():
         metric = get_metric(name)
         assert metric.per_source is False and metric.trace_safe is False
         assert metric.output_names == tuple(f"{m}_{name[-2:]}" for m in ("sdr", "sir", "sar"))
+
+
+def _piano_and_drums(sr, seconds=2.0, seed=0):
+    """A synthetic piano (little energy above a few kHz) and drums at equal power, and the estimates
+    s1 + 0.25 s2 and s2 + 0.25 s1: the true SIR of each is 20 log10(4) = 12.04 dB."""
+    from bench.datasets.synthetic import drums_like, piano_like
+
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    piano, drums = piano_like(n, sr, rng), drums_like(n, sr, rng)
+    spectrum = np.fft.rfft(piano)
+    spectrum[np.fft.rfftfreq(n, 1 / sr) > 7500] *= 10 ** (-110 / 20)  # band-limited: -110 dB above 7.5 kHz
+    piano = np.fft.irfft(spectrum, n)
+    references = 0.1 * np.stack([piano / np.std(piano), drums / np.std(drums)])
+    return references, np.stack([references[0] + 0.25 * references[1], references[1] + 0.25 * references[0]])
+
+
+def test_v4_sir_goes_wrong_on_a_band_limited_reference_where_v3_holds_and_the_record_says_so():
+    """Needs museval's metrics importable without ffmpeg (issue 13, item 6)."""
+    from bench.metrics import evaluate
+
+    sr = 44100  # the piano leaves most of the band empty
+    references, estimates = _piano_and_drums(sr)
+    scores, errors = evaluate([get_metric("bss_v4"), get_metric("bss_v3")], references, estimates, sr)
+    for k in (1, 2):
+        assert scores[f"sir_v3_src{k}"] == pytest.approx(20 * np.log10(4), abs=0.3)
+    assert max(abs(scores[f"sir_v4_src{k}"] - scores[f"sir_v3_src{k}"]) for k in (1, 2)) > 3.0
+    assert "sir_v4_vs_v3" in errors and "prefer v3" in errors["sir_v4_vs_v3"]
+    assert scores["sir_v4"] is not None  # the warning keeps the scores
+    # At 16 kHz the same piano fills its band: v4 agrees with v3, and nothing is flagged.
+    references, estimates = _piano_and_drums(16000)
+    scores, errors = evaluate([get_metric("bss_v4"), get_metric("bss_v3")], references, estimates, 16000)
+    assert abs(scores["sir_v4_src1"] - scores["sir_v3_src1"]) < 1.0 and "sir_v4_vs_v3" not in errors
+
+
+def test_the_sir_check_flags_only_sources_whose_versions_differ_by_more_than_a_few_db():
+    from bench.metrics.bss_eval import SIR_DISAGREEMENT_DB, sir_versions_disagree
+
+    scores = {"sir_v4_src1": 3.98, "sir_v3_src1": 12.07, "sir_v4_src2": 10.0, "sir_v3_src2": 11.0}
+    warning = sir_versions_disagree(scores)["sir_v4_vs_v3"]
+    assert "source 1: v4 3.98 dB, v3 12.07 dB" in warning and "source 2" not in warning
+    scores["sir_v4_src1"] = 12.07 - SIR_DISAGREEMENT_DB + 0.01
+    assert sir_versions_disagree(scores) == {}
+    assert sir_versions_disagree({"sir_v4_src1": 3.0, "sir_v3_src1": None}) == {}  # v3 not scored
+    assert sir_versions_disagree({"sir_v3_src1": 3.0}) == {}  # v4 not in the suite

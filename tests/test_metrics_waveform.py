@@ -86,3 +86,36 @@ def test_per_source_metrics_keep_each_source_beside_the_mean(pair):
     assert scores["snr"] == pytest.approx((first + second) / 2)
     assert output_spec("snr_src2") is output_spec("snr")
     assert output_spec("envelope_distance_src1").higher_is_better is False
+
+
+@pytest.mark.parametrize("kind", ["silent", "constant"])
+def test_a_silent_or_constant_estimate_has_no_si_sdr_and_cannot_win_the_oracle(pair, kind):
+    from bench.metrics import evaluate
+    from bench.worker import _oracle
+
+    reference = pair[0]
+    poor = 0.1 * reference + 0.3 * np.random.default_rng(3).standard_normal(reference.size)  # about -6 dB
+    flat = np.zeros_like(reference) if kind == "silent" else np.full_like(reference, 0.2)
+    metrics = [get_metric("si_sdr"), get_metric("snr")]
+    scores, errors = evaluate(metrics, reference, flat, 16000)
+    assert scores["si_sdr"] is None and errors["si_sdr"] == f"SI-SDR is undefined for a {kind} estimate"
+    assert scores["snr"] is not None  # SNR of a flat estimate is a real number (0 dB for silence)
+    poor_scores, _ = evaluate(metrics, reference, poor, 16000)
+    assert poor_scores["si_sdr"] < 0
+    trace = [{"iteration": 1, "scores": poor_scores}, {"iteration": 2, "scores": scores}]
+    assert _oracle(trace)["si_sdr"] == poor_scores["si_sdr"]  # the undefined score does not win the maximum
+
+
+@pytest.mark.parametrize("name, reference, reason", [
+    ("snr", np.zeros(8000), "SNR is undefined for a silent reference"),
+    ("si_sdr", np.full(8000, 0.1), "SI-SDR is undefined for a constant reference"),
+    ("spectral_snr", np.zeros(8000), "spectral SNR is undefined for a silent reference"),
+    ("psnr_maxmin", np.full(8000, 0.1), "psnr_maxmin is undefined for a constant reference"),
+])
+def test_ratios_against_a_silent_or_constant_reference_are_undefined(pair, name, reference, reason):
+    from bench.metrics import evaluate
+
+    scores, errors = evaluate([get_metric(name)], reference, pair[1], 16000)
+    assert scores[name] is None and errors[name] == reason
+    # ... while the same metric scores a reference with content
+    assert evaluate([get_metric(name)], pair[0], pair[1], 16000)[0][name] is not None

@@ -58,3 +58,20 @@ def test_a_suite_file_can_be_loaded_by_path(tmp_path):
 def test_profiles_are_documented():
     assert set(PROFILES) == {"smoke", "quick", "paper"}
     assert all(p.description for p in PROFILES.values())
+
+
+CLASSICAL_ROW = {"denoising": "spectral-wiener", "inpainting": "ar-gap-fill", "dereverberation": "wpe",
+                 "separation": "nmf-separation"}
+
+
+@pytest.mark.parametrize("name", ["narayanaswamy2021-table1", "narayanaswamy2021-table2", "narayanaswamy2021-table3",
+                                  "narayanaswamy2021-table4", "waveform-prior-table1", "waveform-prior-table2",
+                                  "waveform-prior-table3"])
+def test_every_paper_table_has_the_corrupted_input_and_its_tasks_classical_row_marked_not_in_the_paper(name):
+    from bench.corruptions import build_corruption
+
+    suite = load_suite(name)
+    extra = {m.name: m.label for m in suite.methods if m.label.endswith("(not in the paper)")}
+    tasks = {build_corruption(c.name, c.params).task for c in suite.corruptions}
+    assert set(extra) == {"identity"} | {CLASSICAL_ROW[task] for task in tasks}
+    assert not any(r["method"] in extra.values() for r in suite.references)

@@ -21,8 +21,9 @@ def register(subparsers) -> None:
     p.add_argument("--baseline-results", help="read the baseline's cells from this results directory "
                    "(e.g. a run of the previous code) instead of running them")
     p.add_argument("--tolerance", action="append", default=[],
-                   help="acceptable difference before a verdict of worse/better: a number for every metric, "
-                        "or metric=number (repeatable); default 0")
+                   help="acceptable difference in the metric's unit: a mean or median worse than it is a regression "
+                        "whatever the p-value; a number for every metric, or metric=number (repeatable); default "
+                        "0.25 for dB and 0.05 for PESQ, 0 (the test alone decides) for other units")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm adjustment")
     p.add_argument("--confidence", type=float, default=0.95, help="bootstrap confidence level")
     p.add_argument("--profile", choices=["smoke", "quick", "paper"],

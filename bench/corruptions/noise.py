@@ -20,6 +20,7 @@ import numpy as np
 
 from bench.audio import Clip, Observation
 from bench.corruptions import Corruption, corruption
+from bench.metrics import MetricUndefined
 from bench.metrics.waveform import si_sdr
 
 CLIP_GUARD = 0.99
@@ -31,7 +32,11 @@ def snr_db(clean: np.ndarray, noise: np.ndarray) -> float:
 
 
 def si_snr_db(clean: np.ndarray, noisy: np.ndarray) -> float:
-    return float(si_sdr(np.asarray(clean, np.float64), np.asarray(noisy, np.float64), 0))
+    """The realised input SI-SNR, recorded in the observation's info; NaN for a silent clip (undefined)."""
+    try:
+        return float(si_sdr(np.asarray(clean, np.float64), np.asarray(noisy, np.float64), 0))
+    except MetricUndefined:
+        return float("nan")
 
 
 def gain_for_snr(clean: np.ndarray, noise: np.ndarray, target_db: float) -> float:

@@ -10,6 +10,7 @@ report each source in its own column. ``output_spec`` resolves such a name to it
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -21,6 +22,20 @@ from bench.registry import METRICS
 
 class MetricUndefined(Exception):
     """The metric cannot score this pair (PESQ on silence, ...): recorded as a failed metric, not a failed cell."""
+
+
+def require_variation(signal: np.ndarray, metric_name: str, role: str) -> None:
+    """Raise MetricUndefined when ``signal`` is constant (silence included): a ratio whose terms vanish there
+    has no value, and an epsilon would make one up (0 dB, above every real negative score)."""
+    if np.ptp(signal) == 0:
+        what = "silent" if not np.any(signal) else "constant"
+        raise MetricUndefined(f"{metric_name} is undefined for a {what} {role}")
+
+
+def require_sound(signal: np.ndarray, metric_name: str, role: str) -> None:
+    """Raise MetricUndefined when ``signal`` is exactly silent."""
+    if not np.any(signal):
+        raise MetricUndefined(f"{metric_name} is undefined for a silent {role}")
 
 
 @dataclass(frozen=True)
@@ -45,7 +60,7 @@ class Metric:
 
     def __init__(self, name: str, fn: Callable | None, outputs: tuple[Output, ...], *, version: str = "1",
                  description: str = "", per_source: bool = True, base: str | None = None,
-                 trace_safe: bool = True):
+                 trace_safe: bool = True, needs_mask: bool = False):
         self.name = name
         self.fn = fn
         self.outputs = outputs
@@ -54,25 +69,35 @@ class Metric:
         self.per_source = per_source
         self.base = base
         self.trace_safe = trace_safe  # cheap enough to evaluate on every traced iterate
+        self.needs_mask = needs_mask  # fn(reference, estimate, sr, mask): the observation's known sample mask
 
     @property
     def output_names(self) -> tuple[str, ...]:
         return tuple(o.name for o in self.outputs)
 
-    def compute(self, reference: np.ndarray, estimate: np.ndarray, sr: int) -> dict[str, float]:
+    def compute(self, reference: np.ndarray, estimate: np.ndarray, sr: int,
+                known: dict | None = None) -> dict[str, float]:
+        """``known``: what the observation told the method (``Observation.known``); a mask-aware metric reads
+        its sample mask (1 observed, 0 inside the gaps) and is undefined without one."""
         if self.base is not None:
             raise TypeError(f"{self.name} is an improvement metric; the harness derives it from {self.base}")
         reference = np.asarray(reference, dtype=np.float64)
         estimate = np.asarray(estimate, dtype=np.float64)
         if reference.shape != estimate.shape:
             raise ValueError(f"{self.name}: reference {reference.shape} and estimate {estimate.shape} differ in shape")
+        fn = self.fn
+        if self.needs_mask:
+            mask = (known or {}).get("mask")
+            if mask is None or np.shape(mask) != reference.shape[-1:]:
+                raise MetricUndefined(f"{self.name} needs the observation's gap mask (an inpainting corruption)")
+            fn = functools.partial(self.fn, mask=np.asarray(mask) > 0)
         if self.per_source and reference.ndim == 2:
-            per = [self._as_dict(self.fn(r, e, sr)) for r, e in zip(reference, estimate)]
+            per = [self._as_dict(fn(r, e, sr)) for r, e in zip(reference, estimate)]
             scores = {k: float(np.mean([p[k] for p in per])) for k in per[0]}
             for index, values in enumerate(per, start=1):
                 scores.update({source_output(k, index): v for k, v in values.items()})
             return scores
-        return self._as_dict(self.fn(reference, estimate, sr))
+        return self._as_dict(fn(reference, estimate, sr))
 
     def _as_dict(self, value) -> dict[str, float]:
         if isinstance(value, dict):
@@ -82,14 +107,15 @@ class Metric:
 
 def metric(name: str, *, unit: str = "", higher_is_better: bool = True, version: str = "1",
            outputs: tuple[Output, ...] | None = None, per_source: bool = True, trace_safe: bool = True,
-           description: str | None = None):
-    """Decorator registering ``fn(reference, estimate, sr) -> float | dict`` as a metric."""
+           description: str | None = None, needs_mask: bool = False):
+    """Decorator registering ``fn(reference, estimate, sr) -> float | dict`` as a metric (with ``needs_mask``,
+    ``fn(reference, estimate, sr, mask)``, mask a boolean array, True on observed samples)."""
 
     def decorate(fn):
         doc = description or (fn.__doc__ or "").strip().split("\n", 1)[0]
         outs = outputs or (Output(name, unit, higher_is_better, doc),)
         m = Metric(name, fn, outs, version=version, description=doc, per_source=per_source,
-                   trace_safe=trace_safe)
+                   trace_safe=trace_safe, needs_mask=needs_mask)
         METRICS.add(name, m, version=version, description=doc)
         return fn
 
@@ -129,12 +155,20 @@ def output_spec(output_name: str) -> Output | None:
     return None
 
 
+# Checks across the outputs of several metrics: fn(scores) -> {check name: warning}; the warnings join the
+# metric errors (the record's metric_errors) while the scores stay (see bench.metrics.bss_eval).
+CROSS_CHECKS: list[Callable[[dict], dict[str, str]]] = []
+
+
 def evaluate(metrics: list[Metric], reference: np.ndarray, estimate: np.ndarray,
-             sr: int) -> tuple[dict[str, float | None], dict[str, str]]:
+             sr: int, known: dict | None = None) -> tuple[dict[str, float | None], dict[str, str]]:
     """Scores of ``estimate`` for every metric that is not an improvement: (scores, errors).
 
+    ``known``: the observation's ``known`` dict, for the mask-aware metrics (bench.metrics.gap).
+
     A metric that cannot score the pair (MetricUndefined) gets None for each of its outputs and its reason
-    in ``errors``; any other exception propagates.
+    in ``errors``; any other exception propagates. A cross-metric check that fails (CROSS_CHECKS) adds its
+    warning to ``errors`` under the check's name and leaves the scores as they are.
     """
     scores: dict[str, float | None] = {}
     errors: dict[str, str] = {}
@@ -142,8 +176,10 @@ def evaluate(metrics: list[Metric], reference: np.ndarray, estimate: np.ndarray,
         if m.base is not None:
             continue
         try:
-            values = m.compute(reference, estimate, sr)
+            values = m.compute(reference, estimate, sr, known)
         except MetricUndefined as exc:
             values, errors[m.name] = {o: None for o in m.output_names}, str(exc)
         scores.update({k: (None if v is None or not np.isfinite(v) else v) for k, v in values.items()})
+    for check in CROSS_CHECKS:
+        errors.update(check(scores))
     return scores, errors

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.metrics import improvement, metric
+from bench.metrics import improvement, metric, require_variation
 
 _EPS = 1e-12  # keeps a perfect estimate finite (about 126 dB above a unit peak), as ``snr`` does
 
@@ -37,6 +37,7 @@ def psnr_peak2(reference, estimate, sr):
 @metric("psnr_maxmin", unit="dB", higher_is_better=True)
 def psnr_maxmin(reference, estimate, sr):
     """PSNR with the peak max - min of the clean signal (the waveform-prior paper's text)."""
+    require_variation(reference, "psnr_maxmin", "reference")  # no peak: the ratio is 0 / MSE
     return psnr(reference, estimate, float(np.max(reference) - np.min(reference)))
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bench.metrics import metric
+from bench.metrics import metric, require_sound
 from bench.stft import SpectralFrame
 
 SPECTRAL_SNR_STFT = SpectralFrame(n_fft=1022, hop=64, frame_multiple=1)
@@ -36,6 +36,7 @@ def magnitude(signal: np.ndarray, frame: SpectralFrame) -> np.ndarray:
 @metric("spectral_snr", unit="dB", higher_is_better=True)
 def spectral_snr(reference, estimate, sr):
     """SNR between magnitude spectrograms (window 1022, hop 64): 10 log10(sum|S|^2 / sum(|S|-|S_hat|)^2)."""
+    require_sound(reference, "spectral SNR", "reference")
     clean = magnitude(reference, SPECTRAL_SNR_STFT)
     error = clean - magnitude(estimate, SPECTRAL_SNR_STFT)
     return float(10.0 * np.log10((np.sum(clean**2) + _EPS) / (np.sum(error**2) + _EPS)))
