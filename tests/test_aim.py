@@ -24,7 +24,7 @@ items = 3
 seconds = 0.25
 metrics = ["si_sdr"]
 [protocol]
-iterations = 0
+iterations = 1
 [[methods]]
 name = "identity"
 label = "Input"
@@ -196,7 +196,7 @@ def test_fit_reports_increasing_iterations_and_a_loss():
 
 def test_fit_progress_reaches_the_parent_display_from_a_worker_process(tmp_path):
     """A real run with worker processes: the progress bar on stderr shows a fit's iteration and loss."""
-    suite = write_suite(tmp_path, TWO_WIENERS.replace("iterations = 0", "iterations = 3000") + """
+    suite = write_suite(tmp_path, TWO_WIENERS.replace("iterations = 1", "iterations = 3000") + """
 [[methods]]
 name = "test-slow-fit"
 """)
