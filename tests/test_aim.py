@@ -57,7 +57,8 @@ def dry_rows(capsys, *args) -> list[tuple[str, str, str]]:
     capsys.readouterr()
     assert main(["run", *args, "--dry-run"]) == 0
     out = capsys.readouterr().out.splitlines()
-    return [tuple(re.split(r"\s{2,}", line.strip())[:3]) for line in out[2:-1]]
+    grid = out[2:next(i for i, line in enumerate(out) if line.startswith("protocol per method"))]
+    return [tuple(re.split(r"\s{2,}", line.strip())[:3]) for line in grid]
 
 
 def test_selection_by_name_label_parameters_and_limit(tmp_path, capsys):
