@@ -5,6 +5,7 @@ Environment: BENCH_SPEED_BATCH (clips per batched fit; default 8 on CUDA, 2 on t
 channels-last, as the methods use it there), else the CPU (float32).
 """
 import os
+import time
 from typing import Callable
 
 import torch
@@ -27,17 +28,33 @@ def synchronised(run: Callable[[], None]) -> Callable[[], None]:
     return timed
 
 
-def time_per_iteration_per_clip(benchmark, make_run: Callable[[int], Callable[[], None]], name: str, mode: str,
+def time_per_iteration_per_clip(benchmark, make_run: Callable[[int, int], Callable[[], None]], name: str, mode: str,
                                 results: dict, **info) -> float:
-    """Time ``make_run(clips)`` (one fit of STEPS steps) and record seconds per iteration per clip."""
+    """Time ``make_run(clips, STEPS)`` (one fit of STEPS steps) and record seconds per iteration per clip.
+
+    A fit of S steps also builds its optimiser and runs a final forward pass; a fit of 0 steps does just
+    that, so it is timed too and subtracted: (T(S) - T(0)) / S is the cost of one iteration.
+    """
     clips = 1 if mode == "single" else BATCH
-    benchmark.pedantic(synchronised(make_run(clips)), rounds=5 if CUDA else 2, iterations=1, warmup_rounds=1)
-    per_clip = benchmark.stats.stats.mean / STEPS / clips
+    benchmark.pedantic(synchronised(make_run(clips, STEPS)), rounds=5 if CUDA else 2, iterations=1, warmup_rounds=1)
+    overhead = fixed_cost(make_run(clips, 0))
+    per_clip = (benchmark.stats.stats.mean - overhead) / STEPS / clips
     results[(name, mode)] = per_clip
     benchmark.extra_info.update(name=name, mode=mode, clips=clips, steps=STEPS, device=str(DEVICE),
-                                bf16=PRECISION.bf16, s_per_iteration_per_clip=per_clip, **info)
+                                bf16=PRECISION.bf16, s_per_iteration_per_clip=per_clip, fixed_cost_s=overhead,
+                                **info)
     print(f"\n{name:>18} {mode:>7} x{clips}: {per_clip:.4f} s per iteration per clip on {DEVICE}")
     return per_clip
+
+
+def fixed_cost(run: Callable[[], None], rounds: int = 3) -> float:
+    """Mean seconds of ``run`` (a fit of 0 steps: optimiser and final forward), after one warm-up call."""
+    timed = synchronised(run)
+    timed()
+    started = time.perf_counter()
+    for _ in range(rounds):
+        timed()
+    return (time.perf_counter() - started) / rounds
 
 
 def print_speedups_and_projection(results: dict, names: list[str], work: dict[str, int], suite: str) -> None:
