@@ -61,9 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the cell grid and the work left; run nothing")
     p.add_argument("--devices", help="cpu, cuda, or a list like cuda:0,cuda:1 (default: all GPUs, else CPU)")
     p.add_argument("--jobs", type=int, help="worker processes per device (default: 1 per GPU, 1 per CPU core)")
-    p.add_argument("--backend", default="loky", choices=["loky", "dask", "sequential", "submitit"],
-                   help="loky: local processes; dask: a Dask cluster; sequential: in this process; "
-                        "submitit: SLURM job arrays (pip install 'bench[slurm]')")
+    p.add_argument("--backend", default="loky", choices=["loky", "dask", "sequential"],
+                   help="loky: local processes; dask: a Dask cluster; sequential: in this process")
     p.add_argument("--compile", action="store_true",
                    help="fit deep priors with torch.compile (tens of seconds per process, repaid over "
                         "thousands of iterations; the time is each record's estimate_info.compile_s)")
