@@ -86,11 +86,13 @@ def pending_for(cell_run) -> AsyncTrace | None:
     """The asynchronous trace of a prepared ``bench.worker._CellRun`` (made on its first trace point), or
     None where its points are scored synchronously."""
     if "async_trace" not in vars(cell_run):
-        workers = trace_workers(cell_run.device)
+        workers, context = trace_workers(cell_run.device), cell_run.context
+        trace_all = getattr(context, "trace_all_metrics", None)  # the typed protocol's field, where it exists
+        if trace_all is None:
+            trace_all = context.protocol.get("trace_all_metrics")
         cell_run.async_trace = workers and AsyncTrace(
             workers, [m["name"] for m in cell_run.cell.config["metrics"]], cell_run.observation.reference,
-            cell_run.observation.sr, trace_only=not cell_run.context.protocol.get("trace_all_metrics"),
-            input_scores=cell_run.input_scores) or None
+            cell_run.observation.sr, trace_only=not trace_all, input_scores=cell_run.input_scores) or None
     return cell_run.async_trace
 
 
