@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="processes", choices=["processes", "loky", "dask", "sequential"],
                    help="processes (or its old name loky): worker processes here; dask: a Dask cluster; "
                         "sequential: in this process, for debugging (a crashing method ends the run)")
+    p.add_argument("--compile", action="store_true",
+                   help="fit deep priors with torch.compile (tens of seconds per process, repaid over "
+                        "thousands of iterations; the time is each record's estimate_info.compile_s)")
     p.add_argument("--scheduler-address", help="Dask scheduler address (default: start a LocalCluster)")
     p.add_argument("--shard", help="run only shard i of n (i/n, 1 <= i <= n, as SLURM numbers array tasks), "
                                    "or slurm: read the shard from $SLURM_ARRAY_TASK_ID and _COUNT")
@@ -257,6 +260,8 @@ def cmd_run(args) -> int:
     if args.timeout:
         for cell in cells:
             cell.labels["timeout_s"] = args.timeout
+    if args.compile:
+        os.environ["BENCH_COMPILE"] = "1"  # read by bench.fitting in the workers, which inherit it
     store = ResultsStore(args.results)
     if not args.dry_run:
         _check_writable(store.root)

@@ -19,13 +19,20 @@ batching). To fit more clips at once on a large GPU: ``BENCH_PRIOR_BATCH=16 benc
 of different clip lengths or protocols in one batch are fitted as separate groups. The batch size is not
 part of a cell's key: it changes how a cell is computed (float rounding), not what.
 
-Precision on CUDA: bf16 compute and channels-last (``Precision.resolve("auto", "cuda")``; the method
-parameter ``precision = "fp32"`` turns them off). tests/test_fitting.py bounds the bf16 difference.
+Precision ``auto``: bf16 compute and channels-last on CUDA and on CPUs that compute bf16 natively (AMX or
+AVX-512 BF16; elsewhere bf16 is emulated and several times slower than float32), float32 otherwise; the
+method parameter ``precision = "fp32"`` turns them off. tests/test_fitting.py bounds the bf16 difference;
+benchmarks/precision_tolerance.py measures it on real speech.
+
+Compilation: ``$BENCH_COMPILE=1`` (``bench run --compile``) fits with ``torch.compile``d forward and
+backward passes. Compiling costs tens of seconds per process and network shape, paid back over a fit's
+thousands of iterations; the time of the first (compiling) iteration is the estimate's ``compile_s``.
 """
 from __future__ import annotations
 
 import functools
 import os
+import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -69,17 +76,21 @@ class Precision:
     (checked with torch 2.13: a vmapped conv2d under autocast stays float32), and the single and the
     batched path must compute the same thing. ``channels_last``: NHWC inputs and weights for the single
     network (the vmapped ensemble folds problems into channels, where the layout is the grouped conv's).
-    ``resolve("auto", device)``: both on CUDA, neither elsewhere.
+    ``resolve("auto", device)``: both on CUDA and on a CPU with native bf16 (``cpu_has_native_bf16``),
+    neither elsewhere.
     """
 
     bf16: bool = False
     channels_last: bool = False
 
     @classmethod
-    def resolve(cls, setting: str, device: str | torch.device) -> "Precision":
-        cuda = torch.device(device).type == "cuda"
+    def resolve(cls, setting: str, device: str | torch.device, *, native_bf16: bool | None = None) -> "Precision":
+        """``native_bf16``: whether a CPU device computes bf16 natively (default: ask this CPU)."""
+        kind = torch.device(device).type
         if setting == "auto":
-            return cls(bf16=cuda, channels_last=cuda)
+            fast = kind == "cuda" or (kind == "cpu" and (cpu_has_native_bf16() if native_bf16 is None
+                                                         else native_bf16))
+            return cls(bf16=fast, channels_last=fast)
         if setting == "fp32":
             return cls()
         if setting == "bf16":
@@ -89,6 +100,26 @@ class Precision:
     @property
     def dtype(self) -> torch.dtype | None:
         return torch.bfloat16 if self.bf16 else None
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU has bf16 matrix instructions (AMX tiles or AVX-512 BF16), where oneDNN runs bf16
+    convolutions natively; without them bf16 is emulated (10x slower than float32 on an AVX2 EPYC)."""
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    if all(callable(probe) for probe in probes):
+        return any(probe() for probe in probes)
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(f.read().split())
+    except OSError:
+        return False
+    return bool(flags & {"amx_bf16", "avx512_bf16"})
+
+
+def compile_requested() -> bool:
+    """``$BENCH_COMPILE`` set to 1 (``bench run --compile``): fit with torch.compile."""
+    return os.environ.get("BENCH_COMPILE", "").strip().lower() in ("1", "true", "yes")
 
 
 def seeded(build: Callable[[], nn.Module], seed: int) -> nn.Module:
@@ -166,7 +197,8 @@ def fit(model: Ensemble, inputs: torch.Tensor, objective: Callable[[torch.Tensor
         schedule: Schedule, *, precision: Precision = Precision(), trace: TraceCallback | None = None,
         trace_at: Callable[[int], bool] | None = None,
         redraw: Callable[[int], torch.Tensor] | None = None,
-        progress: Callable[[int, int, Callable[[], float]], None] | None = None) -> torch.Tensor:
+        progress: Callable[[int, int, Callable[[], float]], None] | None = None, compile: bool = False,
+        timings: dict | None = None) -> torch.Tensor:
     """Minimise ``objective(model(inputs), iteration).sum()`` with Adam; return the final outputs.
 
     ``objective`` returns one loss per problem, shape (B,), computed on float32 outputs. Iterate i is the
@@ -176,18 +208,27 @@ def fit(model: Ensemble, inputs: torch.Tensor, objective: Callable[[torch.Tensor
     returns the inputs of iterate i >= 1 (a prior whose input noise is drawn anew every iteration);
     iterate 0 uses ``inputs``. ``progress(i, iterations, loss)``, if given, is called after update i with
     a callable giving the mean loss of that update (``RunContext.progress`` reads it a few times a second).
+    ``compile``: run the training forward (and its backward) through
+    ``torch.compile``; the final, gradient-free forward stays eager (compiling it again would cost more than
+    it saves). ``timings``, if given, receives ``compile_s``: the wall time of the first, compiling iteration.
     """
     if precision.channels_last and model.size == 1 and inputs.dim() == 4:
         model = model.to(memory_format=torch.channels_last)
         inputs = inputs.contiguous(memory_format=torch.channels_last)
-    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=schedule.lr)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    # one fused kernel for every parameter on CUDA (elementwise, so still each problem's own Adam); the CPU
+    # keeps torch's default implementation, whose results the existing records hold
+    optimiser = torch.optim.Adam(trained, lr=schedule.lr, fused=True if trained and trained[0].is_cuda else None)
 
-    def forward(step: int) -> torch.Tensor:
+    train = torch.compile(model) if compile else model
+
+    def forward(step: int, net: nn.Module = model) -> torch.Tensor:
         x = redraw(step) if redraw is not None and step > 0 else inputs
-        return model(x, precision.dtype).float()
+        return net(x, precision.dtype).float()
 
+    started = time.perf_counter()
     for step in range(schedule.iterations):
-        outputs = forward(step)  # iterate `step`: the output after `step` updates
+        outputs = forward(step, train)  # iterate `step`: the output after `step` updates
         if step > 0 and trace is not None and trace_at is not None and trace_at(step):
             trace(step, outputs.detach())
         for group in optimiser.param_groups:
@@ -200,6 +241,8 @@ def fit(model: Ensemble, inputs: torch.Tensor, objective: Callable[[torch.Tensor
         optimiser.step()
         if progress is not None:
             progress(step + 1, schedule.iterations, lambda loss=loss: float(loss.detach().mean()))
+        if step == 0 and compile and timings is not None:
+            timings["compile_s"] = time.perf_counter() - started
     with torch.no_grad():
         outputs = forward(schedule.iterations)
     if trace is not None and trace_at is not None and trace_at(schedule.iterations):
@@ -255,10 +298,11 @@ class FittedPrior(Method):
 
     The protocol fields every prior uses, with their defaults, are ``protocol_defaults``; a subclass
     replaces the defaults it changes. Parameters common to every prior: ``precision`` ("auto": bf16 and
-    channels-last on CUDA, float32 on the CPU; "fp32"; "bf16").
+    channels-last on CUDA and on CPUs with native bf16, float32 elsewhere; "fp32"; "bf16").
     """
 
     max_batch = _DefaultBatch()
+    bf16_on_cpu = True  # whether "auto" uses a CPU's native bf16 (False where bf16 was measured slower)
     protocol_defaults = {"iterations": 2000, "lr": 1e-3, "lr_step": None, "lr_gamma": 0.1, "trace_every": 0,
                          "trace_all_metrics": False}
 
@@ -266,6 +310,9 @@ class FittedPrior(Method):
         super().__init__(precision=precision, **params)
         Precision.resolve(precision, "cpu")  # validate early
         self.precision = precision
+
+    def resolved_precision(self, device: torch.device) -> Precision:
+        return Precision.resolve(self.precision, device, native_bf16=None if self.bf16_on_cpu else False)
 
     # -- hooks ------------------------------------------------------------------------------------------
     def network(self) -> nn.Module:
@@ -332,15 +379,17 @@ class FittedPrior(Method):
 
         # the fit's own random draws (dropout) come from a stream seeded by the group's first cell, so a cell
         # reruns identically in the same batch, whatever ran before it in the worker
+        timings: dict = {}
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(int(seeds[0][2]))
             outputs = fit(model, inputs, lambda out, step: self.objective(out, problems, step, schedule),
-                          schedule, precision=Precision.resolve(self.precision, device), trace=trace,
+                          schedule, precision=self.resolved_precision(device), trace=trace,
                           trace_at=lambda i: any(ctx.wants_trace(i) for ctx in contexts),
-                          redraw=redraw if any(redrawn) else None, progress=contexts[0].progress)
+                          redraw=redraw if any(redrawn) else None, progress=contexts[0].progress,
+                          compile=compile_requested(), timings=timings)
         with torch.no_grad():
             final_loss = self.objective(outputs, problems, schedule.iterations - 1, schedule).cpu().numpy()
             waves = self.signals(outputs, problems).cpu().numpy()
         return [Estimate(wave, info={"final_loss": float(loss), "iterations": schedule.iterations,
-                                     "batch": len(observations)})
+                                     "batch": len(observations), **timings})
                 for wave, loss in zip(waves, final_loss)]

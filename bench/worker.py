@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import trace_scoring
 from bench.audio import Estimate, Observation
 from bench.cells import Cell
 from bench.corruptions import build_corruption
@@ -129,12 +130,15 @@ class _CellRun:
 
     def on_trace(self, iteration: int, signal: np.ndarray) -> None:
         if _shape_ok(signal, self.observation.reference) and np.all(np.isfinite(signal)):
+            if (pending := trace_scoring.pending_for(self)) is not None:  # scored off this thread
+                return pending.submit(iteration, signal)
             scores, _ = self.scorer.score(signal, trace_only=not self.context.trace_all_metrics)
             scores.update(self.scorer.improvements(scores, self.input_scores, only_scored=True))
             self.trace.append({"iteration": int(iteration), "scores": scores})
 
     def finish(self, result) -> None:
         try:
+            trace_scoring.collect_into(self)
             estimate = result if isinstance(result, Estimate) else Estimate(result)
             _check_estimate(estimate.signal, self.observation.reference)
             scores, errors = self.scorer.score(estimate.signal)
@@ -154,6 +158,10 @@ class _CellRun:
             self.record.update(status="timeout", error=str(exc))
         else:
             self.record.update(status="failed", error=_describe(exc))
+        try:
+            trace_scoring.collect_into(self)
+        except Exception:  # noqa: BLE001 - the cell has failed already; keep the points that were scored
+            pass
         if getattr(self, "trace", None):
             self.record["trace"] = self.trace  # what was seen before the failure helps diagnose it
 

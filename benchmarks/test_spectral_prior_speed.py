@@ -18,7 +18,7 @@ from bench.fitting import Ensemble, Schedule, fit
 from bench.methods.spectral_unet import DESIGNS, SpectralUNet, make_design
 from bench.stft import SpectralFrame
 from bench.suite import load_suite
-from prior_speed import DEVICE, PRECISION, STEPS, print_speedups_and_projection, time_per_iteration_per_clip
+from prior_speed import DEVICE, PRECISION, print_speedups_and_projection, time_per_iteration_per_clip
 
 SECONDS = float(os.environ.get("BENCH_SPEED_SECONDS", "1.0"))
 SELECTED = [d for d in os.environ.get("BENCH_SPEED_DESIGNS", ",".join(DESIGNS)).split(",") if d]
@@ -26,13 +26,13 @@ RESULTS: dict[tuple[str, str], float] = {}  # (design, "single" | "batched") -> 
 
 
 def _one_fit(design: str):
-    def make_run(clips: int):
+    def make_run(clips: int, steps: int):
         shape = SpectralFrame().shape(int(SECONDS * 16000))
         inputs = torch.randn(clips, *shape, device=DEVICE)
         targets = torch.randn(clips, *shape, device=DEVICE)
         model = Ensemble(partial(SpectralUNet, make_design(design)), list(range(clips))).to(DEVICE)
         return lambda: fit(model, inputs, lambda out, step: ((out - targets) ** 2).mean((1, 2, 3)),
-                           Schedule(iterations=STEPS), precision=PRECISION)
+                           Schedule(iterations=steps), precision=PRECISION)
     return make_run
 
 

@@ -18,7 +18,7 @@ from bench.fitting import Ensemble, Schedule, fit
 from bench.methods.wave_unet import WaveUNet
 from bench.methods.waveform_demucs import WaveformDemucs, centre_crop, make_design
 from bench.suite import load_suite
-from prior_speed import DEVICE, PRECISION, STEPS, print_speedups_and_projection, time_per_iteration_per_clip
+from prior_speed import DEVICE, PRECISION, print_speedups_and_projection, time_per_iteration_per_clip
 
 SECONDS = float(os.environ.get("BENCH_SPEED_SECONDS", "2.0"))
 SELECTED = [v for v in os.environ.get("BENCH_SPEED_VARIANTS", "demucs,wave-unet").split(",") if v]
@@ -33,7 +33,7 @@ def _network(variant: str):
 
 
 def _one_fit(variant: str):
-    def make_run(clips: int):
+    def make_run(clips: int, steps: int):
         build, input_length = _network(variant)
         samples = int(SECONDS * 16000)
         length = input_length(samples)
@@ -41,7 +41,7 @@ def _one_fit(variant: str):
         targets = torch.randn(clips, samples, device=DEVICE)
         model = Ensemble(build, list(range(clips))).to(DEVICE)
         return lambda: fit(model, inputs, lambda out, step: (centre_crop(out[:, 0], samples) - targets).abs().mean(-1),
-                           Schedule(iterations=STEPS, lr=1e-4), precision=PRECISION)
+                           Schedule(iterations=steps, lr=1e-4), precision=PRECISION)
     return make_run
 
 

@@ -182,12 +182,12 @@ def exclusion(a: torch.Tensor, b: torch.Tensor, levels: int = 3) -> torch.Tensor
     return torch.stack(terms).mean(0)
 
 
-@method("dap-separation", version="1")
+@method("dap-separation", version="2")  # 2: auto = bf16 on CPUs with native bf16; group norm
 class DAPSeparationPaper(DAPSeparation):
     """Two source priors and a mask prior, mixture = m s1 + (1 - m) s2, Deep Audio Prior losses (Narayanaswamy et al. 2021)."""
 
 
-@method("dap-separation-tian", version="1")
+@method("dap-separation-tian", version="2")  # 2: auto = bf16 on CPUs with native bf16; group norm
 class DAPSeparationTian(DAPSeparation):
     """Tian et al.'s Deep Audio Prior form: two per-frame gate masks over magnitude sources with the mixture's phase."""
 

@@ -102,35 +102,35 @@ class SpectralPrior(FittedPrior):
         return waves.clamp(-1.0, 1.0) if self.clip else waves
 
 
-@method("unet-conv", version="1")
+@method("unet-conv", version="2")  # 2: auto = bf16 on CPUs with native bf16; group norm
 class UNetConv(SpectralPrior):
     """Spectral U-Net prior with standard 3x3 convolutions."""
 
     design_name = "conv"
 
 
-@method("unet-dilated", version="1")
+@method("unet-dilated", version="2")  # 2: auto = bf16 on CPUs with native bf16; group norm
 class UNetDilated(SpectralPrior):
     """Spectral U-Net prior with dilated convolutions of a constant factor (4, as the released code)."""
 
     design_name = "dilated"
 
 
-@method("unet-exp", version="1")
+@method("unet-exp", version="2")  # 2: auto = bf16 on CPUs with native bf16; group norm
 class UNetExp(SpectralPrior):
     """Spectral U-Net prior with the exponential dilation schedule (2 up to 32, mirrored upstream)."""
 
     design_name = "exp"
 
 
-@method("unet-exp-dense", version="1")
+@method("unet-exp-dense", version="2")  # 2: auto = bf16 on CPUs with native bf16; group norm
 class UNetExpDense(SpectralPrior):
     """Spectral U-Net prior with exponential dilations and dense blocks (the paper's proposal)."""
 
     design_name = "exp-dense"
 
 
-@method("unet-harmonic", version="1")
+@method("unet-harmonic", version="2")  # 2: auto = bf16 on CPUs with native bf16; group norm
 class UNetHarmonic(SpectralPrior):
     """Spectral U-Net prior with harmonic convolutions (Zhang et al. 2020): 7 harmonics, anchor 1, 3 time taps."""
 

@@ -14,7 +14,7 @@ Layout "released" (the public code, which has only the dense variant): encoder b
 and concatenates the encoder block's dense features (before its transition), then a block; about 1.1 M
 parameters for the dense design.
 
-Blocks: two convolution units (conv -> InstanceNorm without affine -> ReLU in the encoder and bottleneck,
+Blocks: two convolution units (conv -> instance norm without affine -> ReLU in the encoder and bottleneck,
 conv -> ReLU in the decoder, as in the released code). A dense block (after DDxNet, Thiagarajan et al.)
 feeds the second convolution [c1, x] and ends with a 1x1 transition convolution (linear) from
 [c2, c1, x] back to the block's last width.
@@ -111,8 +111,15 @@ def make_design(name: str, **overrides) -> Design:
     return replace(DESIGNS[name], **overrides)
 
 
+def instance_norm(channels: int) -> nn.Module:
+    """Instance normalisation without affine parameters, as group norm with one group per channel: the same
+    function (tests/test_spectral_priors.py checks it), but its CPU kernel works in channels-last where
+    InstanceNorm2d converts the layout back and forth around every call."""
+    return nn.GroupNorm(channels, channels, eps=1e-5, affine=False)
+
+
 class ConvUnit(nn.Module):
-    """convolution -> optional InstanceNorm -> ReLU."""
+    """convolution -> optional instance norm -> ReLU."""
 
     def __init__(self, design: Design, in_channels: int, out_channels: int, dilation: int, norm: bool):
         super().__init__()
@@ -120,7 +127,7 @@ class ConvUnit(nn.Module):
             self.conv = HarmonicConv2d(in_channels, out_channels, time_dilation=dilation, **design.harmonic)
         else:
             self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=dilation, dilation=dilation)
-        self.norm = nn.InstanceNorm2d(out_channels, affine=False) if norm else nn.Identity()
+        self.norm = instance_norm(out_channels) if norm else nn.Identity()
 
     def forward(self, x):
         return F.relu(self.norm(self.conv(x)))

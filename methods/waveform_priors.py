@@ -36,6 +36,8 @@ REDRAWS = ("auto", "always", "never")
 class WaveformPrior(FittedPrior):
     """Base: fit a waveform network's output to the observation with a (masked) L1 loss."""
 
+    bf16_on_cpu = False  # bf16 made the Demucs prior slower on an AMX CPU (its LSTM: 69 % of a fit; issue 17)
+
     tasks = ("denoising", "dereverberation", "inpainting")
     protocol_defaults = {**FittedPrior.protocol_defaults, "iterations": 3000, "lr": 1e-4}
 

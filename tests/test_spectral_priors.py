@@ -11,7 +11,7 @@ from bench.dataset import build_dataset
 from bench.fitting import Problems, Schedule
 from bench.method import build_method
 from bench.methods.harmonic_conv import HarmonicConv2d
-from bench.methods.spectral_unet import DESIGNS, LAYOUTS, SpectralUNet, make_design
+from bench.methods.spectral_unet import DESIGNS, LAYOUTS, SpectralUNet, instance_norm, make_design
 from bench.registry import METHODS
 from bench.suite import parse_suite
 from bench.worker import run_cells
@@ -261,3 +261,20 @@ def test_the_same_seed_gives_the_same_fit():
     cell = _cells(items=1)[0]
     first, second = run_cells([cell])[0], run_cells([cell])[0]
     assert first["scores"] == second["scores"]
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "channels-last"])
+def test_the_norm_is_instance_norm_without_affine(layout):
+    """Group norm with one group per channel, used for its channels-last kernel, is instance norm: outputs
+    and input gradients equal in float64 (to rounding), in both memory layouts."""
+    x = torch.randn(2, 35, 32, 16, dtype=torch.float64) * 3 + 1
+    if layout == "channels-last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ours, reference = instance_norm(35)(a), torch.nn.InstanceNorm2d(35, affine=False)(b)
+    weights = torch.randn_like(ours)
+    (ours * weights).sum().backward()
+    (reference * weights).sum().backward()
+    assert torch.allclose(ours, reference, atol=1e-12)
+    assert torch.allclose(a.grad, b.grad, atol=1e-12)
+    assert not list(instance_norm(35).parameters()) and not list(instance_norm(35).buffers())

@@ -1,0 +1,82 @@
+"""How far bf16 moves a spectral prior's results from float32, on real speech: oracle and final SNR.
+
+Run: python benchmarks/precision_tolerance.py --samples DIR [--seconds 0.128 --iterations 80 --clips 2]
+DIR holds 16 kHz speech WAV files (any); the script adds white noise at --input-snr dB (seeded), fits each
+--designs prior to each noisy excerpt once in float32 and once in bf16 (channels-last), same seeds, and
+prints the SNR of the best traced iterate (oracle) and of the final one, and their bf16 - fp32 differences.
+Without DIR (or with no WAV in it) it prints why and exits 0: the project does not depend on the samples.
+On a CPU without native bf16 the bf16 fits are emulated and slow (10x float32): keep the excerpts short.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.audio import Observation
+from bench.audio_io import read_audio
+from bench.method import RunContext, build_method
+from bench.metrics.waveform import snr
+
+
+def fit_once(design: str, precision: str, clean: np.ndarray, noisy: np.ndarray, iterations: int,
+             trace_every: int) -> tuple[float, float, float]:
+    """(oracle SNR, final SNR, seconds) of one fit."""
+    traced: list[float] = []
+    context = RunContext(seed=1, protocol={"iterations": iterations, "trace_every": trace_every},
+                         trace_callback=lambda i, wave: traced.append(snr(clean, wave, 16000)))
+    started = time.process_time()
+    estimate = build_method(f"unet-{design}", {"precision": precision}).restore(
+        Observation(noisy, 16000, "denoising"), context)
+    final = snr(clean, estimate.signal, 16000)
+    return max(traced + [final]), final, time.process_time() - started
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", help="folder of 16 kHz speech WAV files")
+    parser.add_argument("--designs", default="conv", help="comma-separated spectral prior designs")
+    parser.add_argument("--seconds", type=float, default=0.128)
+    parser.add_argument("--iterations", type=int, default=80)
+    parser.add_argument("--trace-every", type=int, default=10)
+    parser.add_argument("--clips", type=int, default=2)
+    parser.add_argument("--input-snr", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    files = sorted(Path(args.samples).glob("*.wav")) if args.samples and Path(args.samples).is_dir() else []
+    if not files:
+        print(f"no speech samples (--samples {args.samples!r}): nothing measured")
+        return 0
+    import bench.methods.spectral_priors  # noqa: F401 - registers the unet-* methods
+    rng = np.random.default_rng(0)
+    step = max(1, len(files) // args.clips)
+    diffs = {"oracle": [], "final": []}
+    for path in files[::step][:args.clips]:
+        audio, sr = read_audio(path)
+        if sr != 16000:
+            raise SystemExit(f"{path}: sample rate {sr}, expected 16000")
+        audio = np.asarray(audio, dtype=np.float32).reshape(-1, audio.shape[-1]).mean(0) if audio.ndim > 1 else audio
+        length = int(args.seconds * sr)
+        start = int(np.argmax(np.convolve(audio ** 2, np.ones(length), "valid")))  # the loudest excerpt
+        clean = audio[start:start + length].astype(np.float32)
+        noise = rng.standard_normal(length).astype(np.float32)
+        noise *= np.sqrt(np.sum(clean ** 2) / np.sum(noise ** 2) / 10 ** (args.input_snr / 10))
+        noisy = clean + noise
+        for design in args.designs.split(","):
+            fp32 = fit_once(design, "fp32", clean, noisy, args.iterations, args.trace_every)
+            bf16 = fit_once(design, "bf16", clean, noisy, args.iterations, args.trace_every)
+            diffs["oracle"].append(bf16[0] - fp32[0])
+            diffs["final"].append(bf16[1] - fp32[1])
+            print(f"{path.name} {design}: input {snr(clean, noisy, sr):.2f} dB; oracle fp32 {fp32[0]:.2f} "
+                  f"bf16 {bf16[0]:.2f} (diff {bf16[0] - fp32[0]:+.2f}); final fp32 {fp32[1]:.2f} bf16 {bf16[1]:.2f} "
+                  f"(diff {bf16[1] - fp32[1]:+.2f}) dB; {fp32[2]:.0f} s fp32, {bf16[2]:.0f} s bf16", flush=True)
+    for kind, values in diffs.items():
+        print(f"{kind} SNR bf16 - fp32 over {len(values)} fits: max |diff| {max(map(abs, values)):.2f} dB, "
+              f"mean {np.mean(values):+.2f} dB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
