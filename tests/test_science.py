@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from bench.audio import Clip
+from bench.corruptions.noise import GaussianNoise, UniformNoise
 from bench.fitting import Problems, Schedule
 from bench.metrics import get_metric
 from bench.methods.dap_separation import DAPSeparationPaper, DAPSeparationTian, exclusion
@@ -83,7 +85,7 @@ def test_spectral_snr_is_on_magnitudes_not_powers():
 
 def test_the_oracle_keeps_the_minimum_of_a_metric_where_lower_is_better():
     trace = [{"scores": {"si_sdr": 3.0, "envelope_distance": 0.30, "lsd": 2.0}},
-             {"scores": {"si_sdr": 7.0, "envelope_distance": 0.10, "lsd": None}},
+             {"scores": {"lsd": None, "si_sdr": 7.0, "envelope_distance": 0.10}},  # a missing score is skipped
              {"scores": {"si_sdr": 5.0, "envelope_distance": 0.20, "lsd": 1.5}}]
     assert _oracle(trace) == {"si_sdr": 7.0, "envelope_distance": 0.10, "lsd": 1.5}
 
@@ -250,3 +252,55 @@ def test_an_encoder_unit_is_gain_invariant_a_decoder_unit_is_not():
     decoder_unit = net.decoder[-1].unit1
     y = torch.randn(1, decoder_unit.conv.in_channels, 16, 16)
     assert not torch.allclose(decoder_unit(3.0 * y), decoder_unit(y), atol=1e-2)
+
+
+# -- the noise corruption ------------------------------------------------------------------------------------
+def tone_clip(offset=0.0, seconds=0.5):
+    t = np.arange(int(SR * seconds)) / SR
+    return Clip((offset + 0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), SR, "tone", "0")
+
+
+def test_si_snr_target_is_hit_on_a_clip_with_an_offset():
+    # SI-SNR is computed on zero-mean signals: the gain must remove the clip's mean, not add it
+    clip = tone_clip(offset=0.4)
+    observation = GaussianNoise(si_snr=3.0).apply(clip, np.random.default_rng(0))
+    clean, noisy = clip.samples.astype(np.float64), observation.signal.astype(np.float64)
+    s, e = clean - clean.mean(), noisy - noisy.mean()
+    target = np.dot(e, s) / np.dot(s, s) * s
+    assert 10 * np.log10(np.sum(target**2) / np.sum((e - target) ** 2)) == pytest.approx(3.0, abs=1e-3)
+
+
+def test_uniform_noise_is_symmetric_about_zero():
+    clip = tone_clip()
+    observation = UniformNoise(snr=0.0).apply(clip, np.random.default_rng(1))
+    noise = observation.signal.astype(np.float64) - clip.samples
+    assert abs(noise.mean()) < 0.02 * noise.std()
+    assert noise.max() == pytest.approx(-noise.min(), rel=0.01)
+
+
+def test_noise_of_a_given_std_on_a_silent_clip_is_the_noise_and_keeps_rate_and_task():
+    clip = Clip(np.zeros(4000, dtype=np.float32), SR, "silence", "0")
+    observation = GaussianNoise(std=0.1).apply(clip, np.random.default_rng(2))
+    assert observation.signal.std() == pytest.approx(0.1, rel=0.05)
+    assert observation.sr == SR and observation.task == "denoising"
+    assert np.isnan(observation.info["si_snr_db"])  # undefined on silence, recorded as NaN
+
+
+def test_level_dbfs_scales_clean_and_noisy_by_one_gain_to_the_drawn_level():
+    clip = tone_clip()
+    for seed in range(4):
+        observation = GaussianNoise(std=0.05, level_dbfs=[-30, -20]).apply(clip, np.random.default_rng(seed))
+        noisy, reference, info = observation.signal.astype(np.float64), observation.reference, observation.info
+        level = 20 * np.log10(np.sqrt(np.mean(noisy**2)))
+        assert -30 <= level <= -20 and info["level_dbfs"] == pytest.approx(level, abs=1e-4)
+        gain = info["level_gain"]
+        np.testing.assert_allclose(reference, clip.samples * gain, rtol=1e-5, atol=1e-8)
+        assert info["noise_std"] == pytest.approx(np.std(noisy - reference), rel=1e-3)
+    fixed = GaussianNoise(std=0.05, level_dbfs=[-25, -25]).apply(clip, np.random.default_rng(0)).signal
+    assert 20 * np.log10(np.sqrt(np.mean(fixed.astype(np.float64) ** 2))) == pytest.approx(-25, abs=1e-4)
+
+
+def test_the_noise_parameters_are_the_corruptions_recorded_params():
+    assert GaussianNoise(std=0.1).params == {"std": 0.1, "snr": None, "si_snr": None}
+    assert GaussianNoise(snr=5.0, level_dbfs=(-30, -20)).params == {"std": None, "snr": 5.0, "si_snr": None,
+                                                                     "level_dbfs": [-30, -20]}
