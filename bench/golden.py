@@ -1,9 +1,9 @@
-"""Golden results: a small committed suite and its committed per-item numbers, re-run from scratch and
+"""Golden results: small committed suites and their committed per-item numbers, re-run from scratch and
 compared, so a change that silently alters a metric, a corruption, a dataset or a method is caught.
 
-The suites (every ``*.toml`` of ``results/golden/``) run on the CPU in about a minute. ``bench check`` runs them into a fresh
-temporary results folder (never the cache: a change that keeps a version number keeps the cell keys too)
-and compares every final and input score with ``results/golden/numbers.csv`` within ``ABS_TOL + REL_TOL *
+The suites (every ``*.toml`` of ``results/golden/``) run on the CPU in about a minute. ``bench check`` runs
+them into a fresh temporary results folder (never the cache: a change that keeps a version number keeps the
+cell keys too) and compares every final and input score with ``results/golden/numbers.csv`` within ``ABS_TOL + REL_TOL *
 |golden|``. When a change is meant to alter the numbers, refresh them on purpose with
 ``bench check --update`` and commit the new ``numbers.csv`` with the change that explains it.
 """
