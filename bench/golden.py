@@ -1,9 +1,9 @@
-"""Golden results: a small committed suite and its committed per-item numbers, re-run from scratch and
+"""Golden results: small committed suites and their committed per-item numbers, re-run from scratch and
 compared, so a change that silently alters a metric, a corruption, a dataset or a method is caught.
 
-The suite (``results/golden/golden.toml``) runs on the CPU in seconds. ``bench check`` runs it into a fresh
-temporary results folder (never the cache: a change that keeps a version number keeps the cell keys too)
-and compares every final and input score with ``results/golden/numbers.csv`` within ``ABS_TOL + REL_TOL *
+The suites (every ``*.toml`` of ``results/golden/``) run on the CPU in about a minute. ``bench check`` runs
+them into a fresh temporary results folder (never the cache: a change that keeps a version number keeps the
+cell keys too) and compares every final and input score with ``results/golden/numbers.csv`` within ``ABS_TOL + REL_TOL *
 |golden|``. When a change is meant to alter the numbers, refresh them on purpose with
 ``bench check --update`` and commit the new ``numbers.csv`` with the change that explains it.
 """
@@ -36,14 +36,15 @@ class CheckResult:
 
 
 def run_golden(golden_dir: Path = GOLDEN_DIR, data_root=None) -> tuple[pd.DataFrame, list[str]]:
-    """Run the golden suite from scratch in this process; the long table of estimate and input scores."""
+    """Run every golden suite (each ``*.toml`` of the folder) from scratch in this process; the long table of
+    estimate and input scores."""
     from bench import scheduler
     from bench.cells import expand
     from bench.store import ResultsStore
     from bench.suite import read_suite_file
 
-    suite = read_suite_file(golden_dir / "golden.toml")
-    cells = expand(suite, "paper", data_root=data_root)
+    cells = [cell for path in sorted(golden_dir.glob("*.toml"))
+             for cell in expand(read_suite_file(path), "paper", data_root=data_root)]
     with tempfile.TemporaryDirectory(prefix="bench-golden-") as tmp:
         store = ResultsStore(tmp)
         scheduler.run(cells, store, devices="cpu", jobs=1, backend="sequential", data_root=data_root,

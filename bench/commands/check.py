@@ -1,4 +1,4 @@
-"""``bench check``: re-run the golden suite and compare with the committed golden numbers (exit 1 if they
+"""``bench check``: re-run the golden suites and compare with the committed golden numbers (exit 1 if they
 differ); ``bench check --update`` rewrites the numbers on purpose."""
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("check", help="re-run the golden suite and compare with the committed numbers",
-                              description="Runs results/golden/golden.toml from scratch on the CPU and compares "
-                                          "every score with results/golden/numbers.csv.")
+    p = subparsers.add_parser("check", help="re-run the golden suites and compare with the committed numbers",
+                              description="Runs every suite of results/golden/ (*.toml) from scratch on the CPU and "
+                                          "compares every score with results/golden/numbers.csv.")
     p.add_argument("--update", action="store_true",
                    help="rewrite the golden numbers from this run (when a change is meant to alter them)")
-    p.add_argument("--golden", help="folder with golden.toml and numbers.csv (default: results/golden)")
+    p.add_argument("--golden", help="folder with the golden suites (*.toml) and numbers.csv (default: results/golden)")
     p.add_argument("--data", help="data root (default: $BENCH_DATA or ~/bench-data)")
     p.set_defaults(handler=cmd_check)
 
