@@ -113,9 +113,15 @@ def trace_point_seconds(metrics: tuple[str, ...], all_metrics: bool, seconds: fl
     estimate = reference + 0.05 * rng.standard_normal(reference.shape).astype(np.float32)
     if any(name.startswith("bss") for name in metrics):  # separation: two sources
         reference, estimate = np.stack([reference, reference[::-1].copy()]), np.stack([estimate, estimate[::-1].copy()])
-    score = partial(score_point, list(metrics), reference, sr, None, estimate, not all_metrics, {})
+    mask = np.ones(reference.shape[-1], dtype=np.float32)
+    mask[len(mask) // 2:len(mask) // 2 + sr // 20] = 0  # one 50 ms gap, for the gap metrics
+    noisy = reference + 0.2 * rng.standard_normal(reference.shape).astype(np.float32)
+    input_scores = score_point(list(metrics), reference, sr, {"mask": mask}, noisy, False, {})  # improvements' base
+    score = partial(score_point, list(metrics), reference, sr, {"mask": mask}, estimate, not all_metrics,
+                    {k: v for k, v in input_scores.items() if v is not None})
     scores = score()
-    failed = [name for name, value in scores.items() if not np.isfinite(value)]
+    failed = [name for name, value in scores.items()
+              if value is None or (isinstance(value, float) and not np.isfinite(value))]
     if failed:
         raise RuntimeError(f"trace point scoring gave no value for {failed}: the timing would not be a scoring's")
     return _cpu_seconds(score, rounds=2)
