@@ -103,9 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the cell grid and the work left; run nothing")
     p.add_argument("--devices", help="cpu, cuda, or a list like cuda:0,cuda:1 (default: all GPUs, else CPU)")
     p.add_argument("--jobs", type=int, help="worker processes per device (default: 1 per GPU, 1 per CPU core)")
-    p.add_argument("--backend", default="processes", choices=["processes", "loky", "dask", "sequential"],
+    p.add_argument("--backend", default="processes",
+                   choices=["processes", "loky", "dask", "submitit", "submitit-local", "sequential"],
                    help="processes (or its old name loky): worker processes here; dask: a Dask cluster; "
+                        "submitit: SLURM job arrays (submitit-local: the same jobs as local processes); "
                         "sequential: in this process, for debugging (a crashing method ends the run)")
+    p.add_argument("--slurm-partition", help="--backend submitit: the SLURM partition")
+    p.add_argument("--slurm-time", type=int, default=60, metavar="MINUTES",
+                   help="--backend submitit: time limit of each array task (one batch of cells; default 60)")
+    p.add_argument("--slurm-gpus-per-task", type=int, default=0, metavar="N",
+                   help="--backend submitit: GPUs per array task (default 0: the cells run on the CPU)")
+    p.add_argument("--slurm-logs", type=Path, metavar="DIR",
+                   help="--backend submitit: folder for submitit's job files and logs (default RESULTS/submitit)")
     p.add_argument("--compile", action="store_true",
                    help="fit deep priors with torch.compile (tens of seconds per process, repaid over "
                         "thousands of iterations; the time is each record's estimate_info.compile_s)")
@@ -274,7 +283,7 @@ def cmd_run(args) -> int:
           f"{len(todo)} to run; results in {store.root}", file=sys.stderr)
     summary = scheduler.run(todo, store, devices=args.devices, jobs=args.jobs, backend=args.backend,
                             scheduler_address=args.scheduler_address, data_root=args.data,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, slurm=_slurm_options(args))
     for key, reason in summary.failures[:20]:
         print(f"  failed {key}: {reason}", file=sys.stderr)
     print(f"ran {summary.ok + summary.failed + summary.timeout} cells: {summary.ok} ok, {summary.failed} failed, "
@@ -308,6 +317,17 @@ def _check_writable(root: Path) -> None:
             pass
     except OSError as exc:
         raise OSError(exc.errno, f"results folder not writable ({exc.strerror})", str(root)) from None
+
+
+def _slurm_options(args):
+    from bench.submitit_backend import SlurmOptions
+
+    if args.slurm_time < 1:
+        raise ValueError(f"--slurm-time {args.slurm_time}: a time limit is at least 1 minute")
+    if args.slurm_gpus_per_task < 0:
+        raise ValueError(f"--slurm-gpus-per-task {args.slurm_gpus_per_task}: cannot be negative")
+    return SlurmOptions(partition=args.slurm_partition, time_min=args.slurm_time,
+                        gpus_per_task=args.slurm_gpus_per_task, logs=args.slurm_logs, max_parallel=args.jobs)
 
 
 def _print_grid(suite, cells, todo, store, args) -> None:

@@ -14,8 +14,10 @@ trace callback asks for outputs. ``FittedPrior`` turns it into a harness Method:
 batch, seeds each problem from its cell, and reports each problem's trace to its cell's context.
 
 Batch size. The scheduler hands a prior up to ``max_batch`` cells that share its configuration; that is
-``$BENCH_PRIOR_BATCH`` if set, else 8 when a GPU is visible, else 1 (on the CPU one process per core beats
-batching). To fit more clips at once on a large GPU: ``BENCH_PRIOR_BATCH=16 bench run --suite ...``; cells
+``$BENCH_PRIOR_BATCH`` if set, else ``GPU_BATCH_CAP`` when a GPU is visible, else 1 (on the CPU one process
+per core beats batching). On CUDA without ``$BENCH_PRIOR_BATCH`` the worker then fits them in groups sized
+from the device's memory: one probe step of a single problem measures its peak memory, and a group is the
+largest power of two of problems that fits in a fraction of the free memory (``batch_for_memory``). Cells
 of different clip lengths or protocols in one batch are fitted as separate groups. The batch size is not
 part of a cell's key: it changes how a cell is computed (float rounding), not what.
 
@@ -75,7 +77,8 @@ class Precision:
     rather than ``torch.autocast`` because autocast does not reach operations under ``torch.func.vmap``
     (checked with torch 2.13: a vmapped conv2d under autocast stays float32), and the single and the
     batched path must compute the same thing. ``channels_last``: NHWC inputs and weights for the single
-    network (the vmapped ensemble folds problems into channels, where the layout is the grouped conv's).
+    network, NHWC inputs for the vmapped ensemble (its grouped convolutions give the same result,
+    tests/test_batch_size.py; whether it is faster there on a GPU is not measured).
     ``resolve("auto", device)``: both on CUDA and on a CPU with native bf16 (``cpu_has_native_bf16``),
     neither elsewhere.
     """
@@ -212,8 +215,9 @@ def fit(model: Ensemble, inputs: torch.Tensor, objective: Callable[[torch.Tensor
     ``torch.compile``; the final, gradient-free forward stays eager (compiling it again would cost more than
     it saves). ``timings``, if given, receives ``compile_s``: the wall time of the first, compiling iteration.
     """
-    if precision.channels_last and model.size == 1 and inputs.dim() == 4:
-        model = model.to(memory_format=torch.channels_last)
+    if precision.channels_last and inputs.dim() == 4:  # batched: NHWC inputs to vmap's grouped convolutions
+        if model.size == 1:  # (the ensemble's stacked parameters are 5-d: no channels-last for them)
+            model = model.to(memory_format=torch.channels_last)
         inputs = inputs.contiguous(memory_format=torch.channels_last)
     trained = [p for p in model.parameters() if p.requires_grad]
     # one fused kernel for every parameter on CUDA (elementwise, so still each problem's own Adam); the CPU
@@ -251,19 +255,48 @@ def fit(model: Ensemble, inputs: torch.Tensor, objective: Callable[[torch.Tensor
 
 
 # -- deep priors as harness methods ---------------------------------------------------------------------
+GPU_BATCH_CAP = 32  # problems fitted at once on a GPU at most: past this the GPU is busy anyway
+MEMORY_FRACTION = 0.7  # of the free device memory a group of problems may take (allocator slack, scoring)
+
+
+def batch_override() -> int | None:
+    """``$BENCH_PRIOR_BATCH``: the user's batch size, used as given (no memory probe)."""
+    env = os.environ.get("BENCH_PRIOR_BATCH")
+    if not env:
+        return None
+    try:
+        return max(1, int(env))
+    except ValueError:
+        raise ValueError(f"$BENCH_PRIOR_BATCH={env!r}: not a whole number") from None
+
+
 @functools.lru_cache(maxsize=None)
 def default_batch() -> int:
-    """Cells the scheduler hands a prior at once: ``$BENCH_PRIOR_BATCH``, else 8 with a GPU visible, else 1.
+    """Cells the scheduler hands a prior at once: ``$BENCH_PRIOR_BATCH``, else ``GPU_BATCH_CAP`` with a GPU
+    visible (the worker splits them by memory, ``memory_batch``), else 1.
 
     On the CPU batching does not help (one process per core does), so CPU runs stay one cell per process.
     The batch size changes no cell key: it changes how cells are computed, not what is computed.
     """
-    env = os.environ.get("BENCH_PRIOR_BATCH")
-    if env:
-        return max(1, int(env))
+    override = batch_override()
+    if override is not None:
+        return override
     from bench.devices import visible_gpus  # finds GPUs without initialising CUDA here
 
-    return 8 if visible_gpus() else 1
+    return GPU_BATCH_CAP if visible_gpus() else 1
+
+
+def batch_for_memory(per_problem_bytes: int, free_bytes: int, *, fraction: float = MEMORY_FRACTION,
+                     cap: int = GPU_BATCH_CAP) -> int:
+    """The largest power of two n <= cap with n problems of ``per_problem_bytes`` each within ``fraction``
+    of ``free_bytes``; at least 1 (a problem too large for the device fails as it would alone)."""
+    if per_problem_bytes <= 0:
+        return cap
+    fits = int(fraction * free_bytes // per_problem_bytes)
+    n = 1
+    while n * 2 <= min(fits, cap):
+        n *= 2
+    return n
 
 
 class _DefaultBatch:
@@ -348,11 +381,43 @@ class FittedPrior(Method):
         for i, (obs, ctx) in enumerate(zip(observations, contexts)):
             key = repr((obs.signal.shape, sorted(ctx.protocol.items()), ctx.device))
             groups.setdefault(key, []).append(i)
-        for indices in groups.values():
-            estimates = self._fit_group([observations[i] for i in indices], [contexts[i] for i in indices])
-            for i, estimate in zip(indices, estimates):
-                results[i] = estimate
+        for group in groups.values():
+            size = self._memory_batch(observations[group[0]], contexts[group[0]], len(group))
+            for start in range(0, len(group), size):
+                indices = group[start:start + size]
+                estimates = self._fit_group([observations[i] for i in indices], [contexts[i] for i in indices])
+                for i, estimate in zip(indices, estimates):
+                    results[i] = estimate
         return results
+
+    def _memory_batch(self, observation, context, wanted: int) -> int:
+        """How many of ``wanted`` problems to fit at once: all on the CPU or with ``$BENCH_PRIOR_BATCH``;
+        on CUDA as many as ``batch_for_memory`` allows, from one probe step of one problem."""
+        device = torch.device(context.device)
+        if wanted == 1 or device.type != "cuda" or batch_override() is not None:
+            return wanted
+        per_problem = self._probe_memory(observation, context, device)
+        free, _ = torch.cuda.mem_get_info(device)
+        return min(wanted, batch_for_memory(per_problem, free))
+
+    def _probe_memory(self, observation, context, device: torch.device) -> int:
+        """Peak device memory of one training step of one problem (forward, backward, Adam), in bytes,
+        under its own random streams so that the fits that follow are unchanged."""
+        schedule = Schedule.from_protocol(context.protocol)
+        torch.cuda.synchronize(device)
+        baseline = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        with torch.random.fork_rng(devices=[device]):
+            problems = Problems([observation], [context], device,
+                                {k: v.unsqueeze(0).to(device) for k, v in self.problem_tensors(observation).items()})
+            inputs = self.draw_input(observation, torch.Generator().manual_seed(0)).unsqueeze(0).to(device)
+            model = Ensemble(self.network, [0]).to(device)
+            fit(model, inputs, lambda out, step: self.objective(out, problems, step, schedule),
+                Schedule(iterations=1, lr=schedule.lr), precision=self.resolved_precision(device))
+            del model, problems, inputs
+        peak = torch.cuda.max_memory_allocated(device) - baseline
+        torch.cuda.empty_cache()
+        return peak
 
     def _fit_group(self, observations, contexts) -> list[Estimate]:
         device = torch.device(contexts[0].device)

@@ -4,7 +4,8 @@ Locally, ``jobs`` worker processes per device (``bench.worker_pool``, also for `
 device for its life, setting ``CUDA_VISIBLE_DEVICES`` before CUDA initialises, and a worker that crashes,
 hangs past the time limit or outlives the run is stopped by this process. With ``backend="dask"`` the same
 cells go to a Dask distributed cluster through joblib's backend switch; ``backend="sequential"`` runs them
-in this process (a method's crash then ends the run: for debugging).
+in this process (a method's crash then ends the run: for debugging); ``backend="submitit"`` sends them
+as SLURM job arrays (``bench.submitit_backend``).
 Records are written by this process as results arrive, so an interrupted run loses only cells in flight,
 and a rerun dispatches only the cells without a record.
 """
@@ -214,7 +215,7 @@ def _wait_elsewhere(cells, claims, store, started, summary, poll_s: float = 1.0)
 
 def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = None, jobs: int | None = None,
               backend: str = "processes", scheduler_address: str | None = None, data_root=None,
-              progress: bool = True, on_record: Callable[[dict], None] | None = None) -> RunSummary:
+              progress: bool = True, on_record: Callable[[dict], None] | None = None, slurm=None) -> RunSummary:
     """Run cells this process has claimed and write their records."""
     summary = RunSummary(total=len(cells), dispatched=len(cells))
     if not cells:
@@ -253,13 +254,19 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
     try:
         if backend == "dask":
             _run_dask(work, slots, scheduler_address, data_root, consume)
+        elif backend in ("submitit", "submitit-local"):
+            from bench.submitit_backend import SlurmOptions, run_submitit
+
+            run_submitit(work, _run_batch, data_root, consume, results_root=store.root,
+                         options=slurm or SlurmOptions(), local=backend == "submitit-local",
+                         lost_record=_lost_record)
         elif backend == "sequential":  # in this process, on the first device: for debugging a method
             for batch in work:
                 consume(_run_batch(batch, slots[0], data_root))
         elif backend in ("processes", "loky"):
             _run_processes(work, slots, data_root, consume)
         else:
-            raise ValueError(f"--backend {backend}: not one of processes, dask, sequential")
+            raise ValueError(f"--backend {backend}: not one of processes, dask, submitit, submitit-local, sequential")
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:

@@ -1,0 +1,92 @@
+"""--backend submitit, run through submitit's LocalExecutor (the same pickled jobs a SLURM array runs)."""
+import os
+
+import pytest
+
+from bench.cells import expand
+from bench.cli import main
+from bench.scheduler import run
+from bench.store import ResultsStore
+from bench.submitit_backend import SlurmOptions
+from bench.suite import load_suite
+
+pytest.importorskip("submitit")
+
+
+def test_local_submitit_jobs_give_the_scores_of_local_workers(tmp_path):
+    cells = expand(load_suite("smoke"), "smoke")
+    cells = [c for c in cells if c.method["name"] == "identity"][:2] + \
+        [c for c in cells if c.method["name"] != "identity"][:2]
+    local, jobs = ResultsStore(tmp_path / "local"), ResultsStore(tmp_path / "submitit")
+    assert run(cells, local, jobs=2, progress=False).ok == len(cells)
+    summary = run(cells, jobs, backend="submitit-local", progress=False)
+    assert summary.ok == len(cells) and not summary.failures
+    for cell in cells:
+        a, b = local.read(cell.key), jobs.read(cell.key)
+        assert a["scores"] == b["scores"] and a["input_scores"] == b["input_scores"]
+        assert b["device"] == "cpu"
+    assert list((tmp_path / "submitit" / "submitit").glob("*_log.out"))  # submitit's logs, by default
+
+
+CRASH_SUITE = """
+name = "crash"
+items = 3
+seeds = [0]
+seconds = 0.1
+metrics = ["si_sdr"]
+[[methods]]
+name = "test-crash"
+[[datasets]]
+name = "test-tone"
+[[corruptions]]
+name = "gaussian-noise"
+params = { std = 0.1 }
+"""
+
+
+def test_a_job_that_dies_fails_only_its_cells_and_a_rerun_submits_nothing(tmp_path, capsys):
+    suite = tmp_path / "crash.toml"
+    suite.write_text(CRASH_SUITE)
+    cells = expand(load_suite(str(suite)))
+    crashing = {c.key for c in cells if c.method_seed % 3 == 0}
+    assert 0 < len(crashing) < len(cells)
+    results, logs = tmp_path / "r", tmp_path / "logs"
+    args = ["run", "--suite", str(suite), "--results", str(results), "--backend", "submitit-local",
+            "--slurm-logs", str(logs), "--no-progress"]
+    assert main(args) == 1  # cells failed
+    store = ResultsStore(results)
+    for cell in cells:
+        record = store.read(cell.key)
+        if cell.key in crashing:
+            assert record["status"] == "failed" and record["error"].startswith("submitit job ")
+        else:
+            assert record["status"] == "ok"
+    assert list(logs.glob("*_submitted.pkl"))  # --slurm-logs is where submitit keeps its files
+    capsys.readouterr()
+    assert main(args) == 1  # the failed cells are still failed: a rerun finds every cell recorded
+    err = capsys.readouterr().err
+    assert "0 to run" in err and "submitted" not in err
+
+
+def test_slurm_options_are_checked_before_anything_runs(tmp_path, capsys):
+    code = main(["run", "--suite", "smoke", "--results", str(tmp_path / "r"), "--backend", "submitit",
+                 "--slurm-time", "0", "--no-progress"])
+    assert code == 2 and "--slurm-time 0" in capsys.readouterr().err
+    assert not list((tmp_path / "r").glob("cells/*/*.json"))
+
+
+def test_the_sbatch_script_asks_for_the_partition_time_and_gpus(tmp_path, monkeypatch):
+    """No SLURM here: submitit only looks for an ``srun`` program before writing the sbatch script, which is
+    what this test reads (nothing is submitted)."""
+    from bench.submitit_backend import make_executor
+
+    programs = tmp_path / "bin"
+    programs.mkdir()
+    (programs / "srun").write_text("#!/bin/sh\nexit 1\n")
+    (programs / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{programs}:{os.environ['PATH']}")
+    options = SlurmOptions(partition="gpu", time_min=90, gpus_per_task=1, max_parallel=4)
+    script = make_executor("slurm", tmp_path / "logs", options)._executor._make_submission_file_text("cmd", "x")
+    for line in ("#SBATCH --partition=gpu", "#SBATCH --time=90", "#SBATCH --gpus-per-node=1",
+                 "#SBATCH --ntasks-per-node=1"):
+        assert line in script.splitlines()
