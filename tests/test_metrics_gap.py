@@ -96,8 +96,6 @@ seeds = [0]
 seconds = 0.5
 sample_rate = 16000
 metrics = ["si_sdr", "si_sdr_gap", "snr_gap"]
-[protocol]
-iterations = 0
 [[methods]]
 name = "identity"
 [[methods]]

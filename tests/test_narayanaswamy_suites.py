@@ -53,7 +53,8 @@ def test_smoke_grid_with_synthetic_stand_ins():
     for cell in cells:
         by_table[cell.labels["suite"]] = by_table.get(cell.labels["suite"], 0) + 1
     assert by_table == {TABLES[0]: 36, TABLES[1]: 60, TABLES[2]: 24, TABLES[3]: 12}  # with the classical rows
-    assert all(cell.config["protocol"]["iterations"] == 3 for cell in cells)
+    fitted = [cell for cell in cells if "iterations" in cell.config["protocol"]]  # the classical rows fit nothing
+    assert fitted and all(cell.config["protocol"]["iterations"] == 3 for cell in fitted)
     assert all(cell.dataset.get("standin_for") or cell.dataset["name"] == "stack" for cell in cells)
 
 

@@ -137,15 +137,13 @@ def test_a_method_that_kills_its_worker_fails_only_its_cells(tmp_path, jobs, how
 def test_a_silent_hang_is_stopped_by_the_timeout(tmp_path):
     suite = _suite(tmp_path, "test-dies", '{ how = "hang" }', items=2)
     results = tmp_path / "r"
-    started = time.monotonic()
     done = _bench("run", "--suite", suite, "--results", str(results), "--jobs", "1", "--timeout", "1",
                   "--no-progress", "--no-report")
     assert done.returncode == 1, done.stderr
     by_method = _records_by_method(results)
     assert [r["status"] for r in by_method["test-dies"]] == ["timeout", "timeout"]
     assert all("time limit" in r["error"] for r in by_method["test-dies"])
-    assert all(r["status"] == "ok" for r in by_method["identity"])
-    assert time.monotonic() - started < 120
+    assert all(r["status"] == "ok" for r in by_method["identity"])  # the run ended (_bench has a time limit)
 
 
 def test_a_method_that_reports_times_out_cleanly_before_the_hard_limit(tmp_path):

@@ -50,7 +50,8 @@ def test_table2_compares_wave_unet_with_demucs_on_gaps_of_1_2_and_5_ms():
 
 def test_smoke_grid_runs_short_fits_on_stand_ins():
     cells = expand(load_suite("waveform-prior"), "smoke", synthetic=True)
-    assert cells and all(cell.config["protocol"]["iterations"] <= 3 for cell in cells)
+    fitted = [cell for cell in cells if "iterations" in cell.config["protocol"]]  # the classical rows fit nothing
+    assert fitted and all(cell.config["protocol"]["iterations"] <= 3 for cell in fitted)
     assert all(cell.dataset.get("standin_for") for cell in cells)
     keys = [cell.key for cell in cells]
     assert len(keys) == len(set(keys))
