@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     previous = _on_sigterm(_terminate)
     try:
         return args.handler(args)
+    except BrokenPipeError:  # `bench report ... | head`: the reader has what it wanted
+        sys.stderr.close()  # nothing more can be said, and Python must not complain at exit
+        return EXIT_OK
     except (UnknownNameError, CorpusMissing, ValueError, FileNotFoundError) as exc:
         return _error(args, exc, EXIT_USAGE)
     except OSError as exc:  # the machine, not the input: a results folder not writable, a full disk
