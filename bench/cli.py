@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except BrokenPipeError:  # `bench report ... | head`: the reader has what it wanted
-        sys.stderr.close()  # nothing more can be said, and Python must not complain at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit cannot fail
         return EXIT_OK
     except (UnknownNameError, CorpusMissing, ValueError, FileNotFoundError) as exc:
         return _error(args, exc, EXIT_USAGE)
