@@ -202,6 +202,31 @@ def entries(table: Table) -> dict[tuple[tuple, tuple], Entry]:
             if entry.reference and entry.value is not None:
                 entry.difference = entry.value - float(entry.reference["mean"])
             out[(row, column)] = entry
+    for (row, column), (to_oracle, over_final) in rule_gaps(table, out).items():
+        out[(row, column)].text += f" [{to_oracle:+.2f} to oracle, {over_final:+.2f} over final]"
+    return out
+
+
+def rule_gaps(table: Table, values: dict | None = None) -> dict[tuple[tuple, tuple], tuple[float, float]]:
+    """For a table with a "rule" row field, each blind rule's entry: (its loss against the table's oracle
+    rule, its gain over the final iterate), in the metric's unit and signed by its direction (a positive
+    loss is worse than the oracle, a positive gain better than the final iterate)."""
+    if "rule" not in table.row_fields:
+        return {}
+    values = values if values is not None else entries(table)
+    at = table.row_fields.index("rule")
+    metric_at = table.column_fields.index("metric") if "metric" in table.column_fields else None
+    out = {}
+    for (row, column), entry in values.items():
+        if not row[at].startswith("blind:") or entry.value is None:
+            continue
+        oracle = values.get((row[:at] + (table.rule,) + row[at + 1:], column))
+        final = values.get((row[:at] + (FINAL,) + row[at + 1:], column))
+        if oracle is None or final is None or oracle.value is None or final.value is None:
+            continue
+        spec = output_spec(column[metric_at]) if metric_at is not None else None
+        sign = 1.0 if spec is None or spec.higher_is_better else -1.0
+        out[(row, column)] = (sign * (oracle.value - entry.value), sign * (entry.value - final.value))
     return out
 
 
