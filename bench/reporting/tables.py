@@ -203,7 +203,7 @@ def entries(table: Table) -> dict[tuple[tuple, tuple], Entry]:
                 entry.difference = entry.value - float(entry.reference["mean"])
             out[(row, column)] = entry
     for (row, column), (to_oracle, over_final) in rule_gaps(table, out).items():
-        out[(row, column)].text += f" [{to_oracle:+.2f} to oracle, {over_final:+.2f} over final]"
+        out[(row, column)].text += f" [loss to oracle {to_oracle:+.2f}, gain over final {over_final:+.2f}]"
     return out
 
 
@@ -314,7 +314,9 @@ def shown_row_labels(table: Table) -> list[list[str]]:
 def caption(table: Table) -> str:
     n_items = int(table.cells["n"].max()) if len(table.cells) else 0
     shown = "median" if table.statistic == "median" else "mean ± std"
-    iterate = "rows per selection rule" if "rule" in table.row_fields else describe(table.rule)
+    iterate = (f"one row per selection rule, each blind rule with its loss against the oracle, {describe(table.rule)}, "
+               "and its gain over the final iterate (positive: better)" if "rule" in table.row_fields
+               else describe(table.rule))
     paper = "; the paper's published number and our difference beside ours" if table.suite.references else ""
     return (f"{shown} over n={n_items} items x seeds per entry (fewer where marked); {iterate}; "
             f"best per column in bold; ↑ higher is better, ↓ lower is better{paper}; profile {table.profile}.")
