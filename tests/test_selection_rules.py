@@ -232,3 +232,18 @@ def test_report_shows_a_table_under_any_rule_and_says_which(tmp_path, capsys):
     file.write_text(json.dumps(record))
     assert main(["report", "--suite", str(path), "--results", str(results), "--select", "oracle:snr"]) == 0
     assert "RULE oracle:snr MISSING for 1 of 4 finished cells" in capsys.readouterr().out
+
+    # rows per rule: each blind rule's entry says its loss against the oracle and its gain over the final
+    by_rule = tmp_path / "by_rule.toml"
+    by_rule.write_text(SUITE.replace('select = "oracle:snr"',
+                                     'select = "oracle:snr"\nlayout = { rows = ["method", "rule"], columns = ["metric"] }'))
+    assert main(["report", "--suite", str(by_rule), "--results", str(results), "--format", "json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    table = table["tables"][0]
+    values = {(tuple(c["row"]), tuple(c["column"])): c["value"] for c in table["cells"]}
+    oracle = values[(("test-iterative", "oracle:snr"), ("snr",))]
+    final = values[(("test-iterative", "final"), ("snr",))]
+    plateau_value = values[(("test-iterative", "blind:plateau"), ("snr",))]
+    assert main(["report", "--suite", str(by_rule), "--results", str(results)]) == 0
+    md = capsys.readouterr().out
+    assert f"[loss to oracle {oracle - plateau_value:+.2f}, gain over final {plateau_value - final:+.2f}]" in md
