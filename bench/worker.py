@@ -102,6 +102,7 @@ class _CellRun:
                                        "device": device, "status": "ok", "error": None}
         self.trace: list[dict] = []
         self.iterates: dict[int, np.ndarray] = {}  # the traced signals, scored again at the rules' picks
+        self.blind: dict[int, dict] = {}  # per traced iterate, what a blind stopping rule may read
         self.losses: dict[int, float] = {}  # the fit's loss at a reported iterate (RunContext.loss_callback)
         self.own_time: float | None = None
 
@@ -134,22 +135,26 @@ class _CellRun:
 
     def on_trace(self, iteration: int, signal: np.ndarray) -> None:
         if _shape_ok(signal, self.observation.reference) and np.all(np.isfinite(signal)):
+            self.note_blind(int(iteration), signal)
             scores, _ = self.scorer.score(signal, trace_only=not self.context.trace_all_metrics)
             scores.update(self.scorer.improvements(scores, self.input_scores, only_scored=True))
-            self.trace.append({"iteration": int(iteration), "scores": scores,
-                               "stats": self.blind_stats(int(iteration), signal)})
-            self.iterates[int(iteration)] = np.array(signal, copy=True)
+            self.trace.append({"iteration": int(iteration), "scores": scores})
 
-    def blind_stats(self, iteration: int, signal: np.ndarray) -> dict:
-        """What a blind stopping rule may read about this iterate (bench.stopping): the fit's loss, the
-        residual against the observation and, once a window is full, the moving variance stored at the
-        window's first iterate."""
-        window = [self.iterates[p["iteration"]] for p in self.trace[-(WMV_WINDOW - 1):]] + [signal]
-        if len(window) == WMV_WINDOW and WMV_WINDOW > 1:
-            self.trace[-(WMV_WINDOW - 1)]["stats"]["wmv"] = window_variance(window)
-        return {"loss": self.losses.pop(iteration, None),
-                "residual": residual(signal, self.observation.signal, self.observation.known.get("mask")),
-                "wmv": None}
+    def note_blind(self, iteration: int, signal: np.ndarray) -> None:
+        """Keep the iterate and what a blind stopping rule may read about it (bench.stopping): the fit's loss,
+        the residual against the observation and, once a window is full, the moving variance (stored at the
+        window's first iterate)."""
+        previous = list(self.iterates)[-(WMV_WINDOW - 1):] if WMV_WINDOW > 1 else []
+        if len(previous) == WMV_WINDOW - 1 and previous:
+            self.blind[previous[0]]["wmv"] = window_variance([*(self.iterates[i] for i in previous), signal])
+        self.blind[iteration] = {"loss": self.losses.pop(iteration, None), "wmv": None,
+                                 "residual": residual(signal, self.observation.signal, self.observation.known.get("mask"))}
+        self.iterates[iteration] = np.array(signal, copy=True)
+
+    def attach_blind(self) -> None:
+        """Put each trace point's blind statistics beside its scores."""
+        for point in self.trace:
+            point["stats"] = self.blind.get(point["iteration"], {})
 
     def finish(self, result) -> None:
         try:
@@ -157,6 +162,7 @@ class _CellRun:
             _check_estimate(estimate.signal, self.observation.reference)
             scores, errors = self.scorer.score(estimate.signal)
             scores.update(self.scorer.improvements(scores, self.input_scores))
+            self.attach_blind()
             self.record.update(
                 scores=scores, input_scores=self.input_scores,
                 # a method that traces nothing has one iterate, its estimate: that is its oracle too
@@ -195,6 +201,7 @@ class _CellRun:
         else:
             self.record.update(status="failed", error=_describe(exc))
         if getattr(self, "trace", None):
+            self.attach_blind()
             self.record["trace"] = self.trace  # what was seen before the failure helps diagnose it
 
     def wall_time(self, batch_elapsed: float) -> float:

@@ -247,3 +247,20 @@ def test_report_shows_a_table_under_any_rule_and_says_which(tmp_path, capsys):
     assert main(["report", "--suite", str(by_rule), "--results", str(results)]) == 0
     md = capsys.readouterr().out
     assert f"[loss to oracle {oracle - plateau_value:+.2f}, gain over final {plateau_value - final:+.2f}]" in md
+
+
+def test_a_deep_priors_loss_reaches_the_trace():
+    """The fitting engine reports each traced iterate's own loss (its objective on that iterate)."""
+    from bench.audio import Observation
+    from bench.method import RunContext, build_method
+
+    method = build_method("waveform-demucs", {})
+    signal = np.random.default_rng(0).standard_normal(2048).astype(np.float32) * 0.1
+    losses, traced = {}, []
+    context = RunContext(protocol={**method.protocol_defaults, "iterations": 3, "trace_every": 1},
+                         trace_callback=lambda i, s: traced.append((i, s)), loss_callback=losses.__setitem__)
+    estimate = method.restore(Observation(signal, 16000, "denoising"), context)
+    assert sorted(losses) == [i for i, _ in traced] == [1, 2, 3]
+    # the last traced iterate is the estimate, and its loss the method's own final loss (L1 to the observation)
+    assert losses[3] == pytest.approx(estimate.info["final_loss"], rel=1e-5)
+    assert len(set(losses.values())) == 3
