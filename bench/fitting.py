@@ -193,7 +193,7 @@ class Ensemble(nn.Module):
         return state
 
 
-TraceCallback = Callable[[int, torch.Tensor], None]
+TraceCallback = Callable[[int, torch.Tensor, torch.Tensor], None]
 
 
 def fit(model: Ensemble, inputs: torch.Tensor, objective: Callable[[torch.Tensor, int], torch.Tensor],
@@ -205,7 +205,8 @@ def fit(model: Ensemble, inputs: torch.Tensor, objective: Callable[[torch.Tensor
     """Minimise ``objective(model(inputs), iteration).sum()`` with Adam; return the final outputs.
 
     ``objective`` returns one loss per problem, shape (B,), computed on float32 outputs. Iterate i is the
-    network's output after i updates; ``trace(i, outputs)`` is called (outputs detached, float32) for
+    network's output after i updates; ``trace(i, outputs, losses)`` is called (outputs detached, float32;
+    losses the per-problem loss of that iterate, the blind stopping rules' input) for
     each i in 1..iterations where ``trace_at(i)``; these are the only host-device synchronisation points
     the engine adds. The returned outputs are iterate ``schedule.iterations``. ``redraw(i)``, if given,
     returns the inputs of iterate i >= 1 (a prior whose input noise is drawn anew every iteration);
@@ -233,13 +234,13 @@ def fit(model: Ensemble, inputs: torch.Tensor, objective: Callable[[torch.Tensor
     started = time.perf_counter()
     for step in range(schedule.iterations):
         outputs = forward(step, train)  # iterate `step`: the output after `step` updates
-        if step > 0 and trace is not None and trace_at is not None and trace_at(step):
-            trace(step, outputs.detach())
         for group in optimiser.param_groups:
             group["lr"] = schedule.lr_at(step)
         loss = objective(outputs, step)
         if loss.dim() != 1 or loss.shape[0] != outputs.shape[0]:
             raise ValueError(f"the objective must return one loss per problem, got shape {tuple(loss.shape)}")
+        if step > 0 and trace is not None and trace_at is not None and trace_at(step):
+            trace(step, outputs.detach(), loss.detach())
         optimiser.zero_grad(set_to_none=True)
         loss.sum().backward()
         optimiser.step()
@@ -249,8 +250,8 @@ def fit(model: Ensemble, inputs: torch.Tensor, objective: Callable[[torch.Tensor
             timings["compile_s"] = time.perf_counter() - started
     with torch.no_grad():
         outputs = forward(schedule.iterations)
-    if trace is not None and trace_at is not None and trace_at(schedule.iterations):
-        trace(schedule.iterations, outputs)
+        if trace is not None and trace_at is not None and trace_at(schedule.iterations):
+            trace(schedule.iterations, outputs, objective(outputs, schedule.iterations - 1))
     return outputs
 
 
@@ -436,11 +437,11 @@ class FittedPrior(Method):
         problems = Problems(observations, contexts, device, tensors)
         model = Ensemble(self.network, [int(s[0]) for s in seeds]).to(device)
 
-        def trace(iteration: int, outputs: torch.Tensor) -> None:
+        def trace(iteration: int, outputs: torch.Tensor, losses: torch.Tensor) -> None:
             waves = self.signals(outputs, problems).cpu().numpy()
-            for ctx, wave in zip(contexts, waves):
+            for ctx, wave, loss in zip(contexts, waves, losses.cpu().tolist()):
                 if ctx.wants_trace(iteration):
-                    ctx.report(iteration, wave)
+                    ctx.report(iteration, wave, loss=loss)
 
         # the fit's own random draws (dropout) come from a stream seeded by the group's first cell, so a cell
         # reruns identically in the same batch, whatever ran before it in the worker

@@ -2,7 +2,10 @@
 
 A record stands alone: it carries the cell's hashed configuration (method, dataset, corruption, item, seed,
 metrics and the resolved protocol), the labels of the table that first ran it (suite, method, dataset,
-corruption, profile), whether its clips were generated (``synthetic``), its status and its scores. Reports,
+corruption, profile), whether its clips were generated (``synthetic``), its status and its scores: of the
+final estimate (``scores``), each output's best traced iterate (``oracle_scores``) and, per selection rule
+of ``bench.rules``, the iterate it picked with every metric there (``selected``: rule -> {"iteration",
+"scores", "reason" where the rule picked nothing}; absent from records written before the rules existed). Reports,
 status and compare can therefore work from a results folder without the corpora or the run's flags.
 
 ``check`` validates a record on write and on read; a record that fails is *damaged*: listed by
@@ -21,7 +24,7 @@ STATUSES = ("ok", "failed", "timeout")
 REQUIRED = {"format": int, "key": str, "config": dict, "labels": dict, "status": str, "synthetic": bool}
 # field -> accepted types, where present
 OPTIONAL = {"error": (str, type(None)), "scores": (dict, type(None)), "input_scores": (dict, type(None)),
-            "oracle_scores": (dict, type(None)), "metric_errors": (dict, type(None)), "trace": (list, type(None)),
+            "oracle_scores": (dict, type(None)), "selected": (dict, type(None)), "metric_errors": (dict, type(None)), "trace": (list, type(None)),
             "wall_time_s": (int, float, type(None)), "device": (str, type(None)),
             "finished_at": (str, type(None)), "provenance": (dict, type(None))}
 CONFIG_REQUIRED = {"method": dict, "dataset": dict, "corruption": dict, "item": (str, int), "seed": int}

@@ -91,7 +91,7 @@ class ResultsStore:
                     yield record
 
     def table(self, keys: Iterable[str] | None = None, labels: dict[str, dict] | None = None) -> pd.DataFrame:
-        """Long format: one row per cell x metric output x which (estimate / input / oracle).
+        """Long format: one row per cell x metric output x which (estimate / input / oracle / a rule's name).
 
         ``labels`` maps a key to the labels a suite gives it (a cell shared by two suites is labelled by
         the suite asking). Failed cells appear once with a null metric, so they can be counted.
@@ -128,6 +128,9 @@ def long_table(records: Iterable[dict], labels: dict[str, dict] | None = None) -
             for metric, value in (r.get(field) or {}).items():
                 rows.append({**base, "metric": metric, "which": which, "value": value})
                 emitted = True
+        for rule, pick in (r.get("selected") or {}).items():  # which = the rule's name (bench.rules)
+            for metric, value in ((pick or {}).get("scores") or {}).items():
+                rows.append({**base, "metric": metric, "which": rule, "value": value})
         if not emitted:
             rows.append({**base, "metric": None, "which": None, "value": None})
     frame = pd.DataFrame(rows, columns=COLUMNS)

@@ -184,6 +184,7 @@ def parse_suite(data: dict, path: Path | None = None) -> Suite:
     if isinstance(settings["seeds"], int):
         settings["seeds"] = list(range(settings["seeds"]))
     suite.settings = settings
+    _check_select(settings["select"], f"{where}: select", suite.metrics)
     if suite.has_table and not (suite.datasets and suite.corruptions and suite.metrics):
         raise ValueError(f"{where}: the suite declares methods but no datasets, corruptions or metrics")
     for profile, override in suite.profiles.items():
@@ -195,7 +196,20 @@ def parse_suite(data: dict, path: Path | None = None) -> Suite:
                 raise ValueError(f"{where}: [profiles.{profile}]: unknown key {key!r}."
                                  f"{did_you_mean(key, [*_DEFAULT_SETTINGS, 'protocol'])}")
         check_values(override.get("protocol", {}), f"{where}: [profiles.{profile}.protocol]")
+        if "select" in override:
+            _check_select(override["select"], f"{where}: [profiles.{profile}] select", suite.metrics)
     return suite
+
+
+def _check_select(rule, where: str, metrics: list[str]) -> None:
+    from bench.metrics import get_metric
+    from bench.rules import parse_rule
+
+    try:
+        outputs = [o for name in metrics for o in get_metric(name).output_names] if metrics else None
+    except Exception:  # noqa: BLE001 - an unknown metric is reported where the cells are expanded
+        outputs = None
+    parse_rule(rule, where, outputs)  # ValueError naming the file and the closest rules
 
 
 def _component(entry, kind: str, index: int, where: str) -> Component:

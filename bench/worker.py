@@ -26,7 +26,9 @@ from bench.method import CellTimeout, RunContext, build_method
 from bench.metrics import Metric, evaluate, get_metric, output_spec
 from bench.progress import FitProgress
 from bench.provenance import provenance
+from bench.rules import picks, stated_noise_std
 from bench.seeds import item_seed
+from bench.stopping import WMV_WINDOW, residual, window_variance
 
 
 class MethodFailure(Exception):
@@ -100,6 +102,9 @@ class _CellRun:
         self.record: dict[str, Any] = {"key": cell.key, "config": cell.config, "labels": cell.labels,
                                        "device": device, "status": "ok", "error": None}
         self.trace: list[dict] = []
+        self.iterates: dict[int, np.ndarray] = {}  # the traced signals, scored again at the rules' picks
+        self.blind: dict[int, dict] = {}  # per traced iterate, what a blind stopping rule may read
+        self.losses: dict[int, float] = {}  # the fit's loss at a reported iterate (RunContext.loss_callback)
         self.own_time: float | None = None
 
     def prepare(self) -> bool:
@@ -121,7 +126,8 @@ class _CellRun:
             self.context = RunContext(device=self.device, seed=self.cell.method_seed,
                                       protocol=dict(config["protocol"]), trace_callback=self.on_trace,
                                       deadline=self.started + timeout if timeout else None,
-                                      progress=FitProgress.for_cell(self.cell.key))
+                                      progress=FitProgress.for_cell(self.cell.key),
+                                      loss_callback=self.losses.__setitem__)
             return True
         except Exception as exc:  # noqa: BLE001 - a bad file or parameter fails this cell only
             self.fail(exc)
@@ -130,11 +136,28 @@ class _CellRun:
 
     def on_trace(self, iteration: int, signal: np.ndarray) -> None:
         if _shape_ok(signal, self.observation.reference) and np.all(np.isfinite(signal)):
+            self.note_blind(int(iteration), signal)
             if (pending := trace_scoring.pending_for(self)) is not None:  # scored off this thread
                 return pending.submit(iteration, signal)
             scores, _ = self.scorer.score(signal, trace_only=not self.context.trace_all_metrics)
             scores.update(self.scorer.improvements(scores, self.input_scores, only_scored=True))
             self.trace.append({"iteration": int(iteration), "scores": scores})
+
+    def note_blind(self, iteration: int, signal: np.ndarray) -> None:
+        """Keep the iterate and what a blind stopping rule may read about it (bench.stopping): the fit's loss,
+        the residual against the observation and, once a window is full, the moving variance (stored at the
+        window's first iterate)."""
+        previous = list(self.iterates)[-(WMV_WINDOW - 1):] if WMV_WINDOW > 1 else []
+        if len(previous) == WMV_WINDOW - 1 and previous:
+            self.blind[previous[0]]["wmv"] = window_variance([*(self.iterates[i] for i in previous), signal])
+        self.blind[iteration] = {"loss": self.losses.pop(iteration, None), "wmv": None,
+                                 "residual": residual(signal, self.observation.signal, self.observation.known.get("mask"))}
+        self.iterates[iteration] = np.array(signal, copy=True)
+
+    def attach_blind(self) -> None:
+        """Put each trace point's blind statistics beside its scores."""
+        for point in self.trace:
+            point["stats"] = self.blind.get(point["iteration"], {})
 
     def finish(self, result) -> None:
         try:
@@ -143,15 +166,38 @@ class _CellRun:
             _check_estimate(estimate.signal, self.observation.reference)
             scores, errors = self.scorer.score(estimate.signal)
             scores.update(self.scorer.improvements(scores, self.input_scores))
+            self.attach_blind()
             self.record.update(
                 scores=scores, input_scores=self.input_scores,
                 # a method that traces nothing has one iterate, its estimate: that is its oracle too
                 oracle_scores=_oracle(self.trace) if self.trace else dict(scores),
                 metric_errors={**{f"input:{k}": v for k, v in self.input_errors.items()}, **errors},
-                trace=self.trace, corruption_info=to_json(self.observation.info),
+                selected=self.selected(scores), trace=self.trace,
+                corruption_info=to_json(self.observation.info),
                 estimate_info=to_json(estimate.info))
         except Exception as exc:  # noqa: BLE001
             self.fail(exc)
+
+    def selected(self, final_scores: dict) -> dict:
+        """Per selection rule (bench.rules), the iterate it picks and every metric at that iterate; each
+        distinct picked iterate is scored once. Without a trace every rule picks the final estimate."""
+        traced = [m for m in self.metrics if m.trace_safe or m.base is not None or self.context.trace_all_metrics]
+        outputs = [o for m in traced for o in m.output_names]
+        picked = picks(self.trace, outputs, stated_noise_std(self.cell.config))
+        scored: dict[int, dict] = {}
+        out = {}
+        for rule, (iteration, reason) in picked.items():
+            if not self.trace:
+                out[rule] = {"iteration": None, "scores": dict(final_scores)}
+            elif iteration is None:
+                out[rule] = {"iteration": None, "scores": None, "reason": reason}
+            else:
+                if iteration not in scored:
+                    scores, _ = self.scorer.score(self.iterates[iteration])
+                    scores.update(self.scorer.improvements(scores, self.input_scores))
+                    scored[iteration] = scores
+                out[rule] = {"iteration": iteration, "scores": scored[iteration]}
+        return out
 
     def fail(self, exc: BaseException) -> None:
         if isinstance(exc, CellTimeout):
@@ -163,6 +209,7 @@ class _CellRun:
         except Exception:  # noqa: BLE001 - the cell has failed already; keep the points that were scored
             pass
         if getattr(self, "trace", None):
+            self.attach_blind()
             self.record["trace"] = self.trace  # what was seen before the failure helps diagnose it
 
     def wall_time(self, batch_elapsed: float) -> float:

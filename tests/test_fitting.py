@@ -86,11 +86,11 @@ def test_trace_sees_iterates_after_each_update_and_the_last():
     inputs, targets = _problems(torch.float32)
     seen = []
     final = fit(Ensemble(build, SEEDS[:1]), inputs[:1], _squared_error(targets[:1]), Schedule(iterations=7),
-                trace=lambda i, out: seen.append((i, out.clone())), trace_at=lambda i: i % 3 == 0)
+                trace=lambda i, out, loss: seen.append((i, out.clone())), trace_at=lambda i: i % 3 == 0)
     assert [i for i, _ in seen] == [3, 6]  # iteration 0 (the untrained network) is not traced; 7 is not a multiple
     seen.clear()
     final = fit(Ensemble(build, SEEDS[:1]), inputs[:1], _squared_error(targets[:1]), Schedule(iterations=6),
-                trace=lambda i, out: seen.append((i, out.clone())), trace_at=lambda i: i % 3 == 0)
+                trace=lambda i, out, loss: seen.append((i, out.clone())), trace_at=lambda i: i % 3 == 0)
     assert [i for i, _ in seen] == [3, 6]
     assert torch.equal(seen[-1][1], final)
 

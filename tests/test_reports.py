@@ -344,7 +344,7 @@ def test_separation_layout_shows_a_column_per_source_with_its_paper_number(tmp_p
 def test_select_overrides_which_iterate_the_table_shows(run, capsys):
     assert main(["report", "--suite", run["suite_path"], "--results", run["results"], "--select", "oracle"]) == 0
     md = capsys.readouterr().out
-    assert "best iterate over the trace (oracle)" in md and "final estimate" not in md
+    assert "own best traced iterate against the clean signal (oracle:each)" in md and "final estimate" not in md
     long = run["store"].table([c.key for c in run["cells"]], {c.key: c.labels for c in run["cells"]})
     best = long[(long.method == "Shrink") & (long.corruption == "noise σ=0.2") & (long.metric == "snr")
                 & (long.which == "oracle")]["value"]

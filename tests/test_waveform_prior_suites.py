@@ -18,7 +18,7 @@ def test_paper_protocol_and_selection(name):
     suite = load_suite(name)
     settings = suite.resolved("paper")
     assert suite.protocol["iterations"] == 3000 and suite.protocol["lr"] == 1e-4
-    assert settings["select"] == "oracle" and settings["seconds"] == 2.0 and settings["items"] == 20
+    assert settings["select"] == "oracle:each" and settings["seconds"] == 2.0 and settings["items"] == 20
 
 
 @pytest.mark.parametrize("name", TABLES)

@@ -5,7 +5,8 @@
 - level curves: a metric against the input level per method (the input's own score on that metric,
   one point per corruption; as the waveform-prior paper's Figure 3);
 - box plots: the per-item distribution of a metric per method (as the style-transfer paper's Figure 3);
-- spectrograms of clean / corrupted / restored signals of one example.
+- spectrograms of clean / corrupted / restored signals of one example;
+- stopping-rule gaps: per blind stopping rule, its loss against the oracle (a table with a "rule" row).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import pandas as pd  # noqa: E402
 from bench.cells import Cell  # noqa: E402
 from bench.metrics import output_spec  # noqa: E402
 from bench.reporting.paths import safe_name  # noqa: E402
-from bench.reporting.tables import Table  # noqa: E402
+from bench.reporting.tables import Table, rule_gaps  # noqa: E402
 from bench.store import ResultsStore  # noqa: E402
 
 
@@ -171,6 +172,34 @@ def box_plots(table: Table, long: pd.DataFrame, metric: str):
 SPECTROGRAM_DB = (-120.0, -20.0)  # the colour scale of every spectrogram panel: power density in dB/Hz
 
 
+def stopping_gaps(table: Table, metric: str):
+    """Bars of each blind rule's loss against the oracle (table.rule), one group of bars per method, one
+    panel per column of the table with this metric; None for a table without a "rule" row field."""
+    gaps = rule_gaps(table)
+    metric_at = table.column_fields.index("metric") if "metric" in table.column_fields else None
+    columns = [c for c in table.columns if metric_at is not None and c[metric_at] == metric]
+    if not gaps or not columns:
+        return None
+    rule_at = table.row_fields.index("rule")
+    groups = list(dict.fromkeys(r[:rule_at] + r[rule_at + 1:] for r in table.rows))
+    rules = list(dict.fromkeys(r[rule_at] for r in table.rows if r[rule_at].startswith("blind:")))
+    fig, axes = _grid(len(columns), 4.2, 3.3)
+    width = 0.8 / max(len(rules), 1)
+    for ax, column in zip(axes, columns):
+        for k, rule in enumerate(rules):
+            heights = [gaps.get((g[:rule_at] + (rule,) + g[rule_at:], column), (np.nan, np.nan))[0] for g in groups]
+            ax.bar(np.arange(len(groups)) + k * width, heights, width, label=rule)
+        ax.set_xticks(np.arange(len(groups)) + width * (len(rules) - 1) / 2,
+                      [" / ".join(map(str, g)) for g in groups], fontsize="small")
+        ax.axhline(0, color="black", linewidth=0.8)
+        unit = output_spec(metric).unit if output_spec(metric) else ""
+        ax.set(title=" / ".join(str(v) for i, v in enumerate(column) if i != metric_at),
+               ylabel=f"loss against {table.rule} ({unit})" if unit else f"loss against {table.rule}")
+        ax.grid(alpha=0.3, axis="y")
+    _shared_legend(fig, axes)
+    return fig
+
+
 def spectrograms(signals: dict[str, np.ndarray], sr: int, title: str = ""):
     """Log-magnitude spectrograms side by side (e.g. clean, corrupted, one per method), on one colour scale
     shown by one colour bar; power below the scale's floor (exact digital silence too) shows as the floor."""
@@ -209,7 +238,7 @@ def table_figures(table: Table, long: pd.DataFrame, traces: pd.DataFrame, folder
     out = {}
     for metric in _outputs(table):
         for kind, make, data in (("convergence", convergence, traces), ("level", level_curves, long),
-                                 ("box", box_plots, long)):
+                                 ("box", box_plots, long), ("stopping", lambda t, _, m: stopping_gaps(t, m), None)):
             fig = make(table, data, metric)
             if fig is not None:
                 out[f"{kind}: {metric}"] = save(fig, folder, f"{safe_name(table.suite.name)}-{kind}-{safe_name(metric)}")

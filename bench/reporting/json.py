@@ -16,7 +16,7 @@ def render_json(tables) -> str:
 def _table(table, values: dict, text: str) -> dict:
     return {
         "suite": table.suite.name, "title": table.suite.title, "paper": table.suite.paper,
-        "profile": table.profile, "statistic": table.statistic, "which": table.which,
+        "profile": table.profile, "statistic": table.statistic, "which": table.which, "rule": table.rule,
         "row_fields": table.row_fields, "column_fields": table.column_fields,
         "rows": [list(r) for r in table.rows], "columns": [list(c) for c in table.columns],
         "cells": [{"row": list(row), "column": list(column), "value": _number(e.value),

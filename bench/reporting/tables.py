@@ -15,6 +15,9 @@ import pandas as pd
 
 from bench.cells import Cell
 from bench.metrics import get_metric, output_spec
+from bench.rules import EACH, FINAL, describe, parse_rule
+from bench.rules import which as which_of
+from bench.stopping import BLIND_RULES
 from bench.store import ResultsStore
 from bench.suite import Suite
 
@@ -31,11 +34,12 @@ class Table:
     statistic: str
     which: str
     banners: list[str] = field(default_factory=list)
+    rule: str = FINAL  # the selection rule (bench.rules); a "rule" row field shows several (rule_rows)
 
 
 def build_tables(suite: Suite, cells: list[Cell], store: ResultsStore, profile: str,
                  select: str | None = None) -> list[Table]:
-    """The tables of ``suite`` and its includes; ``select`` ("final" or "oracle") overrides the suites' own."""
+    """The tables of ``suite`` and its includes; ``select`` (a rule of bench.rules) overrides the suites' own."""
     labels = {c.key: c.labels for c in cells}
     frame = store.table([c.key for c in cells], labels)
     return [_build_table(table, frame, cells, profile, select) for table in suite.tables()]
@@ -45,7 +49,8 @@ def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: 
                  select: str | None = None) -> Table:
     settings = suite.resolved(profile)
     statistic = settings.get("aggregate", "mean")
-    which = "oracle" if (select or settings.get("select")) == "oracle" else "estimate"
+    rule = parse_rule(select or settings.get("select", FINAL))
+    which = which_of(rule)
     mine = [c for c in cells if c.labels.get("suite") == suite.name]
     sub = frame[frame["suite"] == suite.name] if not frame.empty else frame
     outputs = [o for name in suite.metrics for o in get_metric(name).output_names]
@@ -53,19 +58,45 @@ def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: 
         outputs = _per_source(outputs, set(sub["metric"]) if len(sub) else set())
     column_fields = list(suite.layout.get("columns", ["dataset", "metric"]))
     row_fields = list(suite.layout.get("rows", ["method"]))
-    ok = sub[(sub["status"] == "ok") & (sub["which"] == which) & (sub["metric"].isin(outputs))]
+    if "rule" in row_fields:  # one row per rule: the long table's `which` becomes the row's label
+        shown = {which_of(r): r for r in rule_rows(rule)}
+        ok = sub[(sub["status"] == "ok") & (sub["which"].isin(list(shown))) & (sub["metric"].isin(outputs))]
+        ok = ok.assign(rule=ok["which"].map(shown))
+    else:
+        ok = sub[(sub["status"] == "ok") & (sub["which"] == which) & (sub["metric"].isin(outputs))]
     group = [*row_fields, *column_fields]
     agg = ok.groupby(group, sort=False)["value"].agg(
         mean="mean", std=lambda v: v.std(ddof=1) if v.count() > 1 else 0.0, median="median", n="count").reset_index()
 
     order = {"method": [m.label for m in suite.methods], "dataset": [d.label for d in suite.datasets],
-             "corruption": [c.label for c in suite.corruptions], "metric": outputs}
+             "corruption": [c.label for c in suite.corruptions], "metric": outputs, "rule": rule_rows(rule)}
     present_columns = {tuple(row) for row in agg[column_fields].itertuples(index=False)}
     present_rows = {tuple(row) for row in agg[row_fields].itertuples(index=False)}
     columns = [c for c in _product([order[f] for f in column_fields]) if c in present_columns]
     rows = [r for r in _product([order[f] for f in row_fields]) if r in present_rows]
-    return Table(suite, profile, agg, rows, row_fields, columns, column_fields, statistic, which,
-                 _banners(suite, profile, sub, mine))
+    banners = _banners(suite, profile, sub, mine)
+    if "rule" not in row_fields:
+        banners += _missing_rule(rule, sub)
+    return Table(suite, profile, agg, rows, row_fields, columns, column_fields, statistic, which, banners, rule)
+
+
+def rule_rows(rule: str) -> list[str]:
+    """The rules a table with a "rule" row field shows: the final iterate, the table's oracle rule and every
+    blind rule (the stopping-rules layout)."""
+    return list(dict.fromkeys([FINAL, rule, *(f"blind:{name}" for name in BLIND_RULES)]))
+
+
+def _missing_rule(rule: str, frame: pd.DataFrame) -> list[str]:
+    """A banner when some finished cells have no scores under ``rule`` (recorded before the selection
+    rules existed, or the rule does not apply to their task)."""
+    if rule in (FINAL, EACH) or not len(frame):
+        return []
+    ok = frame[frame["status"] == "ok"]
+    total, have = ok["key"].nunique(), ok[ok["which"] == rule]["key"].nunique()
+    if have == total:
+        return []
+    return [f"RULE {rule} MISSING for {total - have} of {total} finished cells (recorded before selection rules "
+            "existed, or the rule does not apply to their task); the means below leave them out."]
 
 
 def _per_source(outputs: list[str], present: set[str]) -> list[str]:
@@ -171,6 +202,31 @@ def entries(table: Table) -> dict[tuple[tuple, tuple], Entry]:
             if entry.reference and entry.value is not None:
                 entry.difference = entry.value - float(entry.reference["mean"])
             out[(row, column)] = entry
+    for (row, column), (to_oracle, over_final) in rule_gaps(table, out).items():
+        out[(row, column)].text += f" [loss to oracle {to_oracle:+.2f}, gain over final {over_final:+.2f}]"
+    return out
+
+
+def rule_gaps(table: Table, values: dict | None = None) -> dict[tuple[tuple, tuple], tuple[float, float]]:
+    """For a table with a "rule" row field, each blind rule's entry: (its loss against the table's oracle
+    rule, its gain over the final iterate), in the metric's unit and signed by its direction (a positive
+    loss is worse than the oracle, a positive gain better than the final iterate)."""
+    if "rule" not in table.row_fields:
+        return {}
+    values = values if values is not None else entries(table)
+    at = table.row_fields.index("rule")
+    metric_at = table.column_fields.index("metric") if "metric" in table.column_fields else None
+    out = {}
+    for (row, column), entry in values.items():
+        if not row[at].startswith("blind:") or entry.value is None:
+            continue
+        oracle = values.get((row[:at] + (table.rule,) + row[at + 1:], column))
+        final = values.get((row[:at] + (FINAL,) + row[at + 1:], column))
+        if oracle is None or final is None or oracle.value is None or final.value is None:
+            continue
+        spec = output_spec(column[metric_at]) if metric_at is not None else None
+        sign = 1.0 if spec is None or spec.higher_is_better else -1.0
+        out[(row, column)] = (sign * (oracle.value - entry.value), sign * (entry.value - final.value))
     return out
 
 
@@ -258,7 +314,9 @@ def shown_row_labels(table: Table) -> list[list[str]]:
 def caption(table: Table) -> str:
     n_items = int(table.cells["n"].max()) if len(table.cells) else 0
     shown = "median" if table.statistic == "median" else "mean ± std"
-    iterate = "best iterate over the trace (oracle)" if table.which == "oracle" else "final estimate"
+    iterate = (f"one row per selection rule, each blind rule with its loss against the oracle, {describe(table.rule)}, "
+               "and its gain over the final iterate (positive: better)" if "rule" in table.row_fields
+               else describe(table.rule))
     paper = "; the paper's published number and our difference beside ours" if table.suite.references else ""
     return (f"{shown} over n={n_items} items x seeds per entry (fewer where marked); {iterate}; "
             f"best per column in bold; ↑ higher is better, ↓ lower is better{paper}; profile {table.profile}.")

@@ -1,0 +1,119 @@
+"""Blind stopping rules: pick an iterate of a deep-prior fit from what a user of the method could know.
+
+A rule sees only ``BlindTrace``: per traced iterate its iteration, the fit's loss, the residual against the
+observation and the windowed moving variance of the iterates, plus the noise level where the task states
+it. It never sees the clean reference or any score (``BlindTrace.from_trace`` reads only the ``stats`` of a
+trace point). The harness samples the fit at its trace points (``trace_every``), so every window and
+patience below counts traced iterates, not optimiser steps.
+
+A rule that never triggers means the fit ran to the end: it picks the last traced iterate. A rule that
+cannot apply to a task (the discrepancy principle without a stated noise level) raises ``NotApplicable``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+WMV_WINDOW = 5  # traced iterates per variance window (Wang et al. 2023 use 100 optimiser steps)
+WMV_PATIENCE = 10  # traced points without a new variance minimum before ES-WMV stops
+PLATEAU_WINDOW = 5  # traced points over which the loss's relative improvement is measured
+PLATEAU_THRESHOLD = 0.01  # relative improvement below which the loss counts as flat
+PLATEAU_PATIENCE = 3  # consecutive flat points before the plateau rule stops
+DISCREPANCY_TAU = 1.0  # Morozov's factor: stop once the residual mean square is <= tau * sigma^2
+
+
+class NotApplicable(Exception):
+    """The rule needs something this task does not state (its message says what)."""
+
+
+@dataclass(frozen=True)
+class BlindTrace:
+    """What a blind rule may read: per traced iterate (in order) the iteration and its blind statistics."""
+
+    iterations: list[int]
+    loss: list[float | None]
+    residual: list[float | None]
+    wmv: list[float | None]
+    noise_std: float | None = None  # the corruption's stated standard deviation, where it states one
+
+    @classmethod
+    def from_trace(cls, trace: list[dict], noise_std: float | None = None) -> "BlindTrace":
+        stats = [point.get("stats") or {} for point in trace]
+        return cls([int(p["iteration"]) for p in trace], [s.get("loss") for s in stats],
+                   [s.get("residual") for s in stats], [s.get("wmv") for s in stats], noise_std)
+
+
+def window_variance(iterates: list[np.ndarray]) -> float:
+    """Mean squared deviation of the iterates from their mean, per sample (ES-WMV's VAR over one window)."""
+    stack = np.stack([np.asarray(x, dtype=np.float64) for x in iterates])
+    return float(np.mean((stack - stack.mean(axis=0)) ** 2))
+
+
+def residual(iterate: np.ndarray, observation: np.ndarray, mask: np.ndarray | None = None) -> float | None:
+    """Mean square of observation minus iterate over the observed samples (a set of sources is summed)."""
+    x = np.asarray(iterate, dtype=np.float64)
+    y = np.asarray(observation, dtype=np.float64)
+    if x.ndim == y.ndim + 1:  # separation: the sources should add up to the mixture
+        x = x.sum(axis=0)
+    if x.shape != y.shape:
+        return None
+    diff = (y - x) ** 2
+    if mask is not None and np.shape(mask) == diff.shape[-1:]:
+        observed = np.asarray(mask) > 0.5
+        return float(diff[..., observed].mean()) if observed.any() else None
+    return float(diff.mean())
+
+
+def _last(trace: BlindTrace) -> int | None:
+    return trace.iterations[-1] if trace.iterations else None
+
+
+def wmv(trace: BlindTrace, patience: int = WMV_PATIENCE) -> int | None:
+    """ES-WMV (Wang et al. 2023): the window whose variance was the minimum once ``patience`` traced points
+    have passed without a new minimum; the variance of a window is stored at the window's first iterate."""
+    best, best_at, since = None, None, 0
+    for iteration, value in zip(trace.iterations, trace.wmv):
+        if value is None:
+            continue
+        if best is None or value < best:
+            best, best_at, since = value, iteration, 0
+        else:
+            since += 1
+            if since >= patience:
+                return best_at
+    return _last(trace)
+
+
+def plateau(trace: BlindTrace, window: int = PLATEAU_WINDOW, threshold: float = PLATEAU_THRESHOLD,
+            patience: int = PLATEAU_PATIENCE) -> int | None:
+    """The iterate at which the loss has improved by less than ``threshold`` (relative) over the last
+    ``window`` traced points, ``patience`` points in a row."""
+    flat = 0
+    for k in range(window, len(trace.iterations)):
+        before, now = trace.loss[k - window], trace.loss[k]
+        if before is None or now is None:
+            flat = 0
+            continue
+        gain = (before - now) / abs(before) if before else 0.0
+        flat = flat + 1 if gain < threshold else 0
+        if flat >= patience:
+            return trace.iterations[k]
+    return _last(trace)
+
+
+def discrepancy(trace: BlindTrace, tau: float = DISCREPANCY_TAU) -> int | None:
+    """Morozov's discrepancy principle: the first iterate whose residual mean square against the observation
+    is at most tau * sigma^2, sigma the noise level the task states."""
+    if trace.noise_std is None:
+        raise NotApplicable("needs the noise level, which only gaussian-noise with a stated std gives")
+    bound = tau * trace.noise_std ** 2
+    for iteration, value in zip(trace.iterations, trace.residual):
+        if value is not None and value <= bound:
+            return iteration
+    return _last(trace)
+
+
+BLIND_RULES: dict[str, Callable[[BlindTrace], int | None]] = {
+    "wmv": wmv, "plateau": plateau, "discrepancy": discrepancy}
