@@ -20,7 +20,8 @@ from bench.method import Method
 from bench.parameters import check_parameters
 from bench.registry import CORRUPTIONS, DATASETS, METHODS, METRICS, UnknownNameError
 from bench.seeds import corruption_seed, method_seed
-from bench.suite import Suite
+from bench.rules import parse_rule
+from bench.suite import Suite, selection_rules
 
 CELL_FORMAT = 1  # bump when the meaning of a record changes
 
@@ -107,6 +108,9 @@ def check_table(suite: Suite) -> None:
             METRICS.get(name)
         except UnknownNameError as exc:
             raise UnknownNameError(f"{suite.where}: metrics: {exc}") from None
+    outputs = [o for name in suite.metrics for o in METRICS.get(name).obj.output_names]
+    for rule, where in selection_rules(suite):
+        parse_rule(rule, where, outputs)
 
 
 def _expand_table(suite: Suite, profile: str, synthetic: bool, data_root) -> list[Cell]:

@@ -44,6 +44,19 @@ def parse_rule(text: str, where: str = "select", outputs: list[str] | None = Non
                      f"output> (e.g. oracle:snr), {', '.join(f'blind:{n}' for n in BLIND_RULES)}.{hint}")
 
 
+def check_form(text: str, where: str = "select") -> str:
+    """The canonical name of a rule whose form is valid, checked without the metric registry (so reading a
+    suite imports no metric): ``oracle:<output>`` is checked against the metrics by ``parse_rule``."""
+    rule = _ALIASES.get(str(text).strip(), str(text).strip())
+    kind, _, arg = rule.partition(":")
+    if rule in (FINAL, EACH) or (kind == "oracle" and arg) or (kind == "blind" and arg in BLIND_RULES):
+        return rule
+    known = [FINAL, EACH, "oracle:snr", *(f"blind:{name}" for name in BLIND_RULES)]
+    raise ValueError(f"{where}: unknown selection rule {text!r}; rules are final, oracle:each, oracle:<metric "
+                     f"output> (e.g. oracle:snr), {', '.join(f'blind:{n}' for n in BLIND_RULES)}."
+                     f"{did_you_mean(rule, known)}")
+
+
 def _oracle_examples() -> list[str]:
     from bench.metrics import METRICS
 

@@ -202,14 +202,20 @@ def parse_suite(data: dict, path: Path | None = None) -> Suite:
 
 
 def _check_select(rule, where: str, metrics: list[str]) -> None:
-    from bench.metrics import get_metric
-    from bench.rules import parse_rule
+    """The rule's form, at load; whether an ``oracle:<output>`` is one of the metrics' outputs is checked
+    where the cells are expanded (``bench.cells.check_table``), so reading a suite imports no metric."""
+    from bench.rules import check_form
 
-    try:
-        outputs = [o for name in metrics for o in get_metric(name).output_names] if metrics else None
-    except Exception:  # noqa: BLE001 - an unknown metric is reported where the cells are expanded
-        outputs = None
-    parse_rule(rule, where, outputs)  # ValueError naming the file and the closest rules
+    check_form(rule, where)  # ValueError naming the file and the closest rules
+
+
+def selection_rules(suite: "Suite") -> list[tuple[str, str]]:
+    """(rule, where it is declared) of the suite's ``select`` and of its profiles' overrides."""
+    where = suite.where
+    rules = [(suite.settings["select"], f"{where}: select")]
+    rules += [(override["select"], f"{where}: [profiles.{profile}] select")
+              for profile, override in suite.profiles.items() if "select" in override]
+    return rules
 
 
 def _component(entry, kind: str, index: int, where: str) -> Component:
