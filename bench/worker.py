@@ -181,7 +181,9 @@ class _CellRun:
     def selected(self, final_scores: dict) -> dict:
         """Per selection rule (bench.rules), the iterate it picks and every metric at that iterate; each
         distinct picked iterate is scored once. Without a trace every rule picks the final estimate."""
-        traced = [m for m in self.metrics if m.trace_safe or m.base is not None or self.context.trace_all_metrics]
+        # without a trace the estimate is the only iterate: every rule, by any output, picks it
+        traced = [m for m in self.metrics
+                  if not self.trace or m.trace_safe or m.base is not None or self.context.trace_all_metrics]
         outputs = [o for m in traced for o in m.output_names]
         picked = picks(self.trace, outputs, stated_noise_std(self.cell.config))
         scored: dict[int, dict] = {}

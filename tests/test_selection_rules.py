@@ -211,6 +211,16 @@ def test_the_record_keeps_each_rules_pick_with_every_metric_there(tmp_path):
     assert identity["selected"]["blind:wmv"] == {"iteration": None, "scores": identity["scores"]}
 
 
+def test_a_method_that_traces_nothing_has_its_estimate_under_an_oracle_by_a_slow_metric(tmp_path):
+    """PESQ is not scored on traced iterates, yet a table chosen by it (oracle:pesq_wb) must still show the
+    rows of methods that trace nothing (the corrupted input, the classical baselines)."""
+    path = tmp_path / "rules.toml"
+    path.write_text(SUITE.replace('"envelope_distance"]', '"envelope_distance", "pesq_wb"]'))
+    cells = expand(load_suite(str(path)))
+    identity = run_cell(next(c for c in cells if c.method["name"] == "identity"))
+    assert identity["selected"]["oracle:pesq_wb"] == {"iteration": None, "scores": identity["scores"]}
+
+
 def test_report_shows_a_table_under_any_rule_and_says_which(tmp_path, capsys):
     path = tmp_path / "rules.toml"
     path.write_text(SUITE)
