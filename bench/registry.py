@@ -10,13 +10,14 @@ loaded only when that name is asked for (or when everything is listed).
 """
 from __future__ import annotations
 
-import difflib
 import os
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Callable, Iterator
+
+from bench.parameters import did_you_mean
 
 
 class UnknownNameError(KeyError):
@@ -83,10 +84,8 @@ class Registry:
             if name in self._entries:
                 return self._entries[name]
         known = sorted(set(self._entries) | set(plugins))
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise UnknownNameError(f"unknown {self.kind[:-1] if self.kind.endswith('s') else self.kind} "
-                               f"{name!r}.{hint} (`bench list {self.kind}` shows them all)")
+                               f"{name!r}.{did_you_mean(name, known)} (`bench list {self.kind}` shows them all)")
 
     def __contains__(self, name: str) -> bool:
         try:

@@ -16,6 +16,7 @@ from bench.claims import Claims
 from bench.cli import main
 from bench.record import RECORD_FORMAT, RecordError, check
 from bench.store import ResultsStore
+from conftest import write_suite
 
 COUNTED_SUITE = """
 name = "counted"
@@ -55,9 +56,7 @@ params = { std = 0.1 }
 
 
 def _suite(tmp_path, text, name):
-    path = tmp_path / f"{name}.toml"
-    path.write_text(text)
-    return str(path)
+    return str(write_suite(tmp_path, text, name))
 
 
 def _bench(*args, env=None):
