@@ -1,6 +1,7 @@
 """Asynchronous trace scoring (bench/trace_scoring.py): the same records as synchronous scoring."""
 import pytest
 
+from bench import trace_scoring
 from bench.cells import expand
 from bench.suite import parse_suite
 from bench.trace_scoring import trace_workers
@@ -27,7 +28,12 @@ def test_asynchronous_scoring_writes_the_synchronous_records(monkeypatch):
     monkeypatch.setenv("BENCH_TRACE_WORKERS", "0")
     synchronous = run_cells(cells)
     monkeypatch.setenv("BENCH_TRACE_WORKERS", "2")
+    submitted = []  # the points that really went to the pool (else the comparison would be sync with sync)
+    original_submit = trace_scoring.AsyncTrace.submit
+    monkeypatch.setattr(trace_scoring.AsyncTrace, "submit",
+                        lambda self, i, signal: (submitted.append(i), original_submit(self, i, signal))[1])
     asynchronous = run_cells(cells)
+    assert sorted(submitted) == [1, 1, 2, 2, 3, 3, 4, 4]
     for sync, async_ in zip(synchronous, asynchronous, strict=True):
         assert sync["status"] == async_["status"] == "ok", async_.get("error")
         assert [p["iteration"] for p in async_["trace"]] == [1, 2, 3, 4]
