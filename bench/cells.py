@@ -128,7 +128,7 @@ def _expand_table(suite: Suite, profile: str, synthetic: bool, data_root) -> lis
             c_config = {"name": corruption.name, "version": c_entry.version, "params": c_params}
             for m in suite.methods:
                 m_entry = METHODS.get(m.name)
-                if c_entry.meta["task"] not in m_entry.meta["tasks"] or not _allowed(m, ds, corruption):
+                if c_entry.meta["task"] not in m_entry.meta["tasks"] or not method_runs_on(m, ds, corruption):
                     continue
                 m_config = {"name": m.name, "version": m_entry.version, "params": m.params}
                 protocol = protocols[id(m)]
@@ -144,7 +144,7 @@ def _expand_table(suite: Suite, profile: str, synthetic: bool, data_root) -> lis
     return cells
 
 
-def _allowed(method, dataset, corruption) -> bool:
+def method_runs_on(method, dataset, corruption) -> bool:
     only_datasets = method.extra.get("datasets")
     only_corruptions = method.extra.get("corruptions")
     return ((not only_datasets or dataset.label in only_datasets or dataset.name in only_datasets)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from bench.cells import Cell, _allowed
+from bench.cells import Cell, method_runs_on
 from bench.registry import CORRUPTIONS, METHODS
 from bench.suite import Component, Suite
 
@@ -57,7 +57,7 @@ def _table_labels(table: Suite, record: dict) -> dict | None:
     method = _match(table.methods, config["method"], versioned=METHODS)
     dataset = next((d for d in table.datasets if _same_dataset(d, config["dataset"])), None)
     corruption = _match(table.corruptions, config["corruption"], versioned=CORRUPTIONS)
-    if method is None or dataset is None or corruption is None or not _allowed(method, dataset, corruption):
+    if method is None or dataset is None or corruption is None or not method_runs_on(method, dataset, corruption):
         return None
     return {**record["labels"], "suite": table.name, "method": method.label, "dataset": dataset.label,
             "corruption": corruption.label, "profile": profile}

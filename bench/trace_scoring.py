@@ -47,9 +47,9 @@ def score_point(metric_names: list[str], reference: np.ndarray, sr: int, known: 
                 trace_only: bool, input_scores: dict) -> dict:
     """One trace point's scores: the metrics (only the trace-safe ones with ``trace_only``) and improvements."""
     from bench.metrics import get_metric
-    from bench.worker import _Scorer
+    from bench.worker import Scorer
 
-    scorer = _Scorer([get_metric(name) for name in metric_names], reference, sr, known)
+    scorer = Scorer([get_metric(name) for name in metric_names], reference, sr, known)
     scores, _ = scorer.score(signal, trace_only=trace_only)
     scores.update(scorer.improvements(scores, input_scores, only_scored=True))
     return scores

@@ -119,7 +119,7 @@ class _CellRun:
                                           self.data_root)
             self.observation = corruption.apply(clip, np.random.default_rng(self.cell.corruption_seed))
             self.metrics = [get_metric(m["name"]) for m in config["metrics"]]
-            self.scorer = _Scorer(self.metrics, self.observation.reference, self.observation.sr,
+            self.scorer = Scorer(self.metrics, self.observation.reference, self.observation.sr,
                                   self.observation.known)
             self.input_scores, self.input_errors = self.scorer.score(self.observation.baseline_estimate())
             timeout = self.cell.labels.get("timeout_s")
@@ -218,7 +218,7 @@ class _CellRun:
         return self.own_time if self.own_time is not None else batch_elapsed
 
 
-class _Scorer:
+class Scorer:
     def __init__(self, metrics: list[Metric], reference: np.ndarray, sr: int, known: dict | None = None):
         self.metrics, self.reference, self.sr, self.known = metrics, reference, sr, known
         self.trace_metrics = [m for m in metrics if m.trace_safe]
