@@ -1,0 +1,355 @@
+"""Trained methods: learn from a training split once (``fit``), then restore every test item (``restore``).
+
+A ``TrainedMethod`` declares what it trains on (``training_data``: named sources, each a dataset, its
+parameters and a split) and its training protocol (``training_defaults``: epochs, batch size, learning
+rate, segment length, ... any JSON values). A suite may override both per method (``training = {...}``,
+``training_data = {...}`` in ``[[methods]]``) and per profile (``[profiles.<p>.training]``).
+
+A training job is keyed like a cell (``TrainingJob.key``): a hash of the method's configuration, the
+training data (datasets, revisions, splits and the chosen items), the resolved training protocol, the seed
+and the versions of what shapes the weights (torch, numpy, the method's registered version). Its folder
+``<results>/training/<key>/`` holds ``job.json`` (configuration and state), ``checkpoint.pt`` (the last
+finished epoch: weights, optimiser, losses; written atomically) and ``trained.pt`` (the final weights).
+Every cell trained by the job has the job's key in its own configuration.
+
+Training resumes exactly: ``TrainingContext.epochs`` seeds torch and ``context.rng`` from (seed, epoch)
+before each epoch, and saves model and optimiser after it, so a job killed at any point and rerun ends
+with the same weights as one that was never interrupted.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from bench.audio import Clip
+from bench.method import Method
+from bench.parameters import did_you_mean
+from bench.seeds import derive_seed, item_seed
+
+TRAINING_FORMAT = 1  # bump when the meaning of a training job changes
+FOLDER = "training"
+
+
+# -- the method side ------------------------------------------------------------------------------------
+class TrainedMethod(Method):
+    """Base class of a method that trains once, then restores.
+
+    Subclasses set ``tasks``, ``training_data`` (source name -> ``{"dataset": ..., "params": {...},
+    "split": ...}``) and ``training_defaults``, and implement:
+
+    - ``build(self) -> torch.nn.Module``: the untrained network (the harness seeds torch first);
+    - ``fit(self, data, context)``: build the network, set ``self.model`` to it and train it, looping
+      ``for epoch in context.epochs(self.model, optimizer):`` and calling ``context.step(loss)`` after each
+      optimiser step, so that checkpoints, resumption and progress come from the harness;
+    - ``restore(self, observation, context)``: with ``self.model`` (trained weights, in eval mode, on
+      ``context.device``).
+    """
+
+    training_data: dict[str, dict] = {}
+    training_defaults: dict[str, Any] = {"epochs": 1}
+    model = None  # the trained network, set by load_trained
+
+    def build(self):
+        raise NotImplementedError
+
+    def fit(self, data: "TrainingData", context: "TrainingContext") -> None:
+        raise NotImplementedError
+
+    def load_trained(self, path: str | os.PathLike, device: str = "cpu") -> None:
+        """Load ``trained.pt`` into a freshly built network (``self.model``), in eval mode."""
+        import torch
+
+        state = torch.load(path, map_location=device, weights_only=True)
+        model = self.build()
+        model.load_state_dict(state["model"])
+        self.model = model.to(device).eval()
+
+
+def is_trained(cls_or_method) -> bool:
+    cls = cls_or_method if isinstance(cls_or_method, type) else type(cls_or_method)
+    return issubclass(cls, TrainedMethod)
+
+
+@dataclass
+class TrainingSource:
+    """One named source of training data: a dataset, its split and the chosen items."""
+
+    name: str
+    dataset: Any  # a bench.dataset.Dataset
+    items: list[str]
+    sample_rate: int
+    seconds: float | None
+
+    def load(self, item: str) -> Clip:
+        """An item's clean clip as the cells prepare theirs (the same rate, length and item seed)."""
+        return self.dataset.load(item, sr=self.sample_rate, seconds=self.seconds,
+                                 rng=np.random.default_rng(item_seed(self.dataset.name, item)))
+
+    def clips(self) -> Iterator[Clip]:
+        for item in self.items:
+            yield self.load(item)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class TrainingData(dict):
+    """Source name -> ``TrainingSource``; what ``fit`` trains on and nothing else."""
+
+
+class TrainingContext:
+    """Where and how a method trains: device, seed, the resolved training protocol, checkpoints, progress."""
+
+    def __init__(self, folder: Path, *, device: str = "cpu", seed: int = 0, protocol: dict | None = None,
+                 progress: Callable[[int, int, Any], None] | None = None,
+                 stop_after_epoch: int | None = None):
+        self.folder = Path(folder)
+        self.device, self.seed = device, seed
+        self.protocol = dict(protocol or {})
+        self.progress = progress
+        self.rng = np.random.default_rng(derive_seed("training", seed))
+        self.epoch = 0
+        self.losses: list[float] = []  # mean training loss per finished epoch
+        self.resumed_from: int | None = None
+        self._stop_after_epoch = stop_after_epoch  # tests: simulate a kill after this epoch
+        self._epoch_losses: list[float] = []
+        self._step = 0
+        self._steps_per_epoch: int | None = None
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.folder / "checkpoint.pt"
+
+    def seed_epoch(self, epoch: int) -> None:
+        """Seed torch and ``self.rng`` for ``epoch``: what an epoch draws depends on (seed, epoch) only."""
+        import torch
+
+        torch.manual_seed(derive_seed("training-epoch", self.seed, epoch) % 2**63)
+        self.rng = np.random.default_rng(derive_seed("training-epoch", self.seed, epoch))
+
+    def epochs(self, model, optimizer=None, total: int | None = None, steps_per_epoch: int | None = None
+               ) -> Iterator[int]:
+        """Epoch numbers 0..total-1 (``total``: the protocol's ``epochs``), resuming after the last
+        checkpoint. Before each epoch torch and ``self.rng`` are seeded from (seed, epoch); after it model,
+        optimiser and the epoch's mean loss (``step``) are saved atomically."""
+        import torch
+
+        total = int(self.protocol.get("epochs", 1) if total is None else total)
+        self._steps_per_epoch = steps_per_epoch
+        start = 0
+        if self.checkpoint_path.is_file():
+            state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+            model.load_state_dict(state["model"])
+            if optimizer is not None and state.get("optimizer") is not None:
+                optimizer.load_state_dict(state["optimizer"])
+            start, self.losses = int(state["epoch"]) + 1, list(state["losses"])
+            self.resumed_from = start
+        for epoch in range(start, total):
+            self.epoch, self._epoch_losses, self._step = epoch, [], 0
+            self.seed_epoch(epoch)
+            model.train()
+            yield epoch
+            self.losses.append(float(np.mean(self._epoch_losses)) if self._epoch_losses else float("nan"))
+            _atomic_torch_save({"model": model.state_dict(),
+                                "optimizer": optimizer.state_dict() if optimizer is not None else None,
+                                "epoch": epoch, "losses": self.losses}, self.checkpoint_path)
+            _atomic_write_json({"last_epoch": epoch, "epochs": total, "losses": self.losses},
+                               self.folder / "epoch.json")
+            self._show(total, done=True)
+            if self._stop_after_epoch is not None and epoch >= self._stop_after_epoch:
+                raise TrainingInterrupted(f"stopped after epoch {epoch} (as asked)")
+
+    def step(self, loss) -> None:
+        """Note one optimiser step's loss (a float or a 0-d tensor) for the epoch's mean and the display."""
+        value = float(loss.detach()) if hasattr(loss, "detach") else float(loss)
+        self._epoch_losses.append(value)
+        self._step += 1
+        self._show(int(self.protocol.get("epochs", 1)))
+
+    def _show(self, total_epochs: int, done: bool = False) -> None:
+        if self.progress is None:
+            return
+        per = self._steps_per_epoch
+        if per:  # progress in steps over the whole training
+            position, total = self.epoch * per + (per if done else min(self._step, per)), total_epochs * per
+        else:
+            position, total = self.epoch + (1 if done else 0), total_epochs
+        recent = self._epoch_losses[-20:]
+        loss = float(np.mean(recent)) if recent else (self.losses[-1] if self.losses else float("nan"))
+        self.progress(position, total, loss)
+
+
+class TrainingInterrupted(Exception):
+    """A training stopped on purpose (tests simulate a kill with it)."""
+
+
+class TrainingFailed(Exception):
+    """A cell's training job failed; the message carries the job's reason."""
+
+
+# -- the job --------------------------------------------------------------------------------------------
+def versions() -> dict[str, str]:
+    """Versions of what shapes trained weights besides the configuration."""
+    import numpy
+    import torch
+
+    return {"torch": torch.__version__, "numpy": numpy.__version__}
+
+
+def training_key(config: dict) -> str:
+    from bench.cells import canonical_json
+
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:32]
+
+
+@dataclass
+class TrainingJob:
+    """One training: a method configuration x training data x training protocol x seed."""
+
+    config: dict  # canonical, hashed
+    labels: dict = field(default_factory=dict)  # suite and method labels, not hashed
+    key: str = ""
+
+    def __post_init__(self):
+        self.key = self.key or training_key(self.config)
+
+    @property
+    def epochs(self) -> int:
+        return int(self.config["training"].get("epochs", 1))
+
+    @property
+    def items(self) -> int:
+        return sum(len(source["items"]) for source in self.config["data"].values())
+
+    def folder(self, results_root: str | os.PathLike) -> Path:
+        return Path(results_root) / FOLDER / self.key
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "config": self.config, "labels": self.labels}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainingJob":
+        return cls(data["config"], data.get("labels", {}), data["key"])
+
+
+def resolve_protocol(defaults: dict, *layers: dict, where: str, epochs_scale: Callable[[int], int] | None = None,
+                     overrides: dict | None = None) -> dict:
+    """The training protocol: the class's defaults, then each layer (suite, method entry), then the
+    profile's scaling of ``epochs``, then the profile's overrides as written. Only declared keys."""
+    out = dict(defaults)
+    for layer in (*layers, overrides or {}):
+        for name, value in layer.items():
+            if name not in defaults:
+                raise ValueError(f"{where}: unknown training key {name!r}.{did_you_mean(name, defaults)} (this "
+                                 f"method's training keys: {', '.join(defaults)})")
+            out[name] = _typed(name, value, defaults[name], where)
+    if epochs_scale is not None and "epochs" in out and "epochs" not in (overrides or {}):
+        out["epochs"] = epochs_scale(int(out["epochs"]))
+    return out
+
+
+def _typed(name: str, value, default, where: str):
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise ValueError(f"{where}: training key {name!r} must be like {default!r}, not {value!r}")
+    return value
+
+
+# -- running a job --------------------------------------------------------------------------------------
+def job_state(folder: Path) -> dict:
+    """What ``job.json`` says (state: pending, running, done, failed), else pending."""
+    try:
+        return json.loads((folder / "job.json").read_text())
+    except (OSError, ValueError):
+        return {"state": "pending"}
+
+
+def checkpoint_epoch(folder: Path) -> int | None:
+    """The last finished epoch saved in ``checkpoint.pt`` (from its companion ``epoch.json``), or None."""
+    try:
+        return int(json.loads((folder / "epoch.json").read_text())["last_epoch"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def training_data(job: TrainingJob, data_root=None) -> TrainingData:
+    from bench.dataset import build_dataset
+
+    data = TrainingData()
+    for name, source in job.config["data"].items():
+        dataset = build_dataset(source["name"], source["params"], data_root)
+        data[name] = TrainingSource(name, dataset, list(source["items"]), int(source["sample_rate"]),
+                                    source.get("seconds"))
+    return data
+
+
+def run_job(job: TrainingJob, results_root, device: str = "cpu", data_root=None,
+            progress: Callable | None = None, stop_after_epoch: int | None = None) -> dict:
+    """Train ``job`` (resuming from its checkpoint) and write ``trained.pt``; returns the job's state.
+    A failure is caught and recorded with its reason; it is returned, not raised."""
+    from bench.method import build_method
+    from bench.provenance import provenance
+
+    folder = job.folder(results_root)
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    state = {**job.to_dict(), "state": "running", "device": device, "error": None, "pid": os.getpid()}
+    _atomic_write_json(state, folder / "job.json")
+    context = TrainingContext(folder, device=device, seed=int(job.config["seed"]),
+                              protocol=job.config["training"], progress=progress,
+                              stop_after_epoch=stop_after_epoch)
+    try:
+        method = build_method(job.config["method"]["name"], job.config["method"]["params"])
+        data = training_data(job, data_root)
+        context.seed_epoch(-1)  # the initial weights depend on the seed only
+        method.fit(data, context)
+        model = method.model
+        if model is None:
+            raise RuntimeError(f"{type(method).__name__}.fit trained no model: it must set self.model")
+        _atomic_torch_save({"model": model.state_dict(), "losses": context.losses}, folder / "trained.pt")
+        finished = {"state": "done"}
+    except TrainingInterrupted as exc:
+        finished = {"state": "interrupted", "error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - a failing training fails its cells, not the run
+        finished = {"state": "failed", "error": f"{type(exc).__name__}: {exc}\n"
+                                                 + "".join(traceback.format_exception(exc)[-6:])[:4000]}
+    state.update(finished, losses=context.losses, resumed_from=context.resumed_from,
+                 last_epoch=len(context.losses) - 1 if context.losses else None,
+                 wall_time_s=time.monotonic() - started, provenance=provenance(),
+                 finished_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    state.pop("pid", None)
+    _atomic_write_json(state, folder / "job.json")
+    return state
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    import torch
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _atomic_write_json(obj, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=str))
+    os.replace(tmp, path)
