@@ -173,7 +173,7 @@ def train_batch(jobs: list[TrainingJob], device: str, data_root, *, results_root
         torch.set_num_threads(max(1, os.cpu_count() or 1))
     out = []
     for job in jobs:
-        progress = FitProgress.for_cell(CLAIM_PREFIX + job.key, unit="step")
+        progress = FitProgress.for_cell(CLAIM_PREFIX + job.key)
         state = run_job(job, results_root, device=local, data_root=data_root, progress=progress)
         out.append({"key": job.key, "state": state["state"], "error": state.get("error")})
     return out
