@@ -318,7 +318,12 @@ def run_job(job: TrainingJob, results_root, device: str = "cpu", data_root=None,
     folder = job.folder(results_root)
     folder.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    state = {**job.to_dict(), "state": "running", "device": device, "error": None, "pid": os.getpid()}
+    import torch
+
+    # the thread count changes float rounding, so the weights: kept beside them (not in the key: where a job
+    # trains must not change which job it is)
+    state = {**job.to_dict(), "state": "running", "device": device, "threads": torch.get_num_threads(),
+             "error": None, "pid": os.getpid()}
     _atomic_write_json(state, folder / "job.json")
     context = TrainingContext(folder, device=device, seed=int(job.config["seed"]),
                               protocol=job.config["training"], progress=progress,
