@@ -8,6 +8,12 @@ patience below counts traced iterates, not optimiser steps.
 
 A rule that never triggers means the fit ran to the end: it picks the last traced iterate. A rule that
 cannot apply to a task (the discrepancy principle without a stated noise level) raises ``NotApplicable``.
+
+The variance and plateau rules wait until the fit has started: until an iterate explains at least
+``START_FRACTION`` of the observation's energy (its residual is at most 1 - START_FRACTION of the
+observation's mean square). A prior whose output begins near silence (the waveform Demucs at lr 1e-4)
+changes little and lowers its loss slowly at first; without this both rules stopped there, on real speech at
+an SNR of 0 dB (bench run of benchmarks/suites/stopping-rules-speech-check.toml).
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ PLATEAU_WINDOW = 5  # traced points over which the loss's relative improvement i
 PLATEAU_THRESHOLD = 0.01  # relative improvement below which the loss counts as flat
 PLATEAU_PATIENCE = 3  # consecutive flat points before the plateau rule stops
 DISCREPANCY_TAU = 1.0  # Morozov's factor: stop once the residual mean square is <= tau * sigma^2
+START_FRACTION = 0.1  # share of the observation's energy an iterate must explain before wmv and plateau look
 
 
 class NotApplicable(Exception):
@@ -37,12 +44,25 @@ class BlindTrace:
     residual: list[float | None]
     wmv: list[float | None]
     noise_std: float | None = None  # the corruption's stated standard deviation, where it states one
+    observation_power: float | None = None  # mean square of the observation (the residual of silence)
 
     @classmethod
     def from_trace(cls, trace: list[dict], noise_std: float | None = None) -> "BlindTrace":
         stats = [point.get("stats") or {} for point in trace]
+        power = next((s["observation_power"] for s in stats if s.get("observation_power") is not None), None)
         return cls([int(p["iteration"]) for p in trace], [s.get("loss") for s in stats],
-                   [s.get("residual") for s in stats], [s.get("wmv") for s in stats], noise_std)
+                   [s.get("residual") for s in stats], [s.get("wmv") for s in stats], noise_std, power)
+
+    def started(self) -> int:
+        """Index of the first traced iterate that explains ``START_FRACTION`` of the observation's energy
+        (0 where the trace cannot tell: no residuals or no observation power, as in older records)."""
+        if not self.observation_power:
+            return 0
+        bound = (1 - START_FRACTION) * self.observation_power
+        for k, value in enumerate(self.residual):
+            if value is not None and value <= bound:
+                return k
+        return len(self.iterations) if any(v is not None for v in self.residual) else 0
 
 
 def window_variance(iterates: list[np.ndarray]) -> float:
@@ -74,7 +94,8 @@ def wmv(trace: BlindTrace, patience: int = WMV_PATIENCE) -> int | None:
     """ES-WMV (Wang et al. 2023): the window whose variance was the minimum once ``patience`` traced points
     have passed without a new minimum; the variance of a window is stored at the window's first iterate."""
     best, best_at, since = None, None, 0
-    for iteration, value in zip(trace.iterations, trace.wmv):
+    start = trace.started()
+    for iteration, value in zip(trace.iterations[start:], trace.wmv[start:]):
         if value is None:
             continue
         if best is None or value < best:
@@ -91,7 +112,7 @@ def plateau(trace: BlindTrace, window: int = PLATEAU_WINDOW, threshold: float = 
     """The iterate at which the loss has improved by less than ``threshold`` (relative) over the last
     ``window`` traced points, ``patience`` points in a row."""
     flat = 0
-    for k in range(window, len(trace.iterations)):
+    for k in range(trace.started() + window, len(trace.iterations)):
         before, now = trace.loss[k - window], trace.loss[k]
         if before is None or now is None:
             flat = 0

@@ -116,6 +116,7 @@ class _CellRun:
         self.iterates: dict[int, np.ndarray] = {}  # the traced signals, scored again at the rules' picks
         self.blind: dict[int, dict] = {}  # per traced iterate, what a blind stopping rule may read
         self.losses: dict[int, float] = {}  # the fit's loss at a reported iterate (RunContext.loss_callback)
+        self.observation_power: float | None = None
         self.own_time: float | None = None
 
     def prepare(self) -> bool:
@@ -161,8 +162,12 @@ class _CellRun:
         previous = list(self.iterates)[-(WMV_WINDOW - 1):] if WMV_WINDOW > 1 else []
         if len(previous) == WMV_WINDOW - 1 and previous:
             self.blind[previous[0]]["wmv"] = window_variance([*(self.iterates[i] for i in previous), signal])
+        mask = self.observation.known.get("mask")
+        if self.observation_power is None:  # the residual of a silent estimate
+            self.observation_power = residual(np.zeros_like(self.observation.signal), self.observation.signal, mask)
         self.blind[iteration] = {"loss": self.losses.pop(iteration, None), "wmv": None,
-                                 "residual": residual(signal, self.observation.signal, self.observation.known.get("mask"))}
+                                 "residual": residual(signal, self.observation.signal, mask),
+                                 "observation_power": self.observation_power}
         self.iterates[iteration] = np.array(signal, copy=True)
 
     def attach_blind(self) -> None:

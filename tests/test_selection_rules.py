@@ -10,7 +10,7 @@ import pytest
 from bench.cells import expand
 from bench.cli import main
 from bench.rules import oracle_iteration, parse_rule, picks, stated_noise_std
-from bench.stopping import (BLIND_RULES, WMV_PATIENCE, BlindTrace, NotApplicable, discrepancy, plateau, residual,
+from bench.stopping import (START_FRACTION, BLIND_RULES, WMV_PATIENCE, BlindTrace, NotApplicable, discrepancy, plateau, residual,
                             window_variance, wmv)
 from bench.store import ResultsStore
 from bench.suite import load_suite, parse_suite
@@ -124,6 +124,28 @@ def test_plateau_stops_where_the_loss_stops_improving():
     assert plateau(steep) == its[-1]  # always improving more than 1%: runs to the end
 
 
+def test_wmv_and_plateau_wait_until_the_fit_has_started():
+    """A prior whose output starts near silence barely moves and barely lowers its loss at first: low variance,
+    a flat loss. Until an iterate explains START_FRACTION of the observation's energy, neither rule may stop."""
+    _, observation, fit = _u_shaped_fit()
+    power = float(np.mean(observation ** 2))
+    # 10 near-silent iterates (output ~1e-3 of the observation), then the U-shaped fit above
+    silent = [1e-3 * k / 10 * observation for k in range(10)]
+    iterates = silent + fit
+    window = 5
+    wmv_values = [window_variance(iterates[k:k + window]) if k + window <= len(iterates) else None
+                  for k in range(len(iterates))]
+    residuals = [residual(x, observation) for x in iterates]
+    its = list(range(len(iterates)))
+    loss = [1.0] * 10 + [0.5 * np.exp(-k / 5) + 0.1 for k in range(len(fit))]  # flat while silent
+    blind = BlindTrace(its, loss, residuals, wmv_values, observation_power=power)
+    unguarded = BlindTrace(its, loss, residuals, wmv_values)  # as records without the observation's power
+    assert wmv(unguarded) < 10 and plateau(unguarded) < 10 + 5  # both stop in the silent start
+    start = next(k for k, r in enumerate(residuals) if r <= (1 - START_FRACTION) * power)
+    assert start >= 10
+    assert wmv(blind) >= start and plateau(blind) >= start + 5
+
+
 def test_discrepancy_stops_at_the_first_residual_below_the_noise_power():
     clean, observed, iterates = _u_shaped_fit()
     residuals = [residual(x, observed) for x in iterates]
@@ -203,7 +225,7 @@ def test_the_record_keeps_each_rules_pick_with_every_metric_there(tmp_path):
     ed = selected["oracle:envelope_distance"]
     assert ed["scores"]["envelope_distance"] == min(p["scores"]["envelope_distance"] for p in record["trace"])
     assert all(selected[f"blind:{n}"]["iteration"] in trace for n in BLIND_RULES)  # gaussian std: all apply
-    assert all(set(p["stats"]) == {"loss", "residual", "wmv"} for p in record["trace"])
+    assert all(set(p["stats"]) == {"loss", "residual", "wmv", "observation_power"} for p in record["trace"])
     residuals = [p["stats"]["residual"] for p in record["trace"]]
     assert residuals == sorted(residuals)  # the iterate shrinks away from the observation
 
