@@ -166,7 +166,10 @@ def _resolve_dataset(ds, settings: dict, synthetic: bool, data_root) -> tuple[di
             params = ds.extra.get("standin_params", instance.standin_params)
             instance = build_dataset(name, params, data_root)
     split = ds.extra.get("split", settings.get("split")) or instance.default_split
-    items = instance.select(int(settings["items"]), split=split, seed=int(settings["item_seed"]))
+    if settings["items"] == "all":  # every item of the split, e.g. every kept segment of a corpus
+        items = sorted(instance.item_ids(split))
+    else:
+        items = instance.select(int(settings["items"]), split=split, seed=int(settings["item_seed"]))
     config = {"name": name, "revision": instance.revision, "params": params, "split": split,
               "sample_rate": int(settings["sample_rate"]), "seconds": settings.get("seconds"),
               "standin_for": standin_for}
