@@ -107,3 +107,48 @@ def test_pooled_median_and_binary_mask_recomputed_from_records(tmp_path):
             mask = (a_v / a_b) > 0.5
         estimate = method.model.decode(torch.tensor(a_mix * mask), vocals.size)[0].numpy()
     assert record["scores"]["si_sdr_src1"] == pytest.approx(_si_sdr(vocals.astype(np.float64), estimate), abs=1e-3)
+
+
+TABLES = ["mimilakis2020-table1", "mimilakis2020-table2"]
+
+
+def test_the_umbrella_suite_includes_both_tables():
+    from bench.suite import load_suite
+
+    assert [t.name for t in load_suite("mimilakis2020").tables()] == TABLES
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_paper_protocol_and_references_point_at_shown_cells(name):
+    from bench.suite import load_suite
+
+    suite = load_suite(name)
+    settings = suite.resolved("paper")
+    assert settings["aggregate"] == "median" and settings["seeds"] == [0, 1, 2] and settings["items"] == "all"
+    assert settings["seconds"] == 1.0 and settings["sample_rate"] == 44100
+    assert "S = 384" in suite.title
+    for m in suite.methods:  # the paper's hop, as the title says
+        if m.name == "sinusoidal-dae":
+            assert m.params.get("hop", SinusoidalDAEMethod().hop) == 384
+    methods, corruptions = {m.label for m in suite.methods}, {c.label for c in suite.corruptions}
+    shown = {tuple(c) for c in suite.layout.get("show", [])} or {(c, "si_sdr") for c in corruptions}
+    for ref in suite.references:
+        assert ref["method"] in methods and (ref["corruption"], ref["metric"]) in shown
+    by_row = {r["method"]: r["mean"] for r in suite.references if r["metric"] == "si_sdr"}
+    if name.endswith("table1"):  # the paper's best reconstruction: conv/mod-cos with f_c^2
+        assert len(suite.references) == 7 and max(by_row, key=by_row.get) == "conv/mod-cos (f_c^2), C = 800"
+    else:  # 6 models x (SI-SDR, BM SI-SDR) and the STFT's BM SI-SDR
+        assert len(suite.references) == 13
+        bm = {r["method"]: r["mean"] for r in suite.references if r["metric"] == "si_sdr_src1"}
+        assert max(bm, key=bm.get).startswith("STFT") and bm["conv/mod-cos, C = 1600, TV on A_m"] == 6.68
+
+
+def test_smoke_grid_trains_every_row_once_per_seed():
+    from bench.cells import expand
+    from bench.suite import load_suite
+
+    cells = expand(load_suite("mimilakis2020"), "smoke", synthetic=True)
+    trained = [c for c in cells if c.config["method"]["name"] == "sinusoidal-dae"]
+    assert len({c.config["training"] for c in trained}) == 13  # 7 + 6 rows, one seed under smoke
+    assert len(cells) == 7 * 2 + 6 * 2 * 2 + 2 * 2
+    assert all(c.config["dataset"]["standin_for"] == "musdb18" for c in cells)
