@@ -27,7 +27,11 @@ public code (Js-Mim/rl_singing_voice) computes it where the two differ (see the 
 
 Evaluation: ``reconstruction`` returns Dec(Enc(x)); ``separation`` returns [Dec(A_mix * M), Dec(A_mix * (1 - M))]
 with the oracle binary mask M = A_v / A_b > 0.5 computed from the encodings of the known sources.
-N_P = 4098 C + 5 C^2 for conv/mod-cos (no biases anywhere but the conv decoder's one).
+Framing as the code: T = ceil(N / S) frames with the signal centred (zero padding either side); the
+encoder's convolutions start from Kaiming-uniform weights as the code's. Sorting, as in the code (which
+sorts inside the decoder's forward and permutes the code with the atoms), does not change the function
+the model computes, so it does not change training either. N_P = 4098 C + 5 C^2 for conv/mod-cos (no
+biases anywhere, as the code).
 """
 from __future__ import annotations
 
@@ -119,6 +123,9 @@ def _build_modules():
                 self.first = nn.Conv1d(1, channels, KERNEL, stride=hop, bias=False)
             self.dilated = nn.Conv1d(channels, channels, DILATED_KERNEL, dilation=DILATION,
                                      padding=DILATION * (DILATED_KERNEL - 1) // 2, bias=False)
+            for conv in (self.first, self.dilated):  # the code's initialisation (gain sqrt(2), not torch's)
+                if isinstance(conv, nn.Conv1d):
+                    nn.init.kaiming_uniform_(conv.weight)
 
         def forward(self, x):  # (B, 1, N + 2P) -> (B, C, T)
             h = self.first(x)
@@ -160,7 +167,7 @@ def _build_modules():
     class ConvDecoder(nn.Module):
         def __init__(self, channels, hop, tanh):
             super().__init__()
-            self.synthesis = nn.ConvTranspose1d(channels, 1, KERNEL, stride=hop)
+            self.synthesis = nn.ConvTranspose1d(channels, 1, KERNEL, stride=hop, bias=False)
             self.tanh = tanh
 
         def forward(self, code):
@@ -172,18 +179,24 @@ def _build_modules():
                      tanh=False, sample_rate=SAMPLE_RATE):
             super().__init__()
             self.hop = hop
-            self.padding = KERNEL - hop  # every sample lies under as many frames at the edges as inside
             self.encoder = Encoder(channels, hop, encoder, sample_rate)
             if decoder == "conv":
                 self.decoder = ConvDecoder(channels, hop, tanh)
             else:
                 self.decoder = SinusoidalDecoder(channels, hop, squared_frequencies, decoder == "cos", sample_rate)
 
-        def encode(self, x):  # (B, N) -> (B, C, T)
-            return self.encoder(F.pad(x[:, None, :], (self.padding, self.padding)))
+        def padding(self, length: int) -> tuple[int, int]:
+            """The code's framing: T = ceil(N / S) frames, the signal centred in them (zeros either side)."""
+            frames = -(-length // self.hop)
+            total = frames * self.hop + KERNEL - self.hop - length
+            return total // 2, total - total // 2
+
+        def encode(self, x):  # (B, N) -> (B, C, ceil(N / S))
+            return self.encoder(F.pad(x[:, None, :], self.padding(x.shape[-1])))
 
         def decode(self, code, length: int):  # (B, C, T) -> (B, N)
-            y = self.decoder(code)[:, 0, self.padding:self.padding + length]
+            left = self.padding(length)[0]
+            y = self.decoder(code)[:, 0, left:left + length]
             return F.pad(y, (0, length - y.shape[-1]))
 
         def forward(self, x):

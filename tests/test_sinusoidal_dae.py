@@ -228,3 +228,11 @@ def test_bad_parameters_fail_with_one_line():
         SinusoidalDAEMethod(decoder="mod-sin")
     with pytest.raises(ValueError, match="sort_atoms needs a sinusoidal decoder"):
         SinusoidalDAEMethod(decoder="conv", sort_atoms=True)
+
+
+@pytest.mark.parametrize("hop,frames", [(384, 115), (256, 173)])
+def test_framing_is_the_codes_ceil_n_over_s(hop, frames):
+    model = small(hop=hop).build()
+    x = torch.randn(1, 44100)
+    assert model.encode(x).shape == (1, 16, frames)
+    assert model(x).shape == (1, 44100)
