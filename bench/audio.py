@@ -78,4 +78,4 @@ class Estimate:
         self.signal = np.asarray(self.signal, dtype=np.float32)
 
 
-TASKS = ("denoising", "inpainting", "dereverberation", "separation")
+TASKS = ("denoising", "inpainting", "dereverberation", "separation", "reconstruction")

@@ -180,7 +180,10 @@ def _resolve_dataset(ds, settings: dict, synthetic: bool, data_root) -> tuple[di
     name, params, instance, standin_for = _dataset_or_standin(ds.name, ds.params, synthetic, data_root,
                                                               ds.extra.get("standin_params"))
     split = ds.extra.get("split", settings.get("split")) or instance.default_split
-    items = instance.select(int(settings["items"]), split=split, seed=int(settings["item_seed"]))
+    if settings["items"] == "all":  # every item of the split, e.g. every kept segment of a corpus
+        items = sorted(instance.item_ids(split))
+    else:
+        items = instance.select(int(settings["items"]), split=split, seed=int(settings["item_seed"]))
     config = {"name": name, "revision": instance.revision, "params": params, "split": split,
               "sample_rate": int(settings["sample_rate"]), "seconds": settings.get("seconds"),
               "standin_for": standin_for}

@@ -47,7 +47,7 @@ class Profile:
         """Items, seeds and clip length scaled; the protocol is scaled per method (``bench.protocol``)."""
         out = copy.deepcopy(settings)
         if self.items_max is not None:
-            out["items"] = min(out["items"], self.items_max)
+            out["items"] = self.items_max if out["items"] == "all" else min(out["items"], self.items_max)
         if self.seeds_max is not None:
             out["seeds"] = out["seeds"][: self.seeds_max]
         if self.seconds_max is not None and out.get("seconds"):
@@ -210,6 +210,9 @@ def parse_suite(data: dict, path: Path | None = None) -> Suite:
     settings.update(data)
     if isinstance(settings["seeds"], int):
         settings["seeds"] = list(range(settings["seeds"]))
+    if not (settings["items"] == "all" or isinstance(settings["items"], int) and settings["items"] > 0):
+        raise ValueError(f"{where}: items must be a positive number or \"all\" (every item of the split), "
+                         f"not {settings['items']!r}")
     suite.settings = settings
     _check_select(settings["select"], f"{where}: select", suite.metrics)
     if suite.has_table and not (suite.datasets and suite.corruptions and suite.metrics):

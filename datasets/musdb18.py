@@ -4,9 +4,12 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
+
 from bench.corpus import AudioRef, FileCorpus, Track
 from bench.dataset import dataset
 
+NATIVE_RATE = 44100
 STEMS = ("mixture", "drums", "bass", "other", "vocals")  # stream order inside a .stem.mp4
 
 
@@ -34,7 +37,14 @@ class MUSDB18(FileCorpus):
     ``sources=[...]`` picks others among mixture, drums, bass, other, vocals, accompaniment (one source
     gives a (T,) clip). accompaniment.wav is used when present, else drums + bass + other. Stereo is
     mixed to mono. Splits: test (50 tracks), train (86) and valid (the musdb package's 14 validation
-    tracks); 8 non-overlapping excerpts per track are items by default."""
+    tracks); 8 non-overlapping excerpts per track are items by default.
+
+    ``segment_s`` (Mimilakis et al.'s evaluation): every non-overlapping window of that length, in time
+    order, is an item ``<track>#<k>`` (k-th window from the start; the tail shorter than a window is
+    left out), and clips must be that long; ``min_vocal_norm`` leaves out, when items are listed, the
+    windows whose vocals (mono, 44.1 kHz, as distributed) have an L2 norm below it (the public code's
+    silence rule, 0.1). Listing reads every vocals file of the split once (cached). Levels are the
+    corpus's own: nothing is normalised unless ``loudness_dbfs`` is set."""
 
     kind = "music-stems"
     folder = "musdb18"
@@ -54,9 +64,37 @@ or the distributed stems: musdb18/{train,test}/<track>.stem.mp4   (streams: mixt
     derived = {"accompaniment": {"drums": 1.0, "bass": 1.0, "other": 1.0}}
     default_sources = ("vocals", "accompaniment")
 
-    def __init__(self, root=None, *, sources=None, **prep):
-        super().__init__(root, own_params={"sources": sources}, **prep)
+    def __init__(self, root=None, *, sources=None, segment_s: float | None = None,
+                 min_vocal_norm: float | None = None, **prep):
+        if segment_s is not None and segment_s <= 0 or min_vocal_norm is not None and segment_s is None:
+            raise ValueError(f"musdb18: segment_s must be positive (and is needed by min_vocal_norm), "
+                             f"not segment_s={segment_s}, min_vocal_norm={min_vocal_norm}")
+        super().__init__(root, own_params={"sources": sources, "segment_s": segment_s,
+                                           "min_vocal_norm": min_vocal_norm}, **prep)
         self._choose_sources(sources)
+        self.segment_s, self.min_vocal_norm = segment_s, min_vocal_norm
+
+    def item_ids(self, split=None):
+        if self.segment_s is None:
+            return super().item_ids(split)
+        split = self._check_split(split)
+        return [f"{t.id}#{k}" for t in self.tracks() if split in ("all", t.split) for k in self._kept_segments(t)]
+
+    def _kept_segments(self, track) -> list[int]:
+        vocals, _ = self._source(track, "vocals", NATIVE_RATE)
+        n = int(round(self.segment_s * NATIVE_RATE))
+        windows = vocals[: vocals.size // n * n].reshape(-1, n)
+        norms = np.linalg.norm(windows.astype(np.float64), axis=1)
+        return [k for k, norm in enumerate(norms) if self.min_vocal_norm is None or norm >= self.min_vocal_norm]
+
+    def _excerpt(self, track, x, sr, seconds, k):
+        if self.segment_s is None:
+            return super()._excerpt(track, x, sr, seconds, k)
+        if seconds is None or abs(seconds - self.segment_s) > 1e-9:
+            raise ValueError(f"musdb18: items are {self.segment_s:g} s segments (segment_s), so clips must be "
+                             f"{self.segment_s:g} s long, not {seconds}")
+        n = int(round(seconds * sr))
+        return k * n, n
 
     def variant(self):
         folders = [self.root / s for s in ("train", "test") if (self.root / s).is_dir()]

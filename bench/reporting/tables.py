@@ -58,6 +58,10 @@ def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: 
         outputs = _per_source(outputs, set(sub["metric"]) if len(sub) else set())
     column_fields = list(suite.layout.get("columns", ["dataset", "metric"]))
     row_fields = list(suite.layout.get("rows", ["method"]))
+    shown_columns = [tuple(c) for c in suite.layout.get("show", [])]  # exactly these columns, in this order
+    if shown_columns and "metric" in column_fields:  # e.g. one task's mean and another's first source
+        at = column_fields.index("metric")
+        outputs = list(dict.fromkeys([*outputs, *(c[at] for c in shown_columns)]))
     if "rule" in row_fields:  # one row per rule: the long table's `which` becomes the row's label
         shown = {which_of(r): r for r in rule_rows(rule)}
         ok = sub[(sub["status"] == "ok") & (sub["which"].isin(list(shown))) & (sub["metric"].isin(outputs))]
@@ -72,7 +76,7 @@ def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: 
              "corruption": [c.label for c in suite.corruptions], "metric": outputs, "rule": rule_rows(rule)}
     present_columns = {tuple(row) for row in agg[column_fields].itertuples(index=False)}
     present_rows = {tuple(row) for row in agg[row_fields].itertuples(index=False)}
-    columns = [c for c in _product([order[f] for f in column_fields]) if c in present_columns]
+    columns = [c for c in shown_columns or _product([order[f] for f in column_fields]) if c in present_columns]
     rows = [r for r in _product([order[f] for f in row_fields]) if r in present_rows]
     banners = _banners(suite, profile, sub, mine)
     if "rule" not in row_fields:

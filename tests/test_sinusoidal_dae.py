@@ -1,0 +1,238 @@
+"""The sinusoidal DAE of Mimilakis et al. (2020): Eq. 4's atoms, sorting, Eq. 1's TV, N_P, the loss terms,
+the oracle binary mask, training from the train split only."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bench.audio import Observation
+from bench.method import RunContext
+from bench.methods.sinusoidal_dae import SinusoidalDAEMethod, negative_snr, total_variation
+from bench.training import TrainingJob, run_job
+
+SR = 44100
+
+
+def small(**params):
+    return SinusoidalDAEMethod(channels=params.pop("channels", 16), **params)
+
+
+def test_atoms_are_eq4_modulated_cosines():
+    torch.manual_seed(0)
+    model = small().build()
+    dec = model.decoder
+    with torch.no_grad():
+        dec.envelope.normal_()  # a non-constant envelope, so b_c's role is seen
+    f = dec.frequency.detach().numpy().astype(np.float64)
+    phi = dec.phase.detach().numpy().astype(np.float64)
+    b = dec.envelope.detach().numpy().astype(np.float64)
+    t = np.arange(2048)
+    expected = np.cos(2 * np.pi * f[:, None] ** 2 * t + phi[:, None]) * b
+    np.testing.assert_allclose(dec.atoms().detach().numpy(), expected, atol=2e-3)
+    linear = small(squared_frequencies=False).build().decoder
+    np.testing.assert_allclose(linear.carriers().detach().numpy(), linear.frequency.detach().numpy())
+    # the decoder is the transposed convolution of the code with these atoms, hop S apart
+    code = torch.zeros(1, 16, 3)
+    code[0, 5, 1] = 2.0
+    out = dec(code)[0, 0].detach().numpy()
+    np.testing.assert_allclose(out[384:384 + 2048], 2 * dec.atoms()[5].detach().numpy(), atol=1e-6)
+    assert np.all(out[:384] == 0)
+
+
+def test_initial_carriers_are_the_codes_squared_mel_frequencies():
+    dec = small(channels=8).build().decoder
+    hz = dec.carriers().detach().numpy() * SR
+    assert hz[0] == pytest.approx((30 / SR) ** 2 * SR, rel=1e-4)  # about 0.02 Hz, as the notes say
+    assert hz[-1] == pytest.approx(SR / 4, rel=1e-4)  # (1/2)^2 of fs: 11 kHz
+
+
+@pytest.mark.parametrize("decoder,encoder", [("mod-cos", "conv"), ("cos", "conv"), ("mod-cos", "sinc")])
+def test_sorting_atoms_leaves_the_output_unchanged(decoder, encoder):
+    torch.manual_seed(1)
+    method = small(decoder=decoder, encoder=encoder, sort_atoms=True)
+    model = method.build()
+    with torch.no_grad():
+        model.decoder.frequency.copy_(model.decoder.frequency[torch.randperm(16)])
+        model.decoder.envelope.normal_()
+    x = torch.randn(2, 8000)
+    before_out, before_code = model(x), model.encode(x)
+    order = model.sort_atoms()
+    assert not torch.equal(order, torch.arange(16))  # it did permute
+    carriers = model.decoder.carriers().detach()
+    assert torch.all(carriers[1:] >= carriers[:-1])
+    torch.testing.assert_close(model(x), before_out, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(model.encode(x), before_code[:, order], atol=1e-5, rtol=1e-4)
+
+
+def test_sorting_permutes_adams_moments_with_the_parameters():
+    torch.manual_seed(2)
+    model = small(sort_atoms=True).build()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    with torch.no_grad():
+        model.decoder.frequency.copy_(model.decoder.frequency[torch.randperm(16)])
+    model(torch.randn(1, 4000)).pow(2).sum().backward()
+    optimizer.step()
+    moment = optimizer.state[model.decoder.frequency]["exp_avg"].clone()
+    order = model.sort_atoms(optimizer)
+    torch.testing.assert_close(optimizer.state[model.decoder.frequency]["exp_avg"], moment[order])
+
+
+def test_total_variation_on_a_hand_computed_example():
+    code = torch.tensor([[[0.0, 1.0, 3.0], [2.0, 2.0, 0.0]]])  # (B=1, C=2, T=3)
+    # frame differences: [1, 2], [0, -2]; channel differences: [2, 1, -3]
+    code_form = np.sqrt(1 + 4 + 0 + 4) / 3 + np.sqrt(4 + 1 + 9) / 2
+    assert total_variation(code, "code").item() == pytest.approx(code_form, rel=1e-6)
+    paper_form = (1 + 2 + 0 + 2 + 2 + 1 + 3) / (2 * 3)  # Eq. 1: l1 norms over (C T)
+    assert total_variation(code, "paper").item() == pytest.approx(paper_form, rel=1e-6)
+    # the code's norms run over the whole batch; the paper's form is a mean of per-segment values
+    batch = torch.cat([code, 2 * code])
+    assert total_variation(batch, "paper").item() == pytest.approx(1.5 * paper_form, rel=1e-6)
+    assert total_variation(batch, "code").item() == pytest.approx(np.sqrt(5) * code_form, rel=1e-6)
+
+
+def test_negative_snr_is_one_ratio_over_the_batch():
+    x = torch.tensor([[1.0, 0.0], [0.0, 3.0]])
+    y = torch.tensor([[1.0, 1.0], [0.0, 3.0]])
+    assert negative_snr(x, y).item() == pytest.approx(-10 * np.log10(10 / 1), rel=1e-6)
+
+
+@pytest.mark.parametrize("channels,paper", [(400, 2_439_200), (800, 6_478_400), (1600, 19_356_800)])
+def test_parameter_count_is_the_papers_n_p(channels, paper):
+    assert SinusoidalDAEMethod(channels=channels).parameter_count() == paper
+
+
+def test_table1_variants_are_near_the_papers_n_p():
+    # Table 1 adapts C so that every model has about 6.48 M parameters (printed to 3 decimals)
+    for params, paper in [({"decoder": "cos", "channels": 952}, 6.483e6),
+                          ({"decoder": "conv", "channels": 800}, 6.476e6),
+                          ({"encoder": "sinc", "channels": 952}, 6.487e6)]:
+        assert SinusoidalDAEMethod(**params).parameter_count() == pytest.approx(paper, rel=5e-4)
+
+
+def _batch(seed=0, n=4, length=6000):
+    g = torch.Generator().manual_seed(seed)
+    vocals = torch.randn(n, length, generator=g) * 0.1
+    return vocals, vocals + torch.randn(n, length, generator=g) * 0.1
+
+
+PROTOCOL = dict(SinusoidalDAEMethod.training_defaults)
+
+
+def _loss_and_grad(method, model, vocals, remix, protocol, seed=0):
+    model.zero_grad()
+    loss, snr, tv = method.loss(model, vocals, remix, protocol, torch.Generator().manual_seed(seed))
+    loss.backward()
+    grad = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+    return loss.item(), snr.item(), tv.item(), grad
+
+
+def test_each_loss_term_counts():
+    torch.manual_seed(3)
+    method = small()
+    model = method.build()
+    with torch.no_grad():
+        model.decoder.envelope.mul_(300)  # an output of the input's order, so 1e-4 noise is not lost in it
+    vocals, remix = _batch()
+    full = _loss_and_grad(method, model, vocals, remix, PROTOCOL)
+    assert full[0] == pytest.approx(full[1] + 0.5 * full[2], rel=1e-6)
+    no_tv = _loss_and_grad(method, model, vocals, remix, {**PROTOCOL, "tv_weight": 0.0})
+    assert no_tv[0] != pytest.approx(full[0]) and not torch.allclose(no_tv[3], full[3])
+    no_noise = _loss_and_grad(method, model, vocals, remix, {**PROTOCOL, "noise_std": 0.0})
+    assert no_noise[1] != pytest.approx(full[1], rel=1e-7) and not torch.equal(no_noise[3], full[3])
+    # TV on the remix: the remix changes the loss; TV on the vocals: it does not
+    other_remix = _batch(seed=9)[1]
+    assert _loss_and_grad(method, model, vocals, other_remix, PROTOCOL)[2] != pytest.approx(full[2])
+    on_vocals = small(tv_target="vocals")
+    a = _loss_and_grad(on_vocals, model, vocals, remix, PROTOCOL)
+    b = _loss_and_grad(on_vocals, model, vocals, other_remix, PROTOCOL)
+    assert a[0] == b[0] and torch.equal(a[3], b[3]) and a[2] != pytest.approx(full[2])
+
+
+def test_oracle_binary_mask_separation_matches_an_independent_computation():
+    torch.manual_seed(4)
+    method = small()
+    method.model = method.build().eval()
+    rng = np.random.default_rng(0)
+    vocals = rng.standard_normal(8000).astype(np.float32) * 0.2
+    accompaniment = rng.standard_normal(8000).astype(np.float32) * 0.3
+    accompaniment[:3000] = 0  # codes where both vanish (0/0) and where only the accompaniment does
+    obs = Observation(vocals + accompaniment, SR, "separation", known={"sources": np.stack([vocals, accompaniment])})
+    estimate = method.restore(obs, RunContext()).signal
+    with torch.no_grad():
+        enc = lambda x: method.model.encode(torch.tensor(x)[None]).numpy()  # noqa: E731
+        a_mix, a_v, a_b = enc(vocals + accompaniment), enc(vocals), enc(accompaniment)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mask = (a_v / a_b) > 0.5  # the code's rule: NaN (0/0) compares false, x/0 = inf passes
+        assert np.any((a_b == 0) & (a_v > 0)) and np.any((a_b == 0) & (a_v == 0))
+        dec = lambda a: method.model.decode(torch.tensor(a), 8000)[0].numpy()  # noqa: E731
+        expected = np.stack([dec(a_mix * mask), dec(a_mix * ~mask)])
+    assert estimate.shape == (2, 8000)
+    np.testing.assert_allclose(estimate, expected, atol=1e-5)
+    with pytest.raises(ValueError, match="oracle = true"):
+        method.restore(Observation(vocals, SR, "separation", known={"num_sources": 2}), RunContext())
+
+
+def test_reconstruction_returns_the_decoded_code():
+    torch.manual_seed(5)
+    method = small()
+    method.model = method.build().eval()
+    x = np.random.default_rng(1).standard_normal(5000).astype(np.float32)
+    out = method.restore(Observation(x, SR, "reconstruction", reference=x), RunContext()).signal
+    with torch.no_grad():
+        np.testing.assert_allclose(out, method.model(torch.tensor(x)[None])[0].numpy(), atol=1e-6)
+
+
+def _job(method_params, epochs=3, items=("00000", "00001"), seconds=2.0, lr=3e-3):
+    training = {**SinusoidalDAEMethod.training_defaults, "epochs": epochs, "lr": lr, "tracks_per_set": 2,
+                "segment_s": 0.25, "batch_size": 4}
+    return TrainingJob({"format": 1, "method": {"name": "sinusoidal-dae", "version": "1", "params": method_params},
+                        "data": {"tracks": {"name": "synthetic-singing", "params": {}, "split": "train",
+                                            "items": list(items), "sample_rate": 8000, "seconds": seconds,
+                                            "revision": "1"}},
+                        "training": training, "seed": 0, "versions": {}})
+
+
+def test_a_short_fit_lowers_the_loss_and_sorts(tmp_path):
+    job = _job({"channels": 16, "hop": 256, "sort_atoms": True})
+    state = run_job(job, tmp_path)
+    assert state["state"] == "done", state["error"]
+    assert len(state["losses"]) == 3 and state["losses"][-1] < state["losses"][0]
+    method = SinusoidalDAEMethod(channels=16, hop=256, sort_atoms=True)
+    method.load_trained(job.folder(tmp_path) / "trained.pt")
+    carriers = method.model.decoder.carriers().detach()
+    assert torch.all(carriers[1:] >= carriers[:-1])
+
+
+def test_training_reads_only_the_train_split(tmp_path, monkeypatch):
+    from bench.datasets.synthetic_singing import SyntheticSinging
+
+    seen = []
+    original = SyntheticSinging.load
+
+    def recording(self, item, **kw):
+        seen.append(item)
+        return original(self, item, **kw)
+
+    monkeypatch.setattr(SyntheticSinging, "load", recording)
+    assert SinusoidalDAEMethod.training_data["tracks"]["split"] == "train"
+    state = run_job(_job({"channels": 8, "hop": 256}, epochs=1, items=("00003", "00005", "00007")), tmp_path)
+    assert state["state"] == "done", state["error"]
+    train = set(SyntheticSinging().item_ids("train"))
+    assert seen and set(seen) == {"00003", "00005", "00007"} and set(seen) <= train
+    assert not set(seen) & set(SyntheticSinging().item_ids("test"))
+
+
+def test_bad_parameters_fail_with_one_line():
+    with pytest.raises(ValueError, match="decoder must be one of"):
+        SinusoidalDAEMethod(decoder="mod-sin")
+    with pytest.raises(ValueError, match="sort_atoms needs a sinusoidal decoder"):
+        SinusoidalDAEMethod(decoder="conv", sort_atoms=True)
+
+
+@pytest.mark.parametrize("hop,frames", [(384, 115), (256, 173)])
+def test_framing_is_the_codes_ceil_n_over_s(hop, frames):
+    model = small(hop=hop).build()
+    x = torch.randn(1, 44100)
+    assert model.encode(x).shape == (1, 16, frames)
+    assert model(x).shape == (1, 44100)
