@@ -191,8 +191,10 @@ def _resolve_dataset(ds, settings: dict, synthetic: bool, data_root) -> tuple[di
 
 
 # -- training jobs of trained methods (bench.training) --------------------------------------------------
-_SOURCE_KEYS = {"dataset", "params", "split", "items", "seconds", "sample_rate", "standin_params", "standin_items"}
+_SOURCE_KEYS = {"dataset", "params", "split", "items", "seconds", "sample_rate", "standin_params", "standin_items",
+                "standin_seconds"}
 STANDIN_ITEMS = 100  # training items of a synthetic stand-in when the source takes every item of its split
+STANDIN_SECONDS = 20.0  # length of a stand-in's training item when the source takes whole recordings
 
 
 def _training_job(suite: Suite, method, settings: dict, profile: str, seed: int, synthetic: bool, data_root):
@@ -238,6 +240,8 @@ def _training_source(spec: dict, settings: dict, profile, synthetic: bool, data_
         count = min(count, profile.train_items_max)
     items = every if count >= len(every) else instance.select(count, split=split, seed=int(settings["item_seed"]))
     seconds = spec.get("seconds")
+    if seconds is None and standin_for is not None:  # a generated "whole recording" would be one clip's default
+        seconds = float(spec.get("standin_seconds", STANDIN_SECONDS))
     if profile.train_seconds_max is not None:
         seconds = min(seconds or float("inf"), profile.train_seconds_max)
     return {"name": name, "revision": instance.revision, "params": params, "split": split, "items": items,

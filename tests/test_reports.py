@@ -3,6 +3,7 @@ the HTML folder driven in headless chromium (skipped when chromium is absent).""
 import re
 import shutil
 import subprocess
+import tomllib
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ from bench.reporting.csv import render_csv
 from bench.reporting.markdown import render_markdown
 from bench.reporting.tables import build_tables, entries
 from bench.store import ResultsStore
-from bench.suite import read_suite_file
+from bench.suite import parse_suite, read_suite_file
 
 SUITE = """
 name = "reptest"
@@ -352,3 +353,14 @@ def test_select_overrides_which_iterate_the_table_shows(run, capsys):
                  & (long.which == "estimate")]["value"]
     assert best.mean() != pytest.approx(final.mean())  # the two selections differ for this method
     assert f"{best.mean():.2f} ± {best.std():.2f}" in md
+
+
+def test_a_reference_naming_a_dataset_the_layout_hides_still_matches(run):
+    """One dataset, so the layout leaves it out: the reference (which names it) must still show, and one
+    naming another dataset must not."""
+    hidden = SUITE.replace('columns = ["dataset", "metric"]', 'columns = ["metric"]')
+    suite = parse_suite(tomllib.loads(hidden))
+    md = render_markdown(build_tables(suite, run["cells"], run["store"], "paper"))
+    assert "[paper 5.50 ± 0.25" in md
+    other = parse_suite(tomllib.loads(hidden.replace('dataset = "Tones"', 'dataset = "Other"')))
+    assert "[paper" not in render_markdown(build_tables(other, run["cells"], run["store"], "paper"))

@@ -276,6 +276,15 @@ def _reference(table: Table, row: tuple, column: tuple) -> dict | None:
                 (method, named.get("dataset"), None, named.get("metric"))):
         if key in refs:
             return refs[key]
+    # a reference may name a dataset or corruption the layout does not show: then it must be one of the suite's
+    hidden = {"dataset": table.suite.datasets, "corruption": table.suite.corruptions}
+    for ref in table.suite.references:
+        if (ref.get("method"), ref.get("metric")) != (method, named.get("metric")):
+            continue
+        if all(ref.get(f) is None or (ref[f] == named[f] if f in named
+                                      else ref[f] in {c.label for c in hidden[f]} | {c.name for c in hidden[f]})
+               for f in hidden):
+            return ref
     return None
 
 
