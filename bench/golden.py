@@ -9,6 +9,7 @@ cell keys too) and compares every final and input score with ``results/golden/nu
 """
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,10 +46,20 @@ def run_golden(golden_dir: Path = GOLDEN_DIR, data_root=None) -> tuple[pd.DataFr
 
     cells = [cell for path in sorted(golden_dir.glob("*.toml"))
              for cell in expand(read_suite_file(path), "paper", data_root=data_root)]
+    from bench.train_stage import TRAIN_THREADS_ENV
+
     with tempfile.TemporaryDirectory(prefix="bench-golden-") as tmp:
         store = ResultsStore(tmp)
-        scheduler.run(cells, store, devices="cpu", jobs=1, backend="sequential", data_root=data_root,
-                      progress=False)
+        previous = os.environ.get(TRAIN_THREADS_ENV)
+        os.environ[TRAIN_THREADS_ENV] = "1"  # trained weights depend on the thread count: one, everywhere
+        try:
+            scheduler.run(cells, store, devices="cpu", jobs=1, backend="sequential", data_root=data_root,
+                          progress=False)
+        finally:
+            if previous is None:
+                os.environ.pop(TRAIN_THREADS_ENV)
+            else:
+                os.environ[TRAIN_THREADS_ENV] = previous
         frame = store.table([c.key for c in cells], {c.key: c.labels for c in cells})
     failed = sorted(set(frame.loc[frame["status"] != "ok", "key"]))
     frame = frame[(frame["status"] == "ok") & frame["which"].isin(["estimate", "input"])]

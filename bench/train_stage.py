@@ -18,6 +18,7 @@ from typing import Callable
 from bench.training import TrainingJob, checkpoint_epoch, job_state
 
 CLAIM_PREFIX = "training-"
+TRAIN_THREADS_ENV = "BENCH_TRAIN_THREADS"
 
 
 def jobs_of(cells) -> list[TrainingJob]:
@@ -170,8 +171,8 @@ def train_batch(jobs: list[TrainingJob], device: str, data_root, *, results_root
     import torch
 
     threads = torch.get_num_threads()  # restored after: a sequential run's cells keep their thread count
-    if local == "cpu":
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
+    if local == "cpu":  # $BENCH_TRAIN_THREADS: fewer (bench check trains on one, the same on every machine)
+        torch.set_num_threads(max(1, int(os.environ.get(TRAIN_THREADS_ENV) or os.cpu_count() or 1)))
     out = []
     try:
         for job in jobs:
