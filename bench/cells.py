@@ -209,7 +209,10 @@ def _training_job(suite: Suite, method, settings: dict, profile: str, seed: int,
         if name not in sources:
             raise ValueError(f"{where}: unknown training source {name!r}.{did_you_mean(name, sources)} (this "
                              f"method trains on: {', '.join(sources) or 'nothing declared'})")
-        sources[name].update(spec)
+        if spec.get("dataset", sources[name]["dataset"]) != sources[name]["dataset"]:
+            sources[name] = dict(spec)  # another corpus: none of the declared one's parameters apply
+        else:
+            sources[name].update(spec)
     data = {name: _training_source(spec, settings, PROFILES[profile], synthetic, data_root, f"{where}: {name}")
             for name, spec in sources.items()}
     config = {"format": TRAINING_FORMAT,
