@@ -17,11 +17,12 @@ from typing import Any
 from bench.corruptions import Corruption
 from bench.dataset import CorpusMissing, Dataset, build_dataset
 from bench.method import Method
-from bench.parameters import check_parameters
+from bench.parameters import check_parameters, did_you_mean
 from bench.registry import CORRUPTIONS, DATASETS, METHODS, METRICS, UnknownNameError
 from bench.seeds import corruption_seed, method_seed
 from bench.rules import parse_rule
 from bench.suite import Suite, selection_rules
+from bench.training import is_trained
 
 CELL_FORMAT = 1  # bump when the meaning of a record changes
 
@@ -47,6 +48,8 @@ class Cell:
     config: dict  # canonical, hashed
     labels: dict = field(default_factory=dict)  # suite, method, dataset, corruption labels; not hashed
     key: str = ""
+    training: Any = None  # a trained method's TrainingJob (its key is in config["training"])
+    checkpoint: str | None = None  # where its trained weights are, set by the scheduler before dispatch
 
     def __post_init__(self):
         self.key = self.key or cell_key(self.config)
@@ -118,6 +121,9 @@ def _expand_table(suite: Suite, profile: str, synthetic: bool, data_root) -> lis
     settings = suite.resolved(profile)
     protocols = {id(m): suite.protocol_for(m, getattr(METHODS.get(m.name).obj, "protocol_defaults", {}),
                                            profile).to_dict() for m in suite.methods}
+    jobs = {id(m): {int(seed): _training_job(suite, m, settings, profile, int(seed), synthetic, data_root)
+                    for seed in settings["seeds"]}
+            for m in suite.methods if is_trained(METHODS.get(m.name).obj)}
     metrics = [{"name": m, "version": METRICS.get(m).version} for m in suite.metrics]
     cells = []
     for ds in suite.datasets:
@@ -140,7 +146,10 @@ def _expand_table(suite: Suite, profile: str, synthetic: bool, data_root) -> lis
                         labels = {"suite": suite.name, "method": m.label, "dataset": ds.label,
                                   "corruption": corruption.label, "profile": profile,
                                   "timeout_s": settings.get("timeout_s")}
-                        cells.append(Cell(config, labels))
+                        job = jobs.get(id(m), {}).get(int(seed))
+                        if job is not None:
+                            config["training"] = job.key
+                        cells.append(Cell(config, labels, training=job))
     return cells
 
 
@@ -152,9 +161,8 @@ def method_runs_on(method, dataset, corruption) -> bool:
                  or corruption.name in only_corruptions))
 
 
-def _resolve_dataset(ds, settings: dict, synthetic: bool, data_root) -> tuple[dict, list[str]]:
-    """The dataset part of the configuration and the chosen items; a stand-in if asked and needed."""
-    name, params, standin_for = ds.name, ds.params, None
+def _dataset_or_standin(name: str, params: dict, synthetic: bool, data_root, standin_params=None):
+    """(name, params, instance, standin_for): the corpus, or under ``synthetic`` its stand-in if it is missing."""
     instance = build_dataset(name, params, data_root)
     if not instance.synthetic:
         try:
@@ -162,12 +170,73 @@ def _resolve_dataset(ds, settings: dict, synthetic: bool, data_root) -> tuple[di
         except CorpusMissing:
             if not synthetic or not instance.standin:
                 raise
-            standin_for, name = ds.name, instance.standin
-            params = ds.extra.get("standin_params", instance.standin_params)
-            instance = build_dataset(name, params, data_root)
+            standin_params = instance.standin_params if standin_params is None else standin_params
+            return instance.standin, standin_params, build_dataset(instance.standin, standin_params, data_root), name
+    return name, params, instance, None
+
+
+def _resolve_dataset(ds, settings: dict, synthetic: bool, data_root) -> tuple[dict, list[str]]:
+    """The dataset part of the configuration and the chosen items; a stand-in if asked and needed."""
+    name, params, instance, standin_for = _dataset_or_standin(ds.name, ds.params, synthetic, data_root,
+                                                              ds.extra.get("standin_params"))
     split = ds.extra.get("split", settings.get("split")) or instance.default_split
     items = instance.select(int(settings["items"]), split=split, seed=int(settings["item_seed"]))
     config = {"name": name, "revision": instance.revision, "params": params, "split": split,
               "sample_rate": int(settings["sample_rate"]), "seconds": settings.get("seconds"),
               "standin_for": standin_for}
     return config, items
+
+
+# -- training jobs of trained methods (bench.training) --------------------------------------------------
+_SOURCE_KEYS = {"dataset", "params", "split", "items", "seconds", "sample_rate", "standin_params", "standin_items"}
+STANDIN_ITEMS = 100  # training items of a synthetic stand-in when the source takes every item of its split
+
+
+def _training_job(suite: Suite, method, settings: dict, profile: str, seed: int, synthetic: bool, data_root):
+    from bench.suite import PROFILES
+    from bench.training import TRAINING_FORMAT, TrainingJob, versions
+
+    entry = METHODS.get(method.name)
+    cls = entry.obj
+    where = f"{suite.where}: [[methods]] {method.title}: training_data"
+    sources = {name: dict(spec) for name, spec in cls.training_data.items()}
+    for name, spec in method.extra.get("training_data", {}).items():
+        if name not in sources:
+            raise ValueError(f"{where}: unknown training source {name!r}.{did_you_mean(name, sources)} (this "
+                             f"method trains on: {', '.join(sources) or 'nothing declared'})")
+        sources[name].update(spec)
+    data = {name: _training_source(spec, settings, PROFILES[profile], synthetic, data_root, f"{where}: {name}")
+            for name, spec in sources.items()}
+    config = {"format": TRAINING_FORMAT,
+              "method": {"name": method.name, "version": entry.version, "params": method.params},
+              "data": data, "training": suite.training_for(method, cls.training_defaults, profile),
+              "seed": seed, "versions": versions()}
+    return TrainingJob(config, {"suite": suite.name, "method": method.label, "profile": profile})
+
+
+def _training_source(spec: dict, settings: dict, profile, synthetic: bool, data_root, where: str) -> dict:
+    unknown = set(spec) - _SOURCE_KEYS
+    if unknown or "dataset" not in spec:
+        raise ValueError(f"{where}: a training source has keys {', '.join(sorted(_SOURCE_KEYS))} (dataset "
+                         f"required); got {', '.join(sorted(spec))}")
+    try:
+        DATASETS.get(spec["dataset"])
+    except UnknownNameError as exc:
+        raise UnknownNameError(f"{where}: {exc}") from None
+    name, params, instance, standin_for = _dataset_or_standin(spec["dataset"], spec.get("params", {}), synthetic,
+                                                              data_root, spec.get("standin_params"))
+    split = spec.get("split") or "train"
+    every = sorted(instance.item_ids(split))
+    wanted = spec.get("items")
+    if wanted is None and standin_for is not None:  # a generated split is as large as one likes
+        wanted = spec.get("standin_items", STANDIN_ITEMS)
+    count = len(every) if wanted is None else int(wanted)
+    if profile.train_items_max is not None:
+        count = min(count, profile.train_items_max)
+    items = every if count >= len(every) else instance.select(count, split=split, seed=int(settings["item_seed"]))
+    seconds = spec.get("seconds")
+    if profile.train_seconds_max is not None:
+        seconds = min(seconds or float("inf"), profile.train_seconds_max)
+    return {"name": name, "revision": instance.revision, "params": params, "split": split, "items": items,
+            "sample_rate": int(spec.get("sample_rate") or settings["sample_rate"]), "seconds": seconds,
+            "standin_for": standin_for}

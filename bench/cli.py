@@ -14,7 +14,7 @@ from pathlib import Path
 # Further sub-commands live in their own modules, each with ``register(subparsers)`` that adds its parser
 # and sets ``handler`` (a function taking the parsed args and returning an exit status).
 COMMAND_MODULES: list[str] = ["bench.commands.score", "bench.commands.corrupt", "bench.commands.data",
-                              "bench.commands.compare", "bench.commands.check"]
+                              "bench.commands.compare", "bench.commands.check", "bench.commands.train"]
 
 # Exit statuses a script can rely on (README, "Exit codes").
 EXIT_OK, EXIT_CELLS_FAILED, EXIT_USAGE, EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
@@ -130,6 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-report", action="store_true", help="do not print the table at the end")
     p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser("train", help="run only the training jobs of a suite's trained methods (resumable)")
+    suite_args(p)
+    p.add_argument("--dry-run", action="store_true", help="list the training jobs and their state; train nothing")
+    p.add_argument("--devices", help="cpu, cuda, or a list like cuda:0,cuda:1 (one job per device at a time)")
+    p.add_argument("--backend", default="processes", choices=["processes", "sequential"],
+                   help="sequential: train in this process (for debugging)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler=lambda args: importlib.import_module("bench.commands.train").cmd_train(args))
 
     p = sub.add_parser("status", help="counts of total, done, failed and pending cells")
     suite_args(p)
@@ -361,11 +370,22 @@ def _print_grid(suite, cells, todo, store, args) -> None:
               f"{left.get((table, method, dataset, corruption), 0):>6}")
     print("protocol per method (the suite's, the method's defaults, the profile's scaling):")
     print("\n".join(summary_lines(cells)))
+    _print_training(cells, store)
     iterations = fitting_iterations(todo)
     seconds = estimate_seconds(todo, store, cells)
     estimate = (f"about {seconds / 60:.1f} CPU-minutes of cell time (from finished cells)" if seconds is not None
                 else "no finished cells to time from")
     print(f"work left: {len(todo)} cells, {iterations} fitting iterations in all; {estimate}")
+
+
+def _print_training(cells, store) -> None:
+    from bench import train_stage
+
+    jobs = train_stage.jobs_of(cells)
+    if jobs:
+        print(f"training jobs ({len(jobs)}; each trained once, before its cells; checkpoints in "
+              f"{store.root / 'training'}):")
+        print("\n".join(train_stage.summary_lines(jobs, store.root)))
 
 
 def cmd_status(args) -> int:
@@ -375,13 +395,18 @@ def cmd_status(args) -> int:
     store = ResultsStore(args.results)
     counts = _counts(cells, store)
     damaged = store.scan()[1]
+    from bench import train_stage
+
+    jobs = train_stage.jobs_of(cells)
     counts.update(suite=suite.name, profile=args.profile,
-                  damaged=[{"path": str(d.path), "reason": d.reason} for d in damaged])
+                  damaged=[{"path": str(d.path), "reason": d.reason} for d in damaged],
+                  training=[train_stage.describe(job, store.root) for job in jobs])
     if args.json:
         print(json.dumps(counts))
         return EXIT_OK
     print(f"suite {suite.name} (profile {args.profile}): {counts['total']} cells: {counts['done']} done, "
           f"{counts['failed']} failed, {counts['timeout']} timed out, {counts['pending']} pending")
+    _print_training(cells, store)
     if damaged:
         print(f"{len(damaged)} damaged records in {store.root} (not counted; `bench run` runs their cells "
               "again; a copy under another name can be deleted):")

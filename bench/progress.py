@@ -27,16 +27,16 @@ UPDATES_PER_SECOND = 4
 class FitProgress:
     """Worker side: ``progress(iteration, total, loss)``; ``loss`` a number or a callable returning one."""
 
-    def __init__(self, folder: Path, key: str, interval: float = 1 / UPDATES_PER_SECOND):
+    def __init__(self, folder: Path, key: str, interval: float = 1 / UPDATES_PER_SECOND, unit: str = "it"):
         self.path = Path(folder) / f"{os.getpid()}.json"
-        self.key, self.interval = key, interval
+        self.key, self.interval, self.unit = key, interval, unit
         self.started = time.monotonic()
         self.last = float("-inf")
 
     @classmethod
-    def for_cell(cls, key: str) -> "FitProgress | None":
+    def for_cell(cls, key: str, unit: str = "it") -> "FitProgress | None":
         folder = os.environ.get(PROGRESS_DIR_ENV)
-        return cls(Path(folder), key) if folder else None
+        return cls(Path(folder), key, unit=unit) if folder else None
 
     def __call__(self, iteration: int, total: int, loss) -> None:
         now = time.monotonic()
@@ -46,7 +46,7 @@ class FitProgress:
         value = float(loss() if callable(loss) else loss)
         left = (now - self.started) / max(iteration, 1) * (total - iteration)
         update = {"key": self.key, "iteration": int(iteration), "total": int(total), "loss": value,
-                  "seconds_left": left, "time": time.time()}
+                  "seconds_left": left, "time": time.time(), "unit": self.unit}
         try:  # atomic: the parent never reads half an update
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text(json.dumps(update))
@@ -86,7 +86,7 @@ class ProgressBoard:
 
     def text(self) -> str:
         """``it 340/2000 loss 0.0123 ~2m10s left`` for each fit in flight (the first three)."""
-        return "  ".join(f"it {u['iteration']}/{u['total']} loss {u['loss']:.4g} ~{_duration(u['seconds_left'])} left"
+        return "  ".join(f"{u.get('unit', 'it')} {u['iteration']}/{u['total']} loss {u['loss']:.4g} ~{_duration(u['seconds_left'])} left"
                          for u in self.updates()[:3])
 
 

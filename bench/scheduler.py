@@ -117,7 +117,8 @@ def batches(cells: list[Cell], size_of: Callable[[Cell], int]) -> list[list[Cell
     """Group cells that share a method configuration into batches of the method's preferred size."""
     groups: dict[str, list[Cell]] = {}
     for cell in cells:
-        groups.setdefault(repr(sorted(cell.method.items(), key=str)), []).append(cell)
+        groups.setdefault(repr((sorted(cell.method.items(), key=str), cell.config.get("training"))),
+                          []).append(cell)
     out = []
     for group in groups.values():
         size = max(1, size_of(group[0]))
@@ -141,6 +142,9 @@ def run(cells: list[Cell], store: ResultsStore, **options) -> RunSummary:
 
     summary, started = RunSummary(total=len(cells)), time.time()
     user_on_record = options.pop("on_record", None)
+    cells = _train_first(cells, store, summary, user_on_record, options)
+    if summary.interrupted:
+        return summary
     with Claims(store.root) as claims:
         def on_record(record: dict) -> None:
             claims.release(record["key"])
@@ -161,6 +165,35 @@ def run(cells: list[Cell], store: ResultsStore, **options) -> RunSummary:
     if summary.elsewhere:
         print(f"{summary.elsewhere} cells were finished by another bench run on {store.root}", file=sys.stderr)
     return summary
+
+
+def _train_first(cells: list[Cell], store: ResultsStore, summary: RunSummary, on_record, options) -> list[Cell]:
+    """Train the jobs the trained methods' cells need (``bench.train_stage``); the cells of a job that did not
+    finish get a failed record saying why. Returns the cells left to run, each knowing its checkpoint."""
+    from bench import train_stage
+
+    trained = [c for c in cells if c.training is not None]
+    if not trained:
+        return cells
+    backend = options.get("backend", "processes")
+    try:
+        states = train_stage.train(train_stage.jobs_of(trained), store.root, devices=options.get("devices"),
+                                   backend="sequential" if backend == "sequential" else "processes",
+                                   data_root=options.get("data_root"), progress=options.get("progress", True))
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        return []
+    untrained = train_stage.untrained_records(trained, states)
+    for record in untrained:
+        store.write(record)
+        summary.failed += 1
+        summary.failures.append((record["key"], record["error"]))
+        if on_record:
+            on_record(record)
+    for cell in trained:
+        cell.checkpoint = str(cell.training.folder(store.root) / "trained.pt")
+    lost = {record["key"] for record in untrained}
+    return [c for c in cells if c.key not in lost]
 
 
 def _finished_since(store: ResultsStore, key: str, since: float) -> bool:

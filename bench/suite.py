@@ -37,6 +37,10 @@ class Profile:
     seconds_max: float | None = None
     iterations_factor: float = 1.0
     iterations_max: int | None = None
+    epochs_factor: float = 1.0  # a trained method's epochs (bench.training)
+    epochs_max: int | None = None
+    train_items_max: int | None = None  # items per training source
+    train_seconds_max: float | None = None  # length of a training item
     description: str = ""
 
     def scale(self, settings: dict) -> dict:
@@ -54,13 +58,21 @@ class Profile:
         scaled = max(1, math.ceil(full * self.iterations_factor))
         return min(scaled, self.iterations_max) if self.iterations_max is not None else scaled
 
+    def scale_epochs(self, full: int) -> int:
+        scaled = max(1, math.ceil(full * self.epochs_factor))
+        return min(scaled, self.epochs_max) if self.epochs_max is not None else scaled
+
 
 PROFILES = {
     "paper": Profile("paper", description="the suite exactly as declared (the paper's protocol)"),
-    "quick": Profile("quick", items_max=10, seeds_max=1, iterations_factor=0.25,
-                     description="at most 10 items, one seed, a quarter of the iterations"),
+    "quick": Profile("quick", items_max=10, seeds_max=1, iterations_factor=0.25, epochs_factor=0.25,
+                     train_items_max=10,
+                     description="at most 10 items, one seed, a quarter of the iterations; trained methods: a "
+                                 "quarter of the epochs, at most 10 items per training source"),
     "smoke": Profile("smoke", items_max=2, seeds_max=1, seconds_max=1.0, iterations_factor=0.01,
-                     iterations_max=20, description="2 items, one seed, clips of at most 1 s, at most 20 iterations"),
+                     iterations_max=20, epochs_max=1, train_items_max=2, train_seconds_max=4.0,
+                     description="2 items, one seed, clips of at most 1 s, at most 20 iterations; trained "
+                                 "methods: one epoch on at most 2 items of at most 4 s per training source"),
 }
 
 
@@ -96,6 +108,7 @@ class Suite:
     metrics: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)  # items, seeds, seconds, sample_rate, ...
     protocol: dict[str, Any] = field(default_factory=dict)  # [protocol] as written (typed)
+    training: dict[str, Any] = field(default_factory=dict)  # [training]: trained methods' protocol overrides
     profiles: dict[str, dict] = field(default_factory=dict)  # per-profile overrides of settings
     layout: dict[str, Any] = field(default_factory=dict)
     references: list[dict] = field(default_factory=list)
@@ -137,6 +150,7 @@ class Suite:
         settings = PROFILES[profile].scale(self.settings)
         override = copy.deepcopy(self.profiles.get(profile, {}))
         override.pop("protocol", None)
+        override.pop("training", None)
         settings.update(override)
         settings["profile"] = profile
         return settings
@@ -150,14 +164,26 @@ class Suite:
                        where=f"{self.where}: [[methods]] {method.title}: protocol")
 
 
+    def training_for(self, method: Component, defaults: dict[str, Any], profile: str) -> dict[str, Any]:
+        """The training protocol of a trained ``method`` (``bench.training``) in this suite and profile."""
+        from bench.training import resolve_protocol
+
+        self.resolved(profile)
+        return resolve_protocol(defaults, suite_wide=self.training, own=method.extra.get("training", {}),
+                                where=f"{self.where}: [[methods]] {method.title}: training",
+                                epochs_scale=PROFILES[profile].scale_epochs,
+                                overrides=self.profiles.get(profile, {}).get("training", {}))
+
+
 _DEFAULT_SETTINGS = {"items": 10, "seeds": [0], "seconds": 1.0, "sample_rate": 16000, "split": None,
                      "item_seed": 0, "aggregate": "mean", "select": "final", "timeout_s": None}
 
 
 _TOP_KEYS = {"name", "title", "description", "paper", "include", "methods", "datasets", "corruptions",
-             "metrics", "profiles", "layout", "references", "protocol", *_DEFAULT_SETTINGS}
+             "metrics", "profiles", "layout", "references", "protocol", "training", *_DEFAULT_SETTINGS}
 # What a [[methods]], [[datasets]] or [[corruptions]] entry may say besides its name, params and label.
-_ENTRY_KEYS = {"methods": {"protocol", "datasets", "corruptions"}, "datasets": {"split", "standin_params"},
+_ENTRY_KEYS = {"methods": {"protocol", "datasets", "corruptions", "training", "training_data"},
+               "datasets": {"split", "standin_params"},
                "corruptions": set()}
 
 
@@ -178,6 +204,7 @@ def parse_suite(data: dict, path: Path | None = None) -> Suite:
         corruptions=[_component(c, "corruptions", i, where) for i, c in enumerate(data.pop("corruptions", []))],
         metrics=list(data.pop("metrics", [])), profiles=data.pop("profiles", {}),
         protocol=check_values(data.pop("protocol", {}), f"{where}: [protocol]"),
+        training=_table(data.pop("training", {}), f"{where}: [training]"),
         layout=data.pop("layout", {}), references=data.pop("references", []), path=path)
     settings = dict(_DEFAULT_SETTINGS)
     settings.update(data)
@@ -192,13 +219,20 @@ def parse_suite(data: dict, path: Path | None = None) -> Suite:
             raise ValueError(f"{where}: unknown profile {profile!r} in [profiles]; the profiles are "
                              f"{', '.join(PROFILES)}")
         for key in override:
-            if key != "protocol" and key not in _DEFAULT_SETTINGS:
+            if key not in ("protocol", "training") and key not in _DEFAULT_SETTINGS:
                 raise ValueError(f"{where}: [profiles.{profile}]: unknown key {key!r}."
-                                 f"{did_you_mean(key, [*_DEFAULT_SETTINGS, 'protocol'])}")
+                                 f"{did_you_mean(key, [*_DEFAULT_SETTINGS, 'protocol', 'training'])}")
+        _table(override.get("training", {}), f"{where}: [profiles.{profile}.training]")
         check_values(override.get("protocol", {}), f"{where}: [profiles.{profile}.protocol]")
         if "select" in override:
             _check_select(override["select"], f"{where}: [profiles.{profile}] select", suite.metrics)
     return suite
+
+
+def _table(value, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError(f"{where}: must be a table of key = value, not {value!r}")
+    return value
 
 
 def _check_select(rule, where: str, metrics: list[str]) -> None:
@@ -232,6 +266,9 @@ def _component(entry, kind: str, index: int, where: str) -> Component:
                              f"(a parameter goes in params = {{ ... }})")
     if "protocol" in entry:
         entry["protocol"] = check_values(entry["protocol"], f"{table} {entry['name']!r}: protocol")
+    for key in ("training", "training_data"):
+        if key in entry:
+            _table(entry[key], f"{table} {entry['name']!r}: {key}")
     return Component(entry.pop("name"), entry.pop("params", {}), entry.pop("label", ""), entry)
 
 

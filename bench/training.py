@@ -241,19 +241,24 @@ class TrainingJob:
         return cls(data["config"], data.get("labels", {}), data["key"])
 
 
-def resolve_protocol(defaults: dict, *layers: dict, where: str, epochs_scale: Callable[[int], int] | None = None,
-                     overrides: dict | None = None) -> dict:
-    """The training protocol: the class's defaults, then each layer (suite, method entry), then the
-    profile's scaling of ``epochs``, then the profile's overrides as written. Only declared keys."""
+def resolve_protocol(defaults: dict, *, suite_wide: dict, own: dict, where: str,
+                     epochs_scale: Callable[[int], int] | None = None, overrides: dict | None = None) -> dict:
+    """The training protocol: the class's defaults, the suite's ``[training]``, the method entry's own
+    ``training = {...}``, the profile's scaling of ``epochs``, then the profile's ``training`` overrides as
+    written. As with the fitting protocol, suite-wide keys a method does not declare are not its concern;
+    an undeclared key in the method's own entry is an error."""
+    for name in own:
+        if name not in defaults:
+            raise ValueError(f"{where}: unknown training key {name!r}.{did_you_mean(name, defaults)} (this "
+                             f"method's training keys: {', '.join(defaults)})")
     out = dict(defaults)
-    for layer in (*layers, overrides or {}):
-        for name, value in layer.items():
-            if name not in defaults:
-                raise ValueError(f"{where}: unknown training key {name!r}.{did_you_mean(name, defaults)} (this "
-                                 f"method's training keys: {', '.join(defaults)})")
-            out[name] = _typed(name, value, defaults[name], where)
-    if epochs_scale is not None and "epochs" in out and "epochs" not in (overrides or {}):
+    for layer in (suite_wide, own):
+        out.update({name: _typed(name, value, defaults[name], where) for name, value in layer.items()
+                    if name in defaults})
+    if epochs_scale is not None and "epochs" in out:
         out["epochs"] = epochs_scale(int(out["epochs"]))
+    out.update({name: _typed(name, value, defaults[name], where) for name, value in (overrides or {}).items()
+                if name in defaults})
     return out
 
 

@@ -53,7 +53,7 @@ def run_cells(cells: list[Cell], device: str = "cpu", data_root=None) -> list[di
     if ready:
         method = None
         try:
-            method = build_method(cells[0].method["name"], cells[0].method["params"])
+            method = _build(cells[0], device)
         except Exception as exc:  # noqa: BLE001
             for r in ready:
                 r.fail(exc)
@@ -87,11 +87,22 @@ def reproduce(cell: Cell, device: str = "cpu", data_root=None) -> tuple[Observat
     run = _CellRun(cell, device, data_root, time.monotonic())
     if not run.prepare():
         raise MethodFailure(f"cannot prepare cell {cell.key}: {run.record['error']}")
-    method = build_method(cell.method["name"], cell.method["params"])
+    method = _build(cell, device)
     result = method.restore(run.observation.for_method(), run.context)
     estimate = result if isinstance(result, Estimate) else Estimate(result)
     _check_estimate(estimate.signal, run.observation.reference)
     return run.observation, estimate
+
+
+def _build(cell: Cell, device: str):
+    """The cell's method; a trained method with its trained weights loaded (``bench.training``)."""
+    method = build_method(cell.method["name"], cell.method["params"])
+    if cell.config.get("training") is not None:
+        if not cell.checkpoint:
+            raise MethodFailure(f"cell {cell.key} needs the weights of training job {cell.config['training']}, "
+                                "and no results folder was given to find them in")
+        method.load_trained(cell.checkpoint, device)
+    return method
 
 
 class _CellRun:

@@ -211,3 +211,54 @@ class SlowFit(Method):
             if context.progress is not None:
                 context.progress(i, total, lambda: 1.0 / i)
         return observation.signal
+
+
+# -- a trained method (bench.training): a small convolutional denoiser learnt on clean training speech -------
+from bench.training import TrainedMethod  # noqa: E402
+
+
+@method("test-trained-denoiser", version="1")
+class TrainedDenoiser(TrainedMethod):
+    """A 1-D convolution trained to remove white noise from clean training clips. ``fail_in_epoch``: raise in
+    that epoch; ``step_seconds``: sleep after each step (so a test can kill it mid-training)."""
+
+    tasks = ("denoising",)
+    training_data = {"clean": {"dataset": "synthetic-speech", "split": "train", "items": 4, "seconds": 0.25}}
+    training_defaults = {"epochs": 3, "lr": 0.01, "noise_std": 0.1, "batch_size": 2}
+
+    def __init__(self, width: int = 9, fail_in_epoch: int | None = None, step_seconds: float = 0.0):
+        super().__init__(width=width, fail_in_epoch=fail_in_epoch, step_seconds=step_seconds)
+        self.width, self.fail_in_epoch, self.step_seconds = width, fail_in_epoch, step_seconds
+
+    def build(self):
+        import torch
+
+        return torch.nn.Conv1d(1, 1, self.width, padding=self.width // 2)
+
+    def fit(self, data, context):
+        import torch
+
+        self.model = self.build().to(context.device)
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=context.protocol["lr"])
+        clips = torch.stack([torch.from_numpy(c.samples) for c in data["clean"].clips()])[:, None]
+        size = context.protocol["batch_size"]
+        for epoch in context.epochs(self.model, optimizer, steps_per_epoch=-(-len(clips) // size)):
+            if epoch == self.fail_in_epoch:
+                raise RuntimeError(f"deliberate training failure in epoch {epoch}")
+            order = torch.from_numpy(context.rng.permutation(len(clips)))
+            for start in range(0, len(clips), size):
+                clean = clips[order[start:start + size]]
+                noisy = clean + context.protocol["noise_std"] * torch.randn_like(clean)
+                loss = torch.mean((self.model(noisy) - clean) ** 2)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                context.step(loss)
+                time.sleep(self.step_seconds)
+
+    def restore(self, observation, context):
+        import torch
+
+        with torch.no_grad():
+            x = torch.from_numpy(observation.signal)[None, None].to(context.device)
+            return self.model(x)[0, 0].cpu().numpy()

@@ -1,0 +1,75 @@
+"""``bench train``: run only the training jobs of a suite's trained methods; ``bench checkpoints``: list the
+trained and partly trained jobs of a results folder."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def cmd_train(args) -> int:
+    from bench import train_stage
+    from bench.cli import EXIT_CELLS_FAILED, EXIT_INTERRUPTED, EXIT_OK, _cells, _check_writable
+    from bench.store import ResultsStore
+
+    suite, cells = _cells(args)
+    store = ResultsStore(args.results)
+    jobs = train_stage.jobs_of(cells)
+    if not jobs:
+        print(f"suite {suite.name} has no trained method: nothing to train", file=sys.stderr)
+        return EXIT_OK
+    if args.dry_run:
+        print(f"suite {suite.name}, profile {args.profile}: {len(jobs)} training jobs")
+        print("\n".join(train_stage.summary_lines(jobs, store.root)))
+        return EXIT_OK
+    _check_writable(store.root)
+    try:
+        states = train_stage.train(jobs, store.root, devices=args.devices, data_root=args.data,
+                                   backend="sequential" if args.backend == "sequential" else "processes",
+                                   progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("interrupted: finished epochs are saved; the same command resumes each job from its last epoch",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print("\n".join(train_stage.summary_lines(jobs, store.root)))
+    failed = [key for key, state in states.items() if state["state"] != "done"]
+    return EXIT_CELLS_FAILED if failed else EXIT_OK
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("checkpoints", help="list the training jobs (checkpoints) of a results folder")
+    p.add_argument("--results", help="results directory (default: $BENCH_RESULTS or ./results)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_checkpoints)
+
+
+def cmd_checkpoints(args) -> int:
+    from bench.store import ResultsStore
+    from bench.training import FOLDER, checkpoint_epoch, job_state
+
+    root = ResultsStore(args.results).root / FOLDER
+    rows = []
+    for folder in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
+        state = job_state(folder)
+        config = state.get("config", {})
+        last = checkpoint_epoch(folder)
+        trained = folder / "trained.pt"
+        rows.append({"key": folder.name, "method": state.get("labels", {}).get("method")
+                     or config.get("method", {}).get("name"), "seed": config.get("seed"),
+                     "state": state.get("state", "pending"),
+                     "epochs_done": 0 if last is None else last + 1,
+                     "epochs": config.get("training", {}).get("epochs"),
+                     "final_loss": (state.get("losses") or [None])[-1],
+                     "trained_mb": round(trained.stat().st_size / 2**20, 2) if trained.is_file() else None,
+                     "folder": str(folder)})
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    if not rows:
+        print(f"no training jobs in {root}")
+        return 0
+    for r in rows:
+        loss = f"{r['final_loss']:.4g}" if isinstance(r["final_loss"], float) else "-"
+        print(f"{r['key'][:12]}  {r['method'] or '?':<28} seed {r['seed']!s:<3} {r['state']:<11} "
+              f"epoch {r['epochs_done']}/{r['epochs']}  loss {loss}  {Path(r['folder'])}")
+    return 0

@@ -1,0 +1,201 @@
+"""The training stage of a run: train what the pending cells of trained methods need, before those cells.
+
+Each training job (``bench.training``) runs once, in a worker process that holds a whole device (on the
+CPU: every core), one job per device at a time; a job another bench run on the same results folder is
+training is waited for, not trained twice (``bench.claims``). A job that fails fails its cells: they get a
+record with the training's reason, and the rest of the run goes on. An interrupted job resumes from its
+last finished epoch when the run is started again.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from bench.training import TrainingJob, checkpoint_epoch, job_state
+
+CLAIM_PREFIX = "training-"
+
+
+def jobs_of(cells) -> list[TrainingJob]:
+    """The distinct training jobs of ``cells``, in first-seen order."""
+    jobs: dict[str, TrainingJob] = {}
+    for cell in cells:
+        if cell.training is not None:
+            jobs.setdefault(cell.training.key, cell.training)
+    return list(jobs.values())
+
+
+def is_trained_job_done(job: TrainingJob, results_root) -> bool:
+    folder = job.folder(results_root)
+    return job_state(folder).get("state") == "done" and (folder / "trained.pt").is_file()
+
+
+def describe(job: TrainingJob, results_root) -> dict:
+    """State of one job for status and dry runs: done, failed (why), interrupted at epoch k, or pending."""
+    folder = job.folder(results_root)
+    state = job_state(folder)
+    last = checkpoint_epoch(folder)
+    name = "done" if is_trained_job_done(job, results_root) else state.get("state", "pending")
+    if name == "running" and not _holder_alive(state.get("pid")):
+        name = "interrupted"
+    return {"key": job.key, "method": job.labels.get("method", job.config["method"]["name"]),
+            "seed": job.config["seed"], "state": name, "epochs": job.epochs,
+            "epochs_done": 0 if last is None else last + 1, "items": job.items,
+            "error": (state.get("error") or "").splitlines()[0] if name == "failed" else None,
+            "wall_time_s": state.get("wall_time_s"), "folder": str(folder)}
+
+
+def _holder_alive(pid) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def summary_lines(jobs: list[TrainingJob], results_root) -> list[str]:
+    """One line per job: method, seed, state, epochs done of all, the work (epochs x items)."""
+    lines = []
+    for job in jobs:
+        d = describe(job, results_root)
+        why = f": {d['error']}" if d["error"] else ""
+        lines.append(f"  {d['method']:<28} seed {d['seed']:<3} {d['state']:<11} epoch {d['epochs_done']}/{d['epochs']}"
+                     f"  work {d['epochs']} epochs x {d['items']} training items  [{job.key[:12]}]{why}")
+    return lines
+
+
+def train(jobs: list[TrainingJob], results_root, *, devices: str | None = None, backend: str = "processes",
+          data_root=None, progress: bool = True, retry_failed: bool = True) -> dict[str, dict]:
+    """Train every job not yet done; returns key -> final state (``state`` done, failed, interrupted).
+    Raises KeyboardInterrupt after stopping the workers when interrupted."""
+    from bench.claims import Claims
+
+    results_root = Path(results_root)
+    states: dict[str, dict] = {}
+    todo = []
+    for job in jobs:
+        if is_trained_job_done(job, results_root):
+            states[job.key] = {"state": "done"}
+        elif not retry_failed and job_state(job.folder(results_root)).get("state") == "failed":
+            states[job.key] = job_state(job.folder(results_root))
+        else:
+            todo.append(job)
+    if not todo:
+        return states
+    print(f"training {len(todo)} job(s) before their cells ({len(jobs) - len(todo)} already trained); "
+          f"checkpoints in {results_root / 'training'}", file=sys.stderr)
+    with Claims(results_root) as claims:
+        mine, elsewhere = [], []
+        for job in todo:
+            (elsewhere if claims.take(CLAIM_PREFIX + job.key) is not None else mine).append(job)
+        try:
+            states.update(_run(mine, results_root, devices, backend, data_root, progress))
+        finally:
+            for job in mine:
+                claims.release(CLAIM_PREFIX + job.key)
+        for job in elsewhere:
+            states[job.key] = _wait_for(job, claims, results_root)
+    return states
+
+
+def _wait_for(job: TrainingJob, claims, results_root, poll_s: float = 2.0) -> dict:
+    print(f"training job {job.key[:12]} is being trained by another bench run: waiting for it", file=sys.stderr)
+    while claims.holder(CLAIM_PREFIX + job.key) is not None:
+        time.sleep(poll_s)
+    if is_trained_job_done(job, results_root):
+        return {"state": "done"}
+    return job_state(job.folder(results_root)) | {"state": "failed",
+                                                   "error": "its training by another bench run did not finish"}
+
+
+def _run(jobs, results_root, devices, backend, data_root, progress) -> dict[str, dict]:
+    from bench.devices import device_pool
+    from bench.progress import ProgressBoard, watch
+
+    if not jobs:
+        return {}
+    pool = device_pool(devices)
+    bar = _bar(len(jobs), progress)
+    board = ProgressBoard() if progress else None
+    stop = watch(board, lambda: bar.set_postfix_str(board.text())) if board else None
+    states: dict[str, dict] = {}
+
+    def consume(results: list[dict]) -> None:
+        for state in results:
+            states[state["key"]] = state
+            bar.update(1)
+            if state["state"] != "done":
+                print(f"training {state['key'][:12]} {state['state']}: {(state.get('error') or '').splitlines()[0]}",
+                      file=sys.stderr)
+
+    run_batch = functools.partial(train_batch, results_root=str(results_root))
+    try:
+        if backend == "sequential":
+            for job in jobs:
+                consume(run_batch([job], pool[0], data_root))
+        else:
+            from bench.worker_pool import WorkerPool
+
+            workers = WorkerPool(pool, run_batch, data_root)
+            try:
+                for outcome in workers.run([[job] for job in jobs], lambda batch: None):
+                    if outcome.records is not None:
+                        consume(outcome.records)
+                    else:
+                        consume([{"key": job.key, "state": "failed", "error": outcome.lost[1]}
+                                 for job in outcome.batch])
+            finally:
+                workers.close()
+    finally:
+        if stop:
+            stop()
+        bar.close()
+    return states
+
+
+def train_batch(jobs: list[TrainingJob], device: str, data_root, *, results_root: str) -> list[dict]:
+    """Worker side: train ``jobs`` one after another on ``device``, with every core when it is the CPU."""
+    from bench.progress import FitProgress
+    from bench.training import run_job
+    from bench.worker import pin_device
+
+    pin_device(device)
+    local = "cuda" if device.startswith("cuda:") else device
+    if local == "cpu":
+        import torch
+
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+    out = []
+    for job in jobs:
+        progress = FitProgress.for_cell(CLAIM_PREFIX + job.key, unit="step")
+        state = run_job(job, results_root, device=local, data_root=data_root, progress=progress)
+        out.append({"key": job.key, "state": state["state"], "error": state.get("error")})
+    return out
+
+
+def untrained_records(cells, states: dict[str, dict]) -> list[dict]:
+    """Failed records for the cells whose training job did not finish, saying why."""
+    from bench.scheduler import _lost_record
+
+    out = []
+    for cell in cells:
+        if cell.training is None:
+            continue
+        state = states.get(cell.training.key, {"state": "pending"})
+        if state["state"] != "done":
+            reason = (state.get("error") or state["state"]).splitlines()[0]
+            out.append(_lost_record(cell, "-", "failed", f"training job {cell.training.key} {state['state']}: {reason}"))
+    return out
+
+
+def _bar(total: int, enabled: bool) -> Callable:
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="job", desc="training", disable=not enabled, file=sys.stderr,
+                dynamic_ncols=True, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}] {postfix}")
