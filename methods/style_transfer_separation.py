@@ -123,7 +123,7 @@ class SpectrogramVAEMethod(TrainedMethod):
         if sources != 2:
             raise ValueError(f"{type(self).__name__} estimates one voice of a two-source mixture; the observation "
                              f"has {sources} sources")
-        device = next(self.model.parameters()).device
+        device = next((p.device for p in self.model.parameters()), torch.device(context.device))
         mixture = torch.from_numpy(np.asarray(observation.signal, dtype=np.float32)).to(device)
         spec = self.front.stft(mixture)
         with torch.no_grad():
