@@ -2,6 +2,8 @@
 inference with the mixture's phase, what each method trains on, and the suite."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -362,3 +364,18 @@ def test_the_suite_s_stand_ins_keep_genders_and_regions_apart(tmp_path):
         [{"voice": "female", "speakers": "DR3"}, {"voice": "male", "speakers": "DR3"}]
     on_training = {c.labels["method"] for c in cells if c.labels["dataset"] == "Training mixtures (DR1)"}
     assert on_training == {"UDT"}
+
+
+def test_the_smoke_suite_trains_scores_and_reports_medians_quartiles_and_box_plots(tmp_path, capsys):
+    from bench.cli import main
+
+    common = ["--suite", "venkataramani2019-figure3", "--profile", "smoke", "--synthetic",
+              "--results", str(tmp_path / "results"), "--data", str(tmp_path / "no-data")]
+    assert main(["run", *common, "--jobs", "1"]) == 0
+    capsys.readouterr()
+    assert main(["report", *common, "--figures", str(tmp_path / "figs")]) == 0
+    report = capsys.readouterr().out
+    udt_test = next(line for line in report.splitlines() if "Test mixtures (DR3)" in line and "paper 7.50" in line)
+    assert re.search(r"-?\d+\.\d\d \[-?\d+\.\d\d, -?\d+\.\d\d\] \(n=2\) \[paper 7\.50", udt_test)
+    assert "Training mixtures (DR1)" in report and "Supervised VAE" in report and "paper 9.50" in report
+    assert (tmp_path / "figs" / "venkataramani2019-figure3-box-si-sdr-src1.png").is_file()
