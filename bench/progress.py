@@ -34,11 +34,11 @@ class FitProgress:
         self.last = float("-inf")
 
     @classmethod
-    def for_cell(cls, key: str, unit: str = "it") -> "FitProgress | None":
+    def for_cell(cls, key: str) -> "FitProgress | None":
         folder = os.environ.get(PROGRESS_DIR_ENV)
-        return cls(Path(folder), key, unit=unit) if folder else None
+        return cls(Path(folder), key) if folder else None
 
-    def __call__(self, iteration: int, total: int, loss) -> None:
+    def __call__(self, iteration: int, total: int, loss, unit: str | None = None) -> None:
         now = time.monotonic()
         if now - self.last < self.interval and iteration < total:
             return
@@ -46,7 +46,7 @@ class FitProgress:
         value = float(loss() if callable(loss) else loss)
         left = (now - self.started) / max(iteration, 1) * (total - iteration)
         update = {"key": self.key, "iteration": int(iteration), "total": int(total), "loss": value,
-                  "seconds_left": left, "time": time.time(), "unit": self.unit}
+                  "seconds_left": left, "time": time.time(), "unit": unit or self.unit}
         try:  # atomic: the parent never reads half an update
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text(json.dumps(update))

@@ -125,8 +125,12 @@ class Registry:
     def _load_plugin(self, name: str, ep) -> None:
         obj = ep.load()
         if name not in self._entries:
-            # The plugin's object may have registered itself on import; otherwise register it here.
-            self.add(name, obj, version=getattr(obj, "version", "1"))
+            # The plugin's object may have registered itself on import; otherwise register it here, with
+            # what the decorators would have recorded (a method's tasks, a corruption's task, a corpus's kind).
+            meta = {k: getattr(obj, k) for k in ("tasks", "task", "kind") if hasattr(obj, k)}
+            if "tasks" in meta:
+                meta["tasks"] = tuple(meta["tasks"])
+            self.add(name, obj, version=getattr(obj, "version", "1"), **meta)
 
 
 def import_plugin_modules() -> None:

@@ -167,15 +167,19 @@ def train_batch(jobs: list[TrainingJob], device: str, data_root, *, results_root
 
     pin_device(device)
     local = "cuda" if device.startswith("cuda:") else device
-    if local == "cpu":
-        import torch
+    import torch
 
+    threads = torch.get_num_threads()  # restored after: a sequential run's cells keep their thread count
+    if local == "cpu":
         torch.set_num_threads(max(1, os.cpu_count() or 1))
     out = []
-    for job in jobs:
-        progress = FitProgress.for_cell(CLAIM_PREFIX + job.key, unit="step")
-        state = run_job(job, results_root, device=local, data_root=data_root, progress=progress)
-        out.append({"key": job.key, "state": state["state"], "error": state.get("error")})
+    try:
+        for job in jobs:
+            state = run_job(job, results_root, device=local, data_root=data_root,
+                            progress=FitProgress.for_cell(CLAIM_PREFIX + job.key))
+            out.append({"key": job.key, "state": state["state"], "error": state.get("error")})
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 

@@ -176,16 +176,17 @@ class TrainingContext:
         self._show(int(self.protocol.get("epochs", 1)))
 
     def _show(self, total_epochs: int, done: bool = False) -> None:
+        """The display's line: ``epoch 3/10 step 120/400 loss 0.0123``, steps counted over the whole training."""
         if self.progress is None:
             return
         per = self._steps_per_epoch
-        if per:  # progress in steps over the whole training
+        if per:
             position, total = self.epoch * per + (per if done else min(self._step, per)), total_epochs * per
         else:
             position, total = self.epoch + (1 if done else 0), total_epochs
         recent = self._epoch_losses[-20:]
         loss = float(np.mean(recent)) if recent else (self.losses[-1] if self.losses else float("nan"))
-        self.progress(position, total, loss)
+        self.progress(position, total, loss, unit=f"epoch {self.epoch + 1}/{total_epochs} step" if per else "epoch")
 
 
 class TrainingInterrupted(Exception):
@@ -317,7 +318,12 @@ def run_job(job: TrainingJob, results_root, device: str = "cpu", data_root=None,
     folder = job.folder(results_root)
     folder.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    state = {**job.to_dict(), "state": "running", "device": device, "error": None, "pid": os.getpid()}
+    import torch
+
+    # the thread count changes float rounding, so the weights: kept beside them (not in the key: where a job
+    # trains must not change which job it is)
+    state = {**job.to_dict(), "state": "running", "device": device, "threads": torch.get_num_threads(),
+             "error": None, "pid": os.getpid()}
     _atomic_write_json(state, folder / "job.json")
     context = TrainingContext(folder, device=device, seed=int(job.config["seed"]),
                               protocol=job.config["training"], progress=progress,
