@@ -134,7 +134,8 @@ class SpectrogramVAEMethod(TrainedMethod):
                         info={"sources": ["female (estimated)", "mixture - female estimate"]})
 
     def details(self):
-        model = self.network(self.front.coefficients, self.front.as_dict())
+        with torch.device("meta"):  # counted, not allocated
+            model = self.network(self.front.coefficients, self.front.as_dict())
         return {"parameters (paper size)": sum(p.numel() for p in model.parameters()),
                 "front end": self.front.as_dict()}
 
@@ -160,8 +161,7 @@ class UDTSeparation(SpectrogramVAEMethod):
                 "clean": mono_pool(data["clean_female"])}
 
     def draw(self, pools, count, length, rng):
-        mixtures, _paired_female = mixture_pairs(pools["female"], pools["male"], count, length, rng)
-        del _paired_female  # UDT never sees which clean utterance a mixture holds
+        mixtures, _ = mixture_pairs(pools["female"], pools["male"], count, length, rng)  # never the paired female
         return {"mixture": mixtures, "clean": clean_snippets(pools["clean"], count, length, rng)}
 
     def loss_terms(self, model, batch):
