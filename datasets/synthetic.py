@@ -14,6 +14,7 @@ from scipy import signal as sps
 
 from bench.audio import Clip
 from bench.dataset import Dataset, dataset
+from bench.seeds import derive_seed
 
 _SPLITS = {"train": (0, 8_000), "valid": (8_000, 1_000), "test": (9_000, 1_000), "all": (0, 10_000)}
 
@@ -119,18 +120,23 @@ class SyntheticSpeech(SyntheticDataset):
 
     ``voice`` = "any" (default: f0 90-220 Hz), "male" (85-155 Hz) or "female" (165-255 Hz, formants and
     bandwidths 17 % higher): the stand-in for gendered speakers (TIMIT's F/M, LJSpeech's female reader).
+    ``speakers``: a name for a set of speakers (e.g. TIMIT's "DR1"): it reseeds every item, so stand-ins of
+    disjoint speaker sets share no clip (None: the version-1 output).
     """
 
     kind = "speech"
 
-    def __init__(self, root=None, voice: str = "any"):
+    def __init__(self, root=None, voice: str = "any", speakers: str | None = None):
         if voice not in VOICES:
             raise ValueError(f"synthetic-speech voice must be one of {', '.join(VOICES)}, not {voice!r}")
-        super().__init__(root, **({"voice": voice} if voice != "any" else {}))
-        self.voice = voice
+        super().__init__(root, **({"voice": voice} if voice != "any" else {}),
+                         **({"speakers": str(speakers)} if speakers is not None else {}))
+        self.voice, self.speakers = voice, speakers
 
     def generate(self, n, sr, rng):
         f0_range, scale = VOICES[self.voice]
+        if self.speakers is not None:
+            rng = np.random.default_rng([derive_seed("speakers", str(self.speakers)), int(rng.integers(2**63))])
         return speech_like(n, sr, rng, f0_range, scale), {"voice": self.voice}
 
 

@@ -49,7 +49,10 @@ timit/TEST/DR1/FAKS0/SX13.WAV    (speaker folder: F/M + initials + digit; also T
 
     @property
     def standin_params(self):
-        return {"voice": {"F": "female", "M": "male"}.get(self.gender, "any")}
+        """A synthetic voice of the gender; a speaker set per choice of dialect regions, so that stand-ins
+        of disjoint regions (a method's training regions and its test region) share no clip."""
+        voice = {"voice": {"F": "female", "M": "male"}.get(self.gender, "any")}
+        return {**voice, "speakers": "+".join(self.regions)} if self.regions != REGIONS else voice
 
     def _base(self):
         for candidate in (self.root, child(self.root, "TIMIT"), child(self.root, "data")):

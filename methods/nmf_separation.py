@@ -19,13 +19,20 @@ from bench.method import Method, method
 _EPS = 1e-12
 
 
-def kl_nmf(v: np.ndarray, components: int, iterations: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """W (bins, components), H (components, frames) with W H ~ v under the generalised KL divergence."""
+def kl_nmf(v: np.ndarray, components: int, iterations: int, rng: np.random.Generator,
+           fixed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """W (bins, components), H (components, frames) with W H ~ v under the generalised KL divergence.
+
+    ``fixed``: templates (bins, k) learned elsewhere, kept as they are (scaled to unit sum) as W's first k
+    columns; ``components`` more are learned beside them (semi-supervised NMF)."""
     w = rng.uniform(0.1, 1.0, (v.shape[0], components)) * v.mean()
-    h = rng.uniform(0.1, 1.0, (components, v.shape[1]))
+    k = 0 if fixed is None else fixed.shape[1]
+    h = rng.uniform(0.1, 1.0, (components + k, v.shape[1]))
+    if k:
+        w = np.hstack([fixed / (fixed.sum(axis=0) + _EPS), w])
     for _ in range(iterations):
         h *= (w.T @ (v / (w @ h + _EPS))) / (w.sum(axis=0)[:, None] + _EPS)
-        w *= ((v / (w @ h + _EPS)) @ h.T) / (h.sum(axis=1)[None, :] + _EPS)
+        w[:, k:] *= ((v / (w @ h + _EPS)) @ h[k:].T) / (h[k:].sum(axis=1)[None, :] + _EPS)
         scale = w.sum(axis=0) + _EPS  # templates of unit sum; activations carry the level
         w, h = w / scale, h * scale[:, None]
     return w, h

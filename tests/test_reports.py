@@ -1,5 +1,6 @@
 """Reports from a real small run: Markdown, CSV, LaTeX (compiled when a TeX engine is here), figures, and
 the HTML folder driven in headless chromium (skipped when chromium is absent)."""
+import json
 import re
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ import soundfile as sf
 from bench.cells import expand
 from bench.cli import main
 from bench.reporting.csv import render_csv
+from bench.reporting.json import render_json
 from bench.reporting.markdown import render_markdown
 from bench.reporting.tables import build_tables, entries
 from bench.store import ResultsStore
@@ -178,6 +180,20 @@ def test_convergence_figure_plots_the_trace_mean(run, tmp_path):
     assert (tmp_path / "figs" / "reptest-box-snr.svg").read_text().lstrip().startswith("<?xml")
 
 
+def test_box_plots_draw_every_panel_on_one_value_axis(run):
+    """The two noise levels' boxes lie far apart in SNR; one axis makes them comparable (as Figure 3 of the
+    style-transfer paper draws its three cases)."""
+    from bench.reporting.figures import box_plots
+
+    long = run["store"].table([c.key for c in run["cells"]], {c.key: c.labels for c in run["cells"]})
+    fig = box_plots(run["tables"][0], long, "snr")
+    limits = {ax.get_ylim() for ax in fig.axes if ax.get_visible()}
+    assert len([ax for ax in fig.axes if ax.get_visible()]) == 2 and len(limits) == 1
+    low, high = limits.pop()
+    values = long[(long.metric == "snr") & (long.status == "ok") & (long.which == "estimate")]["value"]
+    assert low <= values.min() and values.max() <= high
+
+
 def test_convergence_panels_share_one_legend_and_count_iterations_in_integers(run):
     from bench.reporting.figures import convergence, trace_frame
 
@@ -287,7 +303,7 @@ def test_the_browser_check_catches_a_broken_page(tmp_path):
     assert any("undefined_function" in e for e in result["errors"])
 
 
-def test_median_protocol_shows_medians_with_the_item_count(run, tmp_path):
+def test_median_protocol_shows_medians_with_their_interquartile_range_and_the_item_count(run, tmp_path):
     path = tmp_path / "median.toml"
     path.write_text(SUITE.replace('metrics = ["si_sdr", "snr"]', 'metrics = ["si_sdr", "snr"]\naggregate = "median"'))
     suite = read_suite_file(path)
@@ -297,7 +313,14 @@ def test_median_protocol_shows_medians_with_the_item_count(run, tmp_path):
     long = run["store"].table([c.key for c in cells], {c.key: c.labels for c in cells})
     sel = long[(long.method == "Shrink") & (long.corruption == "noise σ=0.2") & (long.metric == "snr")
                & (long.which == "estimate")]["value"]
-    assert f"{sel.median():.2f} (n=3)" in md and "median over n=3 items" in md
+    quartiles = f"[{sel.quantile(0.25):.2f}, {sel.quantile(0.75):.2f}]"
+    assert sel.quantile(0.25) < sel.quantile(0.75)  # three distinct values: the range is not one number
+    assert f"{sel.median():.2f} {quartiles} (n=3)" in md
+    assert "median [25th, 75th percentile] over n=3 items" in md
+    cells_json = json.loads(render_json(build_tables(suite, cells, run["store"], "paper")))["tables"][0]["cells"]
+    shown = [c for c in cells_json if c["row"] == ["noise σ=0.2", "Shrink"] and c["column"][-1] == "snr"]
+    assert [(c["median"], c["q25"], c["q75"]) for c in shown] == \
+        [pytest.approx((sel.median(), sel.quantile(0.25), sel.quantile(0.75)))]
 
 
 SEPARATION = """

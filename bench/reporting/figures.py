@@ -83,13 +83,14 @@ def _shared_legend(fig, axes) -> None:
 PANELS_PER_ROW = 4
 
 
-def _grid(count: int, width: float, height: float):
+def _grid(count: int, width: float, height: float, sharey: bool = False):
     """A figure of ``count`` panels, at most PANELS_PER_ROW to a row (a suite of many noise levels would
-    otherwise make one row too wide to read); returns (figure, the panels in order). Unused cells are hidden."""
+    otherwise make one row too wide to read); returns (figure, the panels in order). Unused cells are hidden.
+    ``sharey``: one value axis for every panel (values compared across panels)."""
     columns = min(count, PANELS_PER_ROW)
     rows = -(-count // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False,
-                             layout="constrained")
+                             layout="constrained", sharey=sharey)
     panels = list(axes.ravel())
     for ax in panels[count:]:
         ax.set_visible(False)
@@ -152,16 +153,19 @@ def level_curves(table: Table, long: pd.DataFrame, metric: str):
 
 
 def box_plots(table: Table, long: pd.DataFrame, metric: str):
-    """Per-item distribution of a metric: one panel per dataset x corruption, one box per method."""
+    """Per-item distribution of a metric: one panel per dataset x corruption, one box per method (the
+    median line, the box from the 25th to the 75th percentile, whiskers to the furthest point within 1.5
+    times that range), on one value axis across panels as the style-transfer paper's Figure 3."""
     sub = long[(long["suite"] == table.suite.name) & (long["metric"] == metric) & (long["status"] == "ok")
                & (long["which"] == table.which)].dropna(subset=["value"])
     if sub.empty:
         return None
     panels = _panels(sub)
-    fig, axes = _grid(len(panels), 3.6, 3.4)
+    fig, axes = _grid(len(panels), 3.6, 3.4, sharey=True)
     for ax, (dataset, corruption) in zip(axes, panels):
         here = sub[(sub["dataset"] == dataset) & (sub["corruption"] == corruption)]
         methods = _methods(table, here)
+        ax.yaxis.set_tick_params(labelleft=True)
         ax.boxplot([here[here["method"] == m]["value"].to_numpy() for m in methods])
         ax.set_xticks(range(1, len(methods) + 1), methods, rotation=30, ha="right", fontsize="small")
         ax.set(title=f"{dataset}\n{corruption}", ylabel=_ylabel(metric))

@@ -21,6 +21,7 @@ def _table(table, values: dict, text: str) -> dict:
         "rows": [list(r) for r in table.rows], "columns": [list(c) for c in table.columns],
         "cells": [{"row": list(row), "column": list(column), "value": _number(e.value),
                    "mean" if table.statistic == "mean" else "median": _number(e.value), "std": _number(e.std),
+                   **({"q25": _number(e.quartiles[0]), "q75": _number(e.quartiles[1])} if e.quartiles else {}),
                    "n": e.n, "best": e.best, "reference": e.reference and _plain(e.reference),
                    "difference": _number(e.difference)}
                   for (row, column), e in values.items()],

@@ -1,7 +1,8 @@
 """The table model every renderer draws from: aggregate the long table per suite table.
 
 Rows are methods in the suite's order, columns the suite's layout (by default dataset x metric output),
-values mean ± std over items and seeds (or the median where the suite says ``aggregate = "median"``),
+values mean ± std over items and seeds (or the median and its interquartile range, the 25th and 75th
+percentiles, where the suite says ``aggregate = "median"``),
 the best value of each column marked, and the paper's published number beside ours where the suite has it.
 Renderers (``markdown``, ``csv``, ``latex``, ``html``, ``figures``) sit above this module and use only its
 public names.
@@ -26,7 +27,7 @@ from bench.suite import Suite
 class Table:
     suite: Suite
     profile: str
-    cells: pd.DataFrame  # aggregated: one row per (row label, column labels...), with mean/std/median/n
+    cells: pd.DataFrame  # aggregated: one row per (row label, column labels...), with mean/std/median/q25/q75/n
     rows: list[tuple]  # row label tuples in display order
     row_fields: list[str]
     columns: list[tuple]  # column label tuples in display order
@@ -70,7 +71,8 @@ def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: 
         ok = sub[(sub["status"] == "ok") & (sub["which"] == which) & (sub["metric"].isin(outputs))]
     group = [*row_fields, *column_fields]
     agg = ok.groupby(group, sort=False)["value"].agg(
-        mean="mean", std=lambda v: v.std(ddof=1) if v.count() > 1 else 0.0, median="median", n="count").reset_index()
+        mean="mean", std=lambda v: v.std(ddof=1) if v.count() > 1 else 0.0, median="median",
+        q25=lambda v: v.quantile(0.25), q75=lambda v: v.quantile(0.75), n="count").reset_index()
 
     order = {"method": [m.label for m in suite.methods], "dataset": [d.label for d in suite.datasets],
              "corruption": [c.label for c in suite.corruptions], "metric": outputs, "rule": rule_rows(rule)}
@@ -154,11 +156,13 @@ def _standin_text(declared, dataset: dict) -> str:
     return f"{was} -> {now}"
 
 
-def _format(mean: float, std: float, median: float, n: int, statistic: str) -> str:
+def _format(mean: float, std: float, median: float, n: int, statistic: str,
+            quartiles: tuple[float, float] | None = None) -> str:
     if n == 0 or np.isnan(mean):
         return "—"
     if statistic == "median":
-        return f"{median:.2f} (n={n})"
+        iqr = f" [{quartiles[0]:.2f}, {quartiles[1]:.2f}]" if quartiles is not None else ""
+        return f"{median:.2f}{iqr} (n={n})"
     return f"{mean:.2f} ± {std:.2f}"
 
 
@@ -173,6 +177,7 @@ class Entry:
     best: bool = False
     reference: dict | None = None  # the paper's number: {"mean", "std"?}
     difference: float | None = None  # ours minus the paper's
+    quartiles: tuple[float, float] | None = None  # 25th and 75th percentiles (median tables)
 
     @property
     def reference_text(self) -> str:
@@ -198,10 +203,11 @@ def entries(table: Table) -> dict[tuple[tuple, tuple], Entry]:
             else:
                 n = int(hit["n"])
                 value = float(hit["median" if table.statistic == "median" else "mean"])
-                text = _format(hit["mean"], hit["std"], hit["median"], n, table.statistic)
+                quartiles = (float(hit["q25"]), float(hit["q75"])) if table.statistic == "median" else None
+                text = _format(hit["mean"], hit["std"], hit["median"], n, table.statistic, quartiles)
                 if table.statistic != "median" and n < n_max:
                     text += f" (n={n})"  # fewer items than the rest of the table: failed or missing cells
-                entry = Entry(text, value, float(hit["std"]), n, best=(row, column) in best)
+                entry = Entry(text, value, float(hit["std"]), n, best=(row, column) in best, quartiles=quartiles)
             entry.reference = _reference(table, row, column)
             if entry.reference and entry.value is not None:
                 entry.difference = entry.value - float(entry.reference["mean"])
@@ -326,7 +332,7 @@ def shown_row_labels(table: Table) -> list[list[str]]:
 
 def caption(table: Table) -> str:
     n_items = int(table.cells["n"].max()) if len(table.cells) else 0
-    shown = "median" if table.statistic == "median" else "mean ± std"
+    shown = "median [25th, 75th percentile]" if table.statistic == "median" else "mean ± std"
     iterate = (f"one row per selection rule, each blind rule with its loss against the oracle, {describe(table.rule)}, "
                "and its gain over the final iterate (positive: better)" if "rule" in table.row_fields
                else describe(table.rule))

@@ -1,0 +1,381 @@
+"""UDT and the supervised VAE of Venkataramani et al. (2019): shared layers, loss terms, cycle paths,
+inference with the mixture's phase, what each method trains on, and the suite."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bench.audio import Observation
+from bench.dataset import build_dataset
+from bench.method import RunContext, build_method
+from bench.methods.power_spectrogram import PowerSpectrogram
+from bench.methods.spectrogram_vaes import CycleVAEs, DenoisingVAE
+from bench.methods.style_transfer_separation import (
+    CYCLE_ENCODINGS, SupervisedVAESeparation, UDTSeparation, translation_paths, translation_terms, weighted_sum)
+from bench.training import TrainingContext, TrainingData, TrainingJob, TrainingSource, run_job
+
+FRONT = {"n_fft": 32, "hop": 8, "power": 0.7}
+
+
+def small_cycle_vaes(channels=16, seed=0) -> CycleVAEs:
+    torch.manual_seed(seed)
+    return CycleVAEs(channels, FRONT)
+
+
+# -- the networks --------------------------------------------------------------------------------------
+def test_the_shared_layers_are_one_parameter_set_and_couple_the_domains():
+    model = small_cycle_vaes()
+    assert model.encode_mixture[-1].conv is model.encode_clean[-1].conv is model.shared_encoder_conv
+    assert model.decode_mixture[0].conv is model.decode_clean[0].conv is model.shared_decoder_conv
+    own = [model.encode_mixture[0].conv, model.encode_mixture[1].conv, model.encode_clean[0].conv,
+           model.encode_clean[1].conv, model.decode_mixture[1].conv, model.decode_mixture[2].conv,
+           model.decode_clean[1].conv, model.decode_clean[2].conv]
+    assert len({id(c) for c in own}) == 8  # every other layer belongs to one domain
+    c = 16
+    convs, norms = 10 * (c * c * 5 + c), 10 * 2 * c  # 2 x 4 own + 2 shared convs; 6 + 4 batch norms
+    assert sum(p.numel() for p in model.parameters()) == convs + norms
+    # A step on the mixture domain's reconstruction alone moves the clean encoder through the shared layer.
+    model.eval()
+    clean = torch.rand(2, c, 12)
+    before = model.encode_clean(clean).detach()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    mixture = torch.rand(2, c, 12)
+    F.mse_loss(model.decode_mixture(model.encode_mixture(mixture)), mixture).backward()
+    assert model.encode_clean[0].conv.weight.grad is None  # the clean domain's own layers get nothing
+    optimizer.step()
+    assert not torch.allclose(model.encode_clean(clean), before)
+
+
+def test_the_decoder_ends_in_a_non_negative_magnitude_and_eval_mode_draws_no_noise():
+    model = small_cycle_vaes().eval()
+    x = torch.rand(3, 16, 20)
+    out = model(x)
+    assert out.shape == x.shape and (out >= 0).all()
+    assert torch.equal(model(x), out)  # no latent noise, no dropout
+    model.train()
+    assert not torch.equal(model(x), model(x))  # z = h + N(0, I) while training
+
+
+# -- the loss terms ------------------------------------------------------------------------------------
+def random_paths(c=8, t=10, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    names = ["h_s", "h_t", "D_s(z_s)", "D_t(z_t)", "D_t(z_s)", "D_s(z_t)", *CYCLE_ENCODINGS]
+    return {n: torch.rand(2, c, t, generator=g) + 0.1 for n in names}, torch.rand(2, c, t, generator=g) + 0.1, \
+        torch.rand(2, c, t, generator=g) + 0.1
+
+
+def identity_holds(term: str, p: dict, mixture, clean) -> dict:
+    """The paths changed so that exactly the identity of ``term`` holds."""
+    p = dict(p)
+    if term == "reconstruction_mixture":
+        p["D_s(z_s)"] = mixture.clone()
+    elif term == "reconstruction_clean":
+        p["D_t(z_t)"] = clean.clone()
+    elif term == "latent_mixture":
+        p["h_s"] = torch.zeros_like(p["h_s"])
+    elif term == "latent_clean":
+        p["h_t"] = torch.zeros_like(p["h_t"])
+    elif term == "cycle_straight_mixture":
+        p["E_s(D_s(z_s))"] = p["h_s"].clone()
+    elif term == "cycle_straight_clean":
+        p["E_t(D_t(z_t))"] = p["h_t"].clone()
+    elif term == "cycle_cross_mixture":
+        p["E_t(D_t(z_s))"] = p["h_s"].clone()
+    elif term == "cycle_cross_clean":
+        p["E_s(D_s(z_t))"] = p["h_t"].clone()
+    elif term == "cycle_latent":
+        for name in CYCLE_ENCODINGS:
+            p[name] = torch.zeros_like(p[name])
+    return p
+
+
+@pytest.mark.parametrize("term", list(UDTSeparation.term_groups))
+def test_each_loss_term_is_zero_exactly_when_its_identity_holds(term):
+    p, mixture, clean = random_paths()
+    terms = translation_terms(mixture, clean, p)
+    assert set(terms) == set(UDTSeparation.term_groups)
+    assert all(v > 0 for v in terms.values())
+    held = translation_terms(mixture, clean, identity_holds(term, p, mixture, clean))
+    assert held[term] == 0
+    assert all(held[other] > 0 for other in held if other != term)  # the term reads its own identity only
+
+
+def test_the_terms_take_unit_s_weights_and_each_changes_the_gradient_when_removed():
+    assert {k: UDTSeparation.training_defaults[k] for k in ("reconstruction", "latent", "cycle", "cycle_latent")} \
+        == {"reconstruction": 10.0, "latent": 0.01, "cycle": 10.0, "cycle_latent": 0.01}
+    model = small_cycle_vaes()
+    weights = {k: UDTSeparation.training_defaults[k] for k in set(UDTSeparation.term_groups.values())}
+    mixture, clean = torch.rand(2, 16, 12), torch.rand(2, 16, 12)
+
+    def gradient(without: str | None):
+        model.zero_grad()
+        torch.manual_seed(5)  # the same latent noise and dropout masks in every pass
+        terms = translation_terms(mixture, clean, translation_paths(model, mixture, clean))
+        terms.pop(without, None)
+        weighted_sum(terms, weights, UDTSeparation.term_groups).backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+    full = gradient(None)
+    assert torch.equal(full, gradient(None))  # reproducible, so a difference is the term's
+    for term in UDTSeparation.term_groups:
+        assert not torch.allclose(full, gradient(term), rtol=0, atol=1e-9), term
+
+
+def test_the_cycle_terms_take_the_paths_of_section_3_2_2():
+    model = small_cycle_vaes().eval()  # z = h: the paths are plain compositions
+    m, c = torch.rand(2, 16, 12), torch.rand(2, 16, 12)
+    E_s, E_t, D_s, D_t = model.encode_mixture, model.encode_clean, model.decode_mixture, model.decode_clean
+    p = translation_paths(model, m, c)
+    expected = {"E_s(D_s(z_s))": E_s(D_s(E_s(m))), "E_t(D_t(z_t))": E_t(D_t(E_t(c))),
+                "E_t(D_t(z_s))": E_t(D_t(E_s(m))), "E_s(D_s(z_t))": E_s(D_s(E_t(c)))}
+    for name, value in expected.items():
+        torch.testing.assert_close(p[name], value)
+    # The domains' encoders differ, so a path through the other domain's encoder would not match.
+    assert not torch.allclose(E_s(D_t(E_s(m))), expected["E_t(D_t(z_s))"])
+    terms = translation_terms(m, c, p)
+    torch.testing.assert_close(terms["cycle_straight_mixture"], F.mse_loss(E_s(D_s(E_s(m))), E_s(m)))
+    torch.testing.assert_close(terms["cycle_straight_clean"], F.mse_loss(E_t(D_t(E_t(c))), E_t(c)))
+    torch.testing.assert_close(terms["cycle_cross_mixture"], F.mse_loss(E_t(D_t(E_s(m))), E_s(m)))
+    torch.testing.assert_close(terms["cycle_cross_clean"], F.mse_loss(E_s(D_s(E_t(c))), E_t(c)))
+    torch.testing.assert_close(terms["reconstruction_mixture"], F.mse_loss(D_s(E_s(m)), m))
+    torch.testing.assert_close(terms["reconstruction_clean"], F.mse_loss(D_t(E_t(c)), c))
+
+
+# -- the front end and inference ----------------------------------------------------------------------
+def test_the_front_end_drops_the_nyquist_bin_and_round_trips_with_the_signal_s_own_phase():
+    front = PowerSpectrogram(n_fft=64, hop=16)
+    x = torch.randn(2, 800, dtype=torch.float64)
+    features = front.features(x)
+    assert features.shape == (2, 32, 1 + 800 // 16)
+    spec = front.stft(x)
+    torch.testing.assert_close(features, spec[..., :32, :].abs() ** 0.7)
+    back = front.waveform(features, spec, 800)
+    lost = front.waveform(torch.zeros_like(features), spec, 800)  # nothing but what the Nyquist bin held
+    assert torch.count_nonzero(lost) == 0
+    nyquist_only = torch.istft(torch.nn.functional.pad(spec[..., 32:, :], (0, 0, 32, 0)), 64, 16,
+                               window=torch.hann_window(64, dtype=torch.float64), length=800)
+    torch.testing.assert_close(back, x - nyquist_only)
+
+
+class Halve(torch.nn.Module):
+    """A stand-in network for the inference path: half of every feature."""
+
+    def forward(self, features):
+        return 0.5 * features
+
+
+def test_inference_takes_the_mixture_s_phase_and_returns_female_then_the_rest():
+    method = build_method("udt-separation")
+    method.front, method.model = PowerSpectrogram(n_fft=256, hop=64), Halve()
+    rng = np.random.default_rng(0)
+    mixture = np.convolve(rng.standard_normal(4000), [0.25, 0.5, 0.25], mode="same").astype(np.float32)  # ~0 at Nyquist
+    out = method.restore(Observation(mixture, 8000, "separation", known={"num_sources": 2}), RunContext()).signal
+    assert out.shape == (2, 4000)
+    np.testing.assert_allclose(out[0] + out[1], mixture, atol=1e-5)
+    # Half of the features is 0.5 ** (1 / 0.7) of the magnitude: with the mixture's phase, that fraction of
+    # the mixture itself (but for the dropped Nyquist bin); any other phase would not give it back.
+    scale = 0.5 ** (1 / 0.7)
+    residual = out[0] - scale * mixture
+    assert np.sum(residual ** 2) < 1e-3 * np.sum((scale * mixture) ** 2)
+
+
+# -- what each method trains on -------------------------------------------------------------------------
+SR = 2000
+FEMALE_ITEMS, MALE_ITEMS, CLEAN_ITEMS = ["0000", "0030"], ["0060"], ["0095"]  # test-tone: 200 + item % 100 Hz
+FRONT_TRAIN = {"n_fft": 512, "hop": 128, "snippet_seconds": 0.5}
+
+
+def tone_data(sources: dict[str, list[str]]) -> TrainingData:
+    data = TrainingData()
+    for name, items in sources.items():
+        data[name] = TrainingSource(name, build_dataset("test-tone"), items, SR, 1.0)
+    return data
+
+
+def protocol(cls, **extra):
+    return {**cls.training_defaults, "epochs": 1, "examples_per_epoch": 6, "batch_size": 3, **FRONT_TRAIN, **extra}
+
+
+def band_energy(features: torch.Tensor, hz: float) -> torch.Tensor:
+    """Each example's mean feature in the bins around ``hz`` (features (N, C, T), n_fft 512 at 2 kHz: 3.9 Hz bins)."""
+    k = int(round(hz * FRONT_TRAIN["n_fft"] / SR))
+    return features[:, k - 1:k + 2, :].mean(dim=(1, 2))
+
+
+def voices_of(features: torch.Tensor) -> list[set[int]]:
+    """Per example, which tones (Hz) hold energy (a tenth of the strongest or more)."""
+    tones = (200, 230, 260, 295)
+    energies = torch.stack([band_energy(features, hz) for hz in tones], dim=1)
+    return [{hz for hz, e in zip(tones, row) if e >= 0.1 * row.max()} for row in energies]
+
+
+def recorded_batches(monkeypatch, folder, cls, data, **extra):
+    """Train ``cls`` one epoch on ``data``; the batches that reached its loss."""
+    seen = []
+    original = cls.loss_terms
+
+    def spy(self, model, batch):
+        seen.append({k: v.detach().clone() for k, v in batch.items()})
+        return original(self, model, batch)
+
+    monkeypatch.setattr(cls, "loss_terms", spy)
+    method = cls()
+    method.fit(data, TrainingContext(folder=folder, protocol=protocol(cls, **extra)))
+    return seen
+
+
+def clean_targets_leaked(batches) -> bool:
+    """Does any clean example hold a voice of the mixtures' female speakers (200 or 230 Hz)?"""
+    return any(voices & {200, 230} for batch in batches for voices in voices_of(batch["clean"]))
+
+
+def test_udt_never_sees_the_clean_female_snippet_of_a_mixture(monkeypatch, tmp_path):
+    data = tone_data({"mixture_female": FEMALE_ITEMS, "mixture_male": MALE_ITEMS, "clean_female": CLEAN_ITEMS})
+    batches = recorded_batches(monkeypatch, tmp_path, UDTSeparation, data)
+    assert len(batches) == 2 and set(batches[0]) == {"mixture", "clean"}
+    for batch in batches:  # the mixtures hold a female (200 or 230 Hz) and the male (260 Hz) voice
+        assert all(v & {200, 230} and 260 in v for v in voices_of(batch["mixture"]))
+        assert all(v == {295} for v in voices_of(batch["clean"]))  # the clean examples: DR2's voice only
+    assert not clean_targets_leaked(batches)
+
+
+def test_the_leak_check_catches_a_udt_that_trains_on_the_paired_targets(monkeypatch, tmp_path):
+    """A UDT that took the mixtures' own female snippets as its clean domain fails the check above."""
+    from bench.methods import speaker_mixtures
+
+    class LeakyUDT(UDTSeparation):
+        def draw(self, pools, count, length, rng):
+            mixtures, female = speaker_mixtures.mixture_pairs(pools["female"], pools["male"], count, length, rng)
+            return {"mixture": mixtures, "clean": female}
+
+    data = tone_data({"mixture_female": FEMALE_ITEMS, "mixture_male": MALE_ITEMS, "clean_female": CLEAN_ITEMS})
+    assert clean_targets_leaked(recorded_batches(monkeypatch, tmp_path, LeakyUDT, data))
+
+
+def test_the_supervised_vae_trains_on_each_mixture_paired_with_its_own_female_snippet(monkeypatch, tmp_path):
+    assert set(SupervisedVAESeparation.training_data) == {"mixture_female", "mixture_male"}
+    assert set(UDTSeparation.training_data) == {"mixture_female", "mixture_male", "clean_female"}
+    data = tone_data({"mixture_female": FEMALE_ITEMS, "mixture_male": MALE_ITEMS})
+    batches = recorded_batches(monkeypatch, tmp_path, SupervisedVAESeparation, data, examples_per_epoch=12)
+    female_in_mixture = [v & {200, 230} for b in batches for v in voices_of(b["mixture"])]
+    female_target = [v for b in batches for v in voices_of(b["target"])]
+    assert female_target == female_in_mixture  # the target is the female voice of that very mixture
+    assert {frozenset(v) for v in female_target} == {frozenset({200}), frozenset({230})}  # both speakers drawn
+
+
+def test_training_mixtures_are_at_0_db():
+    from bench.methods.speaker_mixtures import mixture_pairs
+
+    rng = np.random.default_rng(0)
+    female = [rng.standard_normal(3000) * 0.1]
+    male = [rng.standard_normal(2000) * 3.0]
+    mixtures, targets = mixture_pairs(female, male, 4, 1000, np.random.default_rng(1))
+    males = mixtures - targets
+    np.testing.assert_allclose(np.sum(males ** 2, axis=1), np.sum(targets ** 2, axis=1), rtol=1e-4)
+    assert not np.allclose(targets[0], targets[1])  # random snippets
+
+
+@pytest.mark.parametrize("name", ["udt-separation", "supervised-vae-separation"])
+def test_a_few_training_steps_lower_the_loss_and_the_trained_file_restores(tmp_path, name):
+    def source(voice):
+        return {"name": "synthetic-speech", "params": {"voice": voice}, "split": "train",
+                "items": ["00000", "00001", "00002"], "sample_rate": 8000, "seconds": 0.5, "revision": "1"}
+
+    cls = UDTSeparation if name == "udt-separation" else SupervisedVAESeparation
+    data = {k: source("male" if k == "mixture_male" else "female") for k in cls.training_data}
+    training = {**cls.training_defaults, "epochs": 5, "examples_per_epoch": 8, "batch_size": 4, "lr": 3e-3,
+                "n_fft": 64, "hop": 16, "snippet_seconds": 0.25}
+    job = TrainingJob({"format": 1, "method": {"name": name, "version": "1", "params": {}}, "data": data,
+                       "training": training, "seed": 0, "versions": {}})
+    state = run_job(job, tmp_path)
+    assert state["state"] == "done", state.get("error")
+    losses = state["losses"]
+    assert len(losses) == 5 and losses[-1] < 0.8 * losses[0]
+    method = build_method(name)
+    method.load_trained(job.folder(tmp_path) / "trained.pt")
+    assert method.front == PowerSpectrogram(n_fft=64, hop=16) and not method.model.training
+    x = np.random.default_rng(0).standard_normal(2000).astype(np.float32) * 0.1
+    out = method.restore(Observation(x, 8000, "separation", known={"num_sources": 2}), RunContext()).signal
+    assert out.shape == (2, 2000) and np.isfinite(out).all()
+
+
+def test_the_supervised_net_has_the_same_encoder_and_decoder():
+    udt, supervised = small_cycle_vaes(), DenoisingVAE(16, FRONT)
+    shapes = lambda seq: [tuple(p.shape) for p in seq.parameters()]  # noqa: E731
+    assert shapes(supervised.encode) == shapes(udt.encode_mixture)
+    assert shapes(supervised.decode) == shapes(udt.decode_clean)
+
+
+# -- the classical reference -----------------------------------------------------------------------------
+def test_nmf_with_a_learned_female_dictionary_extracts_that_voice(tmp_path):
+    data = {"clean_female": {"name": "test-tone", "params": {}, "split": "test", "items": ["0095"],
+                             "sample_rate": SR, "seconds": 1.0, "revision": "1"}}
+    params = {"components": 4, "free_components": 4, "n_fft": 512, "hop": 128}
+    job = TrainingJob({"format": 1, "method": {"name": "nmf-dictionary-separation", "version": "1",
+                                               "params": params}, "data": data,
+                       "training": {"epochs": 1, "dictionary_iterations": 100}, "seed": 0, "versions": {}})
+    assert run_job(job, tmp_path)["state"] == "done"
+    method = build_method("nmf-dictionary-separation", params)
+    method.load_trained(job.folder(tmp_path) / "trained.pt")
+    t = np.arange(SR) / SR
+    female, male = 0.5 * np.sin(2 * np.pi * 295 * t + 1.0), 0.5 * np.sin(2 * np.pi * 210 * t)
+    out = method.restore(Observation((female + male).astype(np.float32), SR, "separation",
+                                     known={"num_sources": 2}), RunContext(seed=0)).signal
+    core = slice(SR // 8, -SR // 8)  # away from the edge frames
+    error = np.sum((out[0] - female)[core] ** 2) / np.sum(female[core] ** 2)
+    assert error < 0.05
+    np.testing.assert_allclose(out[0] + out[1], female + male, atol=1e-5)
+
+
+# -- stand-ins and the suite ---------------------------------------------------------------------------
+def test_timit_stand_ins_of_disjoint_dialect_regions_share_no_clip():
+    def first_clip(**params):
+        timit = build_dataset("timit", params)
+        standin = build_dataset(timit.standin, timit.standin_params)
+        return standin.load("00003", sr=8000, seconds=0.25, rng=np.random.default_rng(7)).samples
+
+    dr1 = first_clip(gender="F", dialect_regions=["DR1"])
+    assert np.array_equal(dr1, first_clip(gender="F", dialect_regions=["DR1"]))
+    assert not np.allclose(dr1, first_clip(gender="F", dialect_regions=["DR2"]))
+    assert build_dataset("timit", {"gender": "M", "dialect_regions": ["DR3"]}).standin_params == \
+        {"voice": "male", "speakers": "DR3"}
+    assert build_dataset("timit", {"gender": "F"}).standin_params == {"voice": "female"}  # as before
+
+
+def test_the_suite_s_stand_ins_keep_genders_and_regions_apart(tmp_path):
+    from bench.cells import expand
+    from bench.suite import load_suite
+
+    cells = expand(load_suite("venkataramani2019-figure3"), "smoke", synthetic=True, data_root=tmp_path)
+    jobs = {c.labels["method"]: c.training for c in cells if c.training is not None}
+    udt = jobs["UDT"].config["data"]
+    assert {k: (v["name"], v["params"], v["split"], v["standin_for"]) for k, v in udt.items()} == {
+        "mixture_female": ("synthetic-speech", {"voice": "female", "speakers": "DR1"}, "train", "timit"),
+        "mixture_male": ("synthetic-speech", {"voice": "male", "speakers": "DR1"}, "train", "timit"),
+        "clean_female": ("synthetic-speech", {"voice": "female", "speakers": "DR2"}, "train", "timit")}
+    assert set(jobs["Supervised VAE"].config["data"]) == {"mixture_female", "mixture_male"}
+    assert jobs["UDT"].config["training"]["n_fft"] == 256  # the smoke size
+    test = next(c for c in cells if c.labels["dataset"] == "Test mixtures (DR3)")
+    assert [s["params"] for s in test.config["dataset"]["params"]["sources"]] == \
+        [{"voice": "female", "speakers": "DR3"}, {"voice": "male", "speakers": "DR3"}]
+    on_training = {c.labels["method"] for c in cells if c.labels["dataset"] == "Training mixtures (DR1)"}
+    assert on_training == {"UDT"}
+
+
+def test_the_smoke_suite_trains_scores_and_reports_medians_quartiles_and_box_plots(tmp_path, capsys):
+    from bench.cli import main
+
+    common = ["--suite", "venkataramani2019-figure3", "--profile", "smoke", "--synthetic",
+              "--results", str(tmp_path / "results"), "--data", str(tmp_path / "no-data")]
+    assert main(["run", *common, "--jobs", "1"]) == 0
+    capsys.readouterr()
+    assert main(["report", *common, "--figures", str(tmp_path / "figs")]) == 0
+    report = capsys.readouterr().out
+    udt_test = next(line for line in report.splitlines() if "Test mixtures (DR3)" in line and "paper 7.50" in line)
+    assert re.search(r"-?\d+\.\d\d \[-?\d+\.\d\d, -?\d+\.\d\d\] \(n=2\) \[paper 7\.50", udt_test)
+    assert "Training mixtures (DR1)" in report and "Supervised VAE" in report and "paper 9.50" in report
+    assert (tmp_path / "figs" / "venkataramani2019-figure3-box-si-sdr-src1.png").is_file()
