@@ -111,9 +111,25 @@ def check_table(suite: Suite) -> None:
             METRICS.get(name)
         except UnknownNameError as exc:
             raise UnknownNameError(f"{suite.where}: metrics: {exc}") from None
+    _check_training_keys(suite)
     outputs = [o for name in suite.metrics for o in METRICS.get(name).obj.output_names]
     for rule, where in selection_rules(suite):
         parse_rule(rule, where, outputs)
+
+
+def _check_training_keys(suite: Suite) -> None:
+    """A suite-wide or profile training key must be declared by at least one of the suite's trained methods
+    (each method takes only its own keys: a key nobody declares is a typo)."""
+    declared = {key for m in suite.methods if is_trained(METHODS.get(m.name).obj)
+                for key in METHODS.get(m.name).obj.training_defaults}
+    layers = [("[training]", suite.training)] + [(f"[profiles.{p}.training]", o.get("training", {}))
+                                                  for p, o in suite.profiles.items()]
+    for where, layer in layers:
+        for key in layer:
+            if key not in declared:
+                known = ", ".join(sorted(declared)) or "none: the suite has no trained method"
+                raise ValueError(f"{suite.where}: {where}: no trained method of the suite declares {key!r}."
+                                 f"{did_you_mean(key, declared)} (their training keys: {known})")
 
 
 def _expand_table(suite: Suite, profile: str, synthetic: bool, data_root) -> list[Cell]:

@@ -172,7 +172,7 @@ def train_batch(jobs: list[TrainingJob], device: str, data_root, *, results_root
 
     threads = torch.get_num_threads()  # restored after: a sequential run's cells keep their thread count
     if local == "cpu":  # $BENCH_TRAIN_THREADS: fewer (bench check trains on one, the same on every machine)
-        torch.set_num_threads(max(1, int(os.environ.get(TRAIN_THREADS_ENV) or os.cpu_count() or 1)))
+        torch.set_num_threads(max(1, int(os.environ.get(TRAIN_THREADS_ENV) or _usable_cores())))
     out = []
     try:
         for job in jobs:
@@ -182,6 +182,14 @@ def train_batch(jobs: list[TrainingJob], device: str, data_root, *, results_root
     finally:
         torch.set_num_threads(threads)
     return out
+
+
+def _usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, as taskset or a SLURM allocation sets it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def untrained_records(cells, states: dict[str, dict]) -> list[dict]:

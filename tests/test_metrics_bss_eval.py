@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 from scipy.signal import lfilter
 
-from bench.metrics import MetricUndefined, get_metric
+from bench.metrics import MetricUndefined, evaluate, get_metric
 
 SR = 8000
 
@@ -218,3 +218,22 @@ def test_the_sir_check_flags_only_sources_whose_versions_differ_by_more_than_a_f
     assert sir_versions_disagree(scores) == {}
     assert sir_versions_disagree({"sir_v4_src1": 3.0, "sir_v3_src1": None}) == {}  # v3 not scored
     assert sir_versions_disagree({"sir_v3_src1": 3.0}) == {}  # v4 not in the suite
+
+
+def test_bss_v3_works_when_torch_runs_on_several_threads():
+    """torch 2.13's multithreaded CPU LU gave lu_solve invalid pivots inside fast_bss_eval (bss_v3 raised
+    RuntimeError for every separation cell of a process with more than one torch thread)."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    reference = rng.standard_normal((2, 8000)).astype(np.float32)
+    estimate = reference + 0.3 * rng.standard_normal((2, 8000)).astype(np.float32)
+    one, _ = evaluate([get_metric("bss_v3")], reference, estimate, 16000)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        two, _ = evaluate([get_metric("bss_v3")], reference, estimate, 16000)
+        assert torch.get_num_threads() == 2  # the caller's setting is left as it was
+    finally:
+        torch.set_num_threads(threads)
+    assert two == pytest.approx(one)

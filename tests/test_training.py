@@ -119,6 +119,10 @@ def test_profiles_scale_training_and_undeclared_keys_are_refused():
     with pytest.raises(ValueError, match="unknown training source 'noisy'"):
         expand(parse_suite({**_raw(), "methods": [{"name": "test-trained-denoiser",
                                                    "training_data": {"noisy": {"dataset": "synthetic-speech"}}}]}))
+    with pytest.raises(ValueError, match=r"\[training\]: no trained method of the suite declares 'epoch'.*epochs"):
+        expand(parse_suite({**_raw(), "training": {"epoch": 2}}))
+    with pytest.raises(ValueError, match=r"\[profiles.smoke.training\]: no trained method .* 'noise_sdt'"):
+        expand(parse_suite({**_raw(), "profiles": {"smoke": {"training": {"noise_sdt": 0.1}}}}))
     with pytest.raises(ValueError, match=r"\[profiles.smoke\]: unknown key 'trainnig'"):
         parse_suite({**_raw(), "profiles": {"smoke": {"trainnig": {"epochs": 1}}}})
 

@@ -127,12 +127,19 @@ def bss_v3(reference, estimate, sr):
     import torch
 
     references, estimates = _sources(reference, estimate)
+    # On more than one thread torch 2.13's CPU LU factorisation hands lu_solve invalid pivots ("Pivots given
+    # to lu_solve must all be greater or equal to 1"): one thread for this call (a trained method's training
+    # or a user's OMP_NUM_THREADS may have set more).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         sdr, sir, sar, _perm = fast_bss_eval.bss_eval_sources(
             torch.from_numpy(references), torch.from_numpy(estimates), filter_length=FILTER_LENGTH,
             zero_mean=False, compute_permutation=True, load_diag=None)
     except torch.linalg.LinAlgError:
         raise _singular("v3") from None
+    finally:
+        torch.set_num_threads(threads)
     return _outputs("v3", sdr.numpy(), sir.numpy(), sar.numpy())
 
 
