@@ -50,12 +50,18 @@ def run_golden(golden_dir: Path = GOLDEN_DIR, data_root=None) -> tuple[pd.DataFr
 
     with tempfile.TemporaryDirectory(prefix="bench-golden-") as tmp:
         store = ResultsStore(tmp)
-        previous = os.environ.get(TRAIN_THREADS_ENV)
-        os.environ[TRAIN_THREADS_ENV] = "1"  # trained weights depend on the thread count: one, everywhere
+        import torch
+
+        # numbers depend on the thread count (float rounding of reductions): one thread, on any machine and
+        # whatever OMP_NUM_THREADS says, for the cells and for training
+        previous, threads = os.environ.get(TRAIN_THREADS_ENV), torch.get_num_threads()
+        os.environ[TRAIN_THREADS_ENV] = "1"
+        torch.set_num_threads(1)
         try:
             scheduler.run(cells, store, devices="cpu", jobs=1, backend="sequential", data_root=data_root,
                           progress=False)
         finally:
+            torch.set_num_threads(threads)
             if previous is None:
                 os.environ.pop(TRAIN_THREADS_ENV)
             else:
