@@ -38,10 +38,12 @@ def test_golden_numbers_match_a_fresh_run(capsys):
 def test_every_golden_suite_contributes_numbers():
     numbers = golden.read_numbers()
     suites = sorted(p.stem for p in golden.GOLDEN_DIR.glob("*.toml"))
-    assert suites == ["golden", "golden-dap-separation", "golden-priors", "golden-separation"]
+    assert suites == ["golden", "golden-dap-separation", "golden-priors", "golden-separation", "golden-trained",
+                      "golden-trained-udt"]
     methods = set(numbers.method)
     assert {"identity", "spectral-wiener", "ar-gap-fill", "wpe", "nmf-separation", "dap-separation",
-            "unet-conv", "unet-exp-dense", "waveform-demucs", "wave-unet"} <= methods
+            "unet-conv", "unet-exp-dense", "waveform-demucs", "wave-unet",  # the trained suites' labels:
+            "DAE mod-cos, C = 16", "STFT binary mask", "UDT", "Supervised VAE"} <= methods
     assert {"gaussian-noise", "uniform-noise", "reverb", "waveform-gap", "spectral-holes",
             "mixture"} <= set(numbers.corruption)
 
