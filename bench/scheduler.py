@@ -171,6 +171,7 @@ def _train_first(cells: list[Cell], store: ResultsStore, summary: RunSummary, on
     """Train the jobs the trained methods' cells need (``bench.train_stage``); the cells of a job that did not
     finish get a failed record saying why. Returns the cells left to run, each knowing its checkpoint."""
     from bench import train_stage
+    from bench.training import trained_path
 
     trained = [c for c in cells if c.training is not None]
     if not trained:
@@ -191,7 +192,7 @@ def _train_first(cells: list[Cell], store: ResultsStore, summary: RunSummary, on
         if on_record:
             on_record(record)
     for cell in trained:
-        cell.checkpoint = str(cell.training.folder(store.root) / "trained.pt")
+        cell.checkpoint = str(trained_path(store.root, cell.training.key))
     lost = {record["key"] for record in untrained}
     return [c for c in cells if c.key not in lost]
 

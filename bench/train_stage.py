@@ -43,11 +43,14 @@ def describe(job: TrainingJob, results_root) -> dict:
     name = "done" if is_trained_job_done(job, results_root) else state.get("state", "pending")
     if name == "running" and not _holder_alive(state.get("pid")):
         name = "interrupted"
+    trained = folder / "trained.pt"
     return {"key": job.key, "method": job.labels.get("method", job.config["method"]["name"]),
             "seed": job.config["seed"], "state": name, "epochs": job.epochs,
             "epochs_done": 0 if last is None else last + 1, "items": job.items,
             "error": (state.get("error") or "").splitlines()[0] if name == "failed" else None,
-            "wall_time_s": state.get("wall_time_s"), "folder": str(folder)}
+            "final_loss": (state.get("losses") or [None])[-1], "wall_time_s": state.get("wall_time_s"),
+            "trained_mb": round(trained.stat().st_size / 2**20, 2) if trained.is_file() else None,
+            "folder": str(folder)}
 
 
 def _holder_alive(pid) -> bool:
@@ -81,10 +84,11 @@ def train(jobs: list[TrainingJob], results_root, *, devices: str | None = None, 
     states: dict[str, dict] = {}
     todo = []
     for job in jobs:
+        state = job_state(job.folder(results_root))
         if is_trained_job_done(job, results_root):
             states[job.key] = {"state": "done"}
-        elif not retry_failed and job_state(job.folder(results_root)).get("state") == "failed":
-            states[job.key] = job_state(job.folder(results_root))
+        elif not retry_failed and state.get("state") == "failed":
+            states[job.key] = state
         else:
             todo.append(job)
     if not todo:

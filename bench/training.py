@@ -19,7 +19,6 @@ with the same weights as one that was never interrupted.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import time
@@ -69,9 +68,13 @@ class TrainedMethod(Method):
         import torch
 
         state = torch.load(path, map_location=device, weights_only=True)
+        self.model = self.model_from_state(state["model"]).to(device).eval()
+
+    def model_from_state(self, weights: dict):
+        """A built network with ``weights`` loaded; override to read settings the weights carry first."""
         model = self.build()
-        model.load_state_dict(state["model"])
-        self.model = model.to(device).eval()
+        model.load_state_dict(weights)
+        return model
 
 
 def is_trained(cls_or_method) -> bool:
@@ -158,7 +161,7 @@ class TrainingContext:
             self.seed_epoch(epoch)
             model.train()
             yield epoch
-            self.losses.append(float(np.mean(self._epoch_losses)) if self._epoch_losses else float("nan"))
+            self.losses.append(_mean(self._epoch_losses))
             _atomic_torch_save({"model": model.state_dict(),
                                 "optimizer": optimizer.state_dict() if optimizer is not None else None,
                                 "epoch": epoch, "losses": self.losses}, self.checkpoint_path)
@@ -169,9 +172,10 @@ class TrainingContext:
                 raise TrainingInterrupted(f"stopped after epoch {epoch} (as asked)")
 
     def step(self, loss) -> None:
-        """Note one optimiser step's loss (a float or a 0-d tensor) for the epoch's mean and the display."""
-        value = float(loss.detach()) if hasattr(loss, "detach") else float(loss)
-        self._epoch_losses.append(value)
+        """Note one optimiser step's loss (a float or a 0-d tensor) for the epoch's mean and the display. A
+        tensor is kept on its device and read only at the epoch's end or when the display takes an update,
+        so a GPU training does not wait for the host at every step."""
+        self._epoch_losses.append(loss.detach() if hasattr(loss, "detach") else float(loss))
         self._step += 1
         self._show(int(self.protocol.get("epochs", 1)))
 
@@ -185,16 +189,19 @@ class TrainingContext:
         else:
             position, total = self.epoch + (1 if done else 0), total_epochs
         recent = self._epoch_losses[-20:]
-        loss = float(np.mean(recent)) if recent else (self.losses[-1] if self.losses else float("nan"))
+        loss = (lambda: _mean(recent)) if recent else (self.losses[-1] if self.losses else float("nan"))
         self.progress(position, total, loss, unit=f"epoch {self.epoch + 1}/{total_epochs} step" if per else "epoch")
+
+
+def _mean(losses: list) -> float:
+    """Mean of step losses (floats or 0-d tensors), read from the device once; NaN for none."""
+    if not losses:
+        return float("nan")
+    return float(sum(losses) / len(losses))
 
 
 class TrainingInterrupted(Exception):
     """A training stopped on purpose (tests simulate a kill with it)."""
-
-
-class TrainingFailed(Exception):
-    """A cell's training job failed; the message carries the job's reason."""
 
 
 # -- the job --------------------------------------------------------------------------------------------
@@ -206,12 +213,6 @@ def versions() -> dict[str, str]:
     return {"torch": torch.__version__, "numpy": numpy.__version__}
 
 
-def training_key(config: dict) -> str:
-    from bench.cells import canonical_json
-
-    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:32]
-
-
 @dataclass
 class TrainingJob:
     """One training: a method configuration x training data x training protocol x seed."""
@@ -221,7 +222,9 @@ class TrainingJob:
     key: str = ""
 
     def __post_init__(self):
-        self.key = self.key or training_key(self.config)
+        from bench.cells import cell_key  # the same stable hash as a cell's
+
+        self.key = self.key or cell_key(self.config)
 
     @property
     def epochs(self) -> int:
@@ -240,6 +243,11 @@ class TrainingJob:
     @classmethod
     def from_dict(cls, data: dict) -> "TrainingJob":
         return cls(data["config"], data.get("labels", {}), data["key"])
+
+
+def trained_path(results_root: str | os.PathLike, key: str) -> Path:
+    """Where the final weights of training job ``key`` are under a results folder."""
+    return Path(results_root) / FOLDER / key / "trained.pt"
 
 
 def resolve_protocol(defaults: dict, *, suite_wide: dict, own: dict, where: str,
@@ -312,14 +320,14 @@ def run_job(job: TrainingJob, results_root, device: str = "cpu", data_root=None,
             progress: Callable | None = None, stop_after_epoch: int | None = None) -> dict:
     """Train ``job`` (resuming from its checkpoint) and write ``trained.pt``; returns the job's state.
     A failure is caught and recorded with its reason; it is returned, not raised."""
+    import torch
+
     from bench.method import build_method
     from bench.provenance import provenance
 
     folder = job.folder(results_root)
     folder.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    import torch
-
     # the thread count changes float rounding, so the weights: kept beside them (not in the key: where a job
     # trains must not change which job it is)
     state = {**job.to_dict(), "state": "running", "device": device, "threads": torch.get_num_threads(),

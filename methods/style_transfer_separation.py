@@ -109,14 +109,11 @@ class SpectrogramVAEMethod(TrainedMethod):
                 optimizer.step()
                 context.step(loss)
 
-    def load_trained(self, path, device="cpu"):
-        state = torch.load(path, map_location=device, weights_only=True)
-        extra = dict(state["model"]["_extra_state"])
+    def model_from_state(self, weights):
+        extra = dict(weights["_extra_state"])  # the STFT the network was trained on (training keys)
         extra.pop("channels")
         self.front = PowerSpectrogram(**extra)
-        model = self.build()
-        model.load_state_dict(state["model"])
-        self.model = model.to(device).eval()
+        return super().model_from_state(weights)
 
     def restore(self, observation, context):
         sources = int(observation.known.get("num_sources", 2) or 2)

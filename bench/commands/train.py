@@ -45,23 +45,19 @@ def register(subparsers) -> None:
 
 def cmd_checkpoints(args) -> int:
     from bench.store import ResultsStore
-    from bench.training import FOLDER, checkpoint_epoch, job_state
+    from bench.train_stage import describe
+    from bench.training import FOLDER, TrainingJob, job_state
 
-    root = ResultsStore(args.results).root / FOLDER
+    results = ResultsStore(args.results).root
+    root = results / FOLDER
     rows = []
     for folder in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
         state = job_state(folder)
-        config = state.get("config", {})
-        last = checkpoint_epoch(folder)
-        trained = folder / "trained.pt"
-        rows.append({"key": folder.name, "method": state.get("labels", {}).get("method")
-                     or config.get("method", {}).get("name"), "seed": config.get("seed"),
-                     "state": state.get("state", "pending"),
-                     "epochs_done": 0 if last is None else last + 1,
-                     "epochs": config.get("training", {}).get("epochs"),
-                     "final_loss": (state.get("losses") or [None])[-1],
-                     "trained_mb": round(trained.stat().st_size / 2**20, 2) if trained.is_file() else None,
-                     "folder": str(folder)})
+        if "config" not in state:  # a folder whose job.json is missing or unreadable
+            rows.append({"key": folder.name, "method": None, "seed": None, "state": "unreadable job.json",
+                         "epochs_done": 0, "epochs": None, "final_loss": None, "folder": str(folder)})
+            continue
+        rows.append(describe(TrainingJob.from_dict(state), results))
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0

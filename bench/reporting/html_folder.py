@@ -28,9 +28,11 @@ def write_report(tables: list[Table], cells: list[Cell], store: ResultsStore, fo
                  examples: int = 4, data_root=None, device: str = "cpu") -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    from bench.training import trained_path
+
     for cell in cells:  # a trained method's examples are regenerated with the weights its cells used
         if cell.config.get("training") and not cell.checkpoint:
-            cell.checkpoint = str(Path(store.root) / "training" / cell.config["training"] / "trained.pt")
+            cell.checkpoint = str(trained_path(store.root, cell.config["training"]))
     long = store.table([c.key for c in cells], {c.key: c.labels for c in cells})
     traces = trace_frame(cells, store)
     sections = []
