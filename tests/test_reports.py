@@ -387,3 +387,37 @@ def test_a_reference_naming_a_dataset_the_layout_hides_still_matches(run):
     assert "[paper 5.50 ± 0.25" in md
     other = parse_suite(tomllib.loads(hidden.replace('dataset = "Tones"', 'dataset = "Other"')))
     assert "[paper" not in render_markdown(build_tables(other, run["cells"], run["store"], "paper"))
+
+
+def test_a_cross_metric_warning_shows_as_a_banner_under_the_tables_selection(tmp_path):
+    """BSS Eval v4 against v3 SIR: the report says when they disagree by more than a few dB on the very
+    entries it shows, and stays silent when they agree."""
+    path = tmp_path / "septest.toml"
+    path.write_text(SEPARATION.replace('metrics = ["si_sdr"]', 'metrics = ["bss_v4", "bss_v3"]')
+                    .replace('metric = "si_sdr_src2"', 'metric = "sdr_v4_src2"'))
+    results = tmp_path / "results"
+    assert main(["run", "--suite", str(path), "--results", str(results), "--backend", "sequential",
+                 "--no-progress", "--no-report"]) == 0
+    suite = read_suite_file(path)
+    cells = expand(suite)
+    store = ResultsStore(results)
+
+    def banner():
+        md = render_markdown(build_tables(suite, cells, store, "paper"))
+        return [line for line in md.splitlines() if "sir_v4_vs_v3" in line]
+
+    records = list(store.records([c.key for c in cells]))
+    far = [r for r in records if any(abs(r["scores"][f"sir_v4_src{k}"] - r["scores"][f"sir_v3_src{k}"]) > 3.0
+                                     for k in (1, 2))]
+    assert len(records) == 2 and len(far) < 2
+    assert bool(banner()) == bool(far)
+    planted = next(r for r in records if r not in far)  # v4 SIR 3.5 dB above v3: past the threshold
+    record_file = next(results.rglob(f"{planted['key']}.json"))
+    stored = json.loads(record_file.read_text())
+    stored["scores"]["sir_v4_src2"] = stored["scores"]["sir_v3_src2"] + 3.5
+    record_file.write_text(json.dumps(stored))
+    [line] = banner()
+    assert f"warns on {len(far) + 1} of 2 scored entries" in line and "Mixture" in line
+    stored["scores"]["sir_v4_src2"] = stored["scores"]["sir_v3_src2"] + 2.5  # within the threshold
+    record_file.write_text(json.dumps(stored))
+    assert bool(banner()) == bool(far)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bench.cells import Cell
-from bench.metrics import get_metric, output_spec
+from bench.metrics import CROSS_CHECKS, get_metric, output_spec
 from bench.rules import EACH, FINAL, describe, parse_rule
 from bench.rules import which as which_of
 from bench.stopping import BLIND_RULES
@@ -83,6 +83,7 @@ def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: 
     banners = _banners(suite, profile, sub, mine)
     if "rule" not in row_fields:
         banners += _missing_rule(rule, sub)
+    banners += _cross_check_banners(ok, row_fields)
     return Table(suite, profile, agg, rows, row_fields, columns, column_fields, statistic, which, banners, rule)
 
 
@@ -103,6 +104,27 @@ def _missing_rule(rule: str, frame: pd.DataFrame) -> list[str]:
         return []
     return [f"RULE {rule} MISSING for {total - have} of {total} finished cells (recorded before selection rules "
             "existed, or the rule does not apply to their task); the means below leave them out."]
+
+
+def _cross_check_banners(shown: pd.DataFrame, row_fields: list[str]) -> list[str]:
+    """A banner per cross-metric check (bench.metrics.CROSS_CHECKS, e.g. BSS Eval v4 against v3 SIR) that
+    warns on some of the table's entries, run on the very scores the table shows (the table's iterate, each
+    rule's on a rule-row table), so the warning holds for records made before the check existed too."""
+    if not CROSS_CHECKS or not len(shown):
+        return []
+    warned: dict[str, list[str]] = {}
+    scored = 0
+    for (key, which), scores in shown.groupby(["key", "which"], sort=False):
+        scored += 1
+        values = {m: v for m, v in zip(scores["metric"], scores["value"]) if pd.notna(v)}
+        first = scores.iloc[0]
+        where = " / ".join(str(first[f]) for f in ["method", *[f for f in row_fields if f != "method"]]
+                           if f in first and pd.notna(first[f]))
+        for check in CROSS_CHECKS:
+            for name, warning in check(values).items():
+                warned.setdefault(name, []).append(f"{where}, item {first['item']}: {warning}")
+    return [f"CHECK {name} warns on {len(found)} of {scored} scored entries; first: {found[0]}"
+            for name, found in warned.items()]
 
 
 def _per_source(outputs: list[str], present: set[str]) -> list[str]:
