@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--select", type=_selection_rule, metavar="RULE",
                    help="which iterate the tables show, instead of the suite's rule: final, oracle:each (each "
                         "metric's own best traced iterate), oracle:OUTPUT (every metric at the iterate best by "
-                        "OUTPUT, e.g. oracle:snr) or blind:wmv|plateau|discrepancy (README: selection rules)")
+                        "OUTPUT, e.g. oracle:snr) or blind:wmv|plateau|discrepancy|holdout (README: selection rules)")
     p.set_defaults(handler=cmd_report)
 
     for module_name in COMMAND_MODULES:

@@ -26,6 +26,12 @@ AVX-512 BF16; elsewhere bf16 is emulated and several times slower than float32),
 method parameter ``precision = "fp32"`` turns them off. tests/test_fitting.py bounds the bf16 difference;
 benchmarks/precision_tolerance.py measures it on real speech.
 
+Self-validation: a prior given ``holdout = f`` (a method parameter) keeps a fraction f of the observed
+entries of its loss out of the fit, chosen at random per problem (``hold_out``), and reports at every trace
+point the same loss over them (``heldout_loss``): a blind stopping rule (bench.stopping, ``blind:holdout``)
+stops where it no longer falls, as in Li et al.'s self-validation for deep image priors (2021). The prior
+then fits (1 - f) of what it could, so its estimate differs from the full fit's: it is another cell.
+
 Compilation: ``$BENCH_COMPILE=1`` (``bench run --compile``) fits with ``torch.compile``d forward and
 backward passes. Compiling costs tens of seconds per process and network shape, paid back over a fit's
 thousands of iterations; the time of the first (compiling) iteration is the estimate's ``compile_s``.
@@ -300,6 +306,25 @@ def batch_for_memory(per_problem_bytes: int, free_bytes: int, *, fraction: float
     return n
 
 
+def hold_out(tensors: dict[str, torch.Tensor], weights: Sequence[str], fraction: float,
+             generator: torch.Generator) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Split one problem's loss for self-validation: in each tensor named in ``weights`` (a loss weight over
+    the observation's entries: samples, or STFT frames), round(``fraction`` x its observed entries), at least
+    one, drawn at random, are held out. Returns (fit tensors, held-out tensors): the problem's tensors with
+    each weight kept on the fitted entries only, and on the held-out entries only."""
+    fit, held = dict(tensors), dict(tensors)
+    for name in weights:
+        weight = tensors[name]
+        observed = torch.nonzero(weight.reshape(-1) > 0).squeeze(1)
+        count = max(1, round(fraction * len(observed)))
+        out = torch.zeros(weight.numel(), dtype=torch.bool)
+        out[observed[torch.randperm(len(observed), generator=generator)[:count]]] = True
+        out = out.reshape(weight.shape)
+        fit[name] = torch.where(out, torch.zeros_like(weight), weight)
+        held[name] = torch.where(out, weight, torch.zeros_like(weight))
+    return fit, held
+
+
 class _DefaultBatch:
     """``max_batch`` read on the class (as the scheduler does) calls default_batch() when first asked."""
 
@@ -332,18 +357,26 @@ class FittedPrior(Method):
 
     The protocol fields every prior uses, with their defaults, are ``protocol_defaults``; a subclass
     replaces the defaults it changes. Parameters common to every prior: ``precision`` ("auto": bf16 and
-    channels-last on CUDA and on CPUs with native bf16, float32 elsewhere; "fp32"; "bf16").
+    channels-last on CUDA and on CPUs with native bf16, float32 elsewhere; "fp32"; "bf16") and ``holdout``
+    (the fraction of observed entries held out of the loss for self-validation, 0 by default; a subclass
+    names its loss weights in ``loss_weights``, and one that names none cannot hold anything out).
     """
 
     max_batch = _DefaultBatch()
     bf16_on_cpu = True  # whether "auto" uses a CPU's native bf16 (False where bf16 was measured slower)
     protocol_defaults = {"iterations": 2000, "lr": 1e-3, "lr_step": None, "lr_gamma": 0.1, "trace_every": 0,
                          "trace_all_metrics": False}
+    loss_weights: tuple[str, ...] = ()  # problem tensors weighting the loss over observed entries (hold_out)
 
-    def __init__(self, precision: str = "auto", **params):
-        super().__init__(precision=precision, **params)
+    def __init__(self, precision: str = "auto", holdout: float = 0.0, **params):
+        super().__init__(precision=precision, holdout=holdout, **params)
         Precision.resolve(precision, "cpu")  # validate early
         self.precision = precision
+        if not 0 <= holdout < 1:
+            raise ValueError(f"holdout must be a fraction in [0, 1), not {holdout!r}")
+        if holdout and not self.loss_weights:
+            raise ValueError(f"{type(self).__name__} cannot hold observed samples out of its loss (holdout)")
+        self.holdout = float(holdout)
 
     def resolved_precision(self, device: torch.device) -> Precision:
         return Precision.resolve(self.precision, device, native_bf16=None if self.bf16_on_cpu else False)
@@ -423,7 +456,8 @@ class FittedPrior(Method):
     def _fit_group(self, observations, contexts) -> list[Estimate]:
         device = torch.device(contexts[0].device)
         schedule = Schedule.from_protocol(contexts[0].protocol)
-        seeds = [np.random.SeedSequence(ctx.seed).generate_state(3) for ctx in contexts]  # net, input, fit
+        # net, input, fit, held-out entries (generate_state(n)[:3] does not depend on n)
+        seeds = [np.random.SeedSequence(ctx.seed).generate_state(4) for ctx in contexts]
         generators = [torch.Generator().manual_seed(int(s[1])) for s in seeds]
         inputs = torch.stack([self.draw_input(obs, g) for obs, g in zip(observations, generators)]).to(device)
         redrawn = [self.redraws_input(obs) for obs in observations]
@@ -433,15 +467,25 @@ class FittedPrior(Method):
                      for obs, g, again in zip(observations, generators, redrawn)]
             return torch.stack([x.to(device) if x is not None else inputs[i] for i, x in enumerate(fresh)])
         per_problem = [self.problem_tensors(obs) for obs in observations]
-        tensors = {k: torch.stack([p[k] for p in per_problem]).to(device) for k in per_problem[0]}
-        problems = Problems(observations, contexts, device, tensors)
+        heldout = None
+        if self.holdout:
+            splits = [hold_out(p, self.loss_weights, self.holdout, torch.Generator().manual_seed(int(s[3])))
+                      for p, s in zip(per_problem, seeds)]
+            per_problem = [fitted for fitted, _ in splits]
+            heldout = Problems(observations, contexts, device, _stacked([held for _, held in splits], device))
+        problems = Problems(observations, contexts, device, _stacked(per_problem, device))
         model = Ensemble(self.network, [int(s[0]) for s in seeds]).to(device)
 
         def trace(iteration: int, outputs: torch.Tensor, losses: torch.Tensor) -> None:
             waves = self.signals(outputs, problems).cpu().numpy()
-            for ctx, wave, loss in zip(contexts, waves, losses.cpu().tolist()):
+            held_losses = [None] * len(contexts)
+            if heldout is not None:
+                with torch.no_grad():
+                    step = min(iteration, schedule.iterations - 1)  # the step fit() scores this iterate at
+                    held_losses = self.objective(outputs, heldout, step, schedule).cpu().tolist()
+            for ctx, wave, loss, held_loss in zip(contexts, waves, losses.cpu().tolist(), held_losses):
                 if ctx.wants_trace(iteration):
-                    ctx.report(iteration, wave, loss=loss)
+                    ctx.report(iteration, wave, loss=loss, heldout_loss=held_loss)
 
         # the fit's own random draws (dropout) come from a stream seeded by the group's first cell, so a cell
         # reruns identically in the same batch, whatever ran before it in the worker
@@ -459,3 +503,7 @@ class FittedPrior(Method):
         return [Estimate(wave, info={"final_loss": float(loss), "iterations": schedule.iterations,
                                      "batch": len(observations), **timings})
                 for wave, loss in zip(waves, final_loss)]
+
+
+def _stacked(per_problem: list[dict[str, torch.Tensor]], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: torch.stack([p[k] for p in per_problem]).to(device) for k in per_problem[0]}

@@ -34,8 +34,10 @@ class RunContext:
     # progress(iteration, total, loss): a long fit's state for the run's display (bench.progress.FitProgress);
     # ``loss`` may be a callable, read only when the display takes an update
     progress: Callable[[int, int, Any], None] | None = None
-    # loss_callback(iteration, loss): the fit's loss at a reported iterate, for the blind stopping rules
-    loss_callback: Callable[[int, float], None] | None = None
+    # fit_stats_callback(iteration, {"loss": ..., "heldout_loss": ...}): what the fit knows of a reported
+    # iterate (its loss, and its loss on held-out observed samples where it holds some out), for the blind
+    # stopping rules (bench.stopping)
+    fit_stats_callback: Callable[[int, dict[str, float]], None] | None = None
 
     def __post_init__(self):
         if not isinstance(self.protocol, Protocol):
@@ -57,12 +59,15 @@ class RunContext:
         k = self.trace_every
         return self.trace_callback is not None and k > 0 and iteration % k == 0
 
-    def report(self, iteration: int, signal, loss: float | None = None) -> None:
-        """Hand the harness iterate ``iteration``; ``loss``, if given, is the fit's loss at that iterate."""
+    def report(self, iteration: int, signal, loss: float | None = None, heldout_loss: float | None = None) -> None:
+        """Hand the harness iterate ``iteration``; ``loss``, if given, is the fit's loss at that iterate, and
+        ``heldout_loss`` the same loss over the observed samples the fit held out of it (self-validation)."""
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise CellTimeout(f"cell passed its time limit at iteration {iteration}")
-        if loss is not None and self.loss_callback is not None:
-            self.loss_callback(iteration, float(loss))
+        stats = {name: float(value) for name, value in (("loss", loss), ("heldout_loss", heldout_loss))
+                 if value is not None}
+        if stats and self.fit_stats_callback is not None:
+            self.fit_stats_callback(iteration, stats)
         if self.trace_callback is not None:
             self.trace_callback(iteration, np.asarray(signal, dtype=np.float32))
 

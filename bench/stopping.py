@@ -1,15 +1,17 @@
 """Blind stopping rules: pick an iterate of a deep-prior fit from what a user of the method could know.
 
 A rule sees only ``BlindTrace``: per traced iterate its iteration, the fit's loss, the residual against the
-observation and the windowed moving variance of the iterates, plus the noise level where the task states
+observation, the windowed moving variance of the iterates and, where the fit held observed samples out of
+its loss (a prior's ``holdout`` parameter), its loss on them, plus the noise level where the task states
 it. It never sees the clean reference or any score (``BlindTrace.from_trace`` reads only the ``stats`` of a
 trace point). The harness samples the fit at its trace points (``trace_every``), so every window and
 patience below counts traced iterates, not optimiser steps.
 
 A rule that never triggers means the fit ran to the end: it picks the last traced iterate. A rule that
-cannot apply to a task (the discrepancy principle without a stated noise level) raises ``NotApplicable``.
+cannot apply to a task (the discrepancy principle without a stated noise level, self-validation without
+held-out samples) raises ``NotApplicable``.
 
-The variance and plateau rules wait until the fit has started: until an iterate explains at least
+The variance, plateau and self-validation rules wait until the fit has started: until an iterate explains at least
 ``START_FRACTION`` of the observation's energy (its residual is at most 1 - START_FRACTION of the
 observation's mean square). A prior whose output begins far from the observation (the waveform Demucs at lr
 1e-4) changes little and lowers its loss slowly at first; without this, on a real speech clip with Gaussian
@@ -28,6 +30,7 @@ WMV_PATIENCE = 10  # traced points without a new variance minimum before ES-WMV 
 PLATEAU_WINDOW = 5  # traced points over which the loss's relative improvement is measured
 PLATEAU_THRESHOLD = 0.01  # relative improvement below which the loss counts as flat
 PLATEAU_PATIENCE = 3  # consecutive flat points before the plateau rule stops
+HOLDOUT_PATIENCE = 10  # traced points without a new held-out loss minimum before self-validation stops
 DISCREPANCY_TAU = 1.0  # Morozov's factor: stop once the residual mean square is <= tau * sigma^2
 START_FRACTION = 0.1  # share of the observation's energy an iterate must explain before wmv and plateau look
 
@@ -46,13 +49,16 @@ class BlindTrace:
     wmv: list[float | None]
     noise_std: float | None = None  # the corruption's stated standard deviation, where it states one
     observation_power: float | None = None  # mean square of the observation (the residual of silence)
+    heldout_loss: list[float | None] | None = None  # the fit's loss on the samples it held out, if any
 
     @classmethod
     def from_trace(cls, trace: list[dict], noise_std: float | None = None) -> "BlindTrace":
         stats = [point.get("stats") or {} for point in trace]
         power = next((s["observation_power"] for s in stats if s.get("observation_power") is not None), None)
+        heldout = [s.get("heldout_loss") for s in stats]
         return cls([int(p["iteration"]) for p in trace], [s.get("loss") for s in stats],
-                   [s.get("residual") for s in stats], [s.get("wmv") for s in stats], noise_std, power)
+                   [s.get("residual") for s in stats], [s.get("wmv") for s in stats], noise_std, power,
+                   heldout if any(v is not None for v in heldout) else None)
 
     def started(self) -> int:
         """Index of the first traced iterate that explains ``START_FRACTION`` of the observation's energy
@@ -91,12 +97,12 @@ def _last(trace: BlindTrace) -> int | None:
     return trace.iterations[-1] if trace.iterations else None
 
 
-def wmv(trace: BlindTrace, patience: int = WMV_PATIENCE) -> int | None:
-    """ES-WMV (Wang et al. 2023): the window whose variance was the minimum once ``patience`` traced points
-    have passed without a new minimum; the variance of a window is stored at the window's first iterate."""
+def _minimum_with_patience(trace: BlindTrace, values: list[float | None], patience: int) -> int | None:
+    """The iterate of the smallest value once ``patience`` traced points have passed without a new minimum,
+    looking from the fit's start on; the last iterate if that never happens."""
     best, best_at, since = None, None, 0
     start = trace.started()
-    for iteration, value in zip(trace.iterations[start:], trace.wmv[start:]):
+    for iteration, value in zip(trace.iterations[start:], values[start:]):
         if value is None:
             continue
         if best is None or value < best:
@@ -106,6 +112,21 @@ def wmv(trace: BlindTrace, patience: int = WMV_PATIENCE) -> int | None:
             if since >= patience:
                 return best_at
     return _last(trace)
+
+
+def wmv(trace: BlindTrace, patience: int = WMV_PATIENCE) -> int | None:
+    """ES-WMV (Wang et al. 2023): the window whose variance was the minimum once ``patience`` traced points
+    have passed without a new minimum; the variance of a window is stored at the window's first iterate."""
+    return _minimum_with_patience(trace, trace.wmv, patience)
+
+
+def holdout(trace: BlindTrace, patience: int = HOLDOUT_PATIENCE) -> int | None:
+    """Self-validation (Li et al. 2021): the iterate with the smallest loss on the observed samples the fit
+    held out, once ``patience`` traced points have passed without a new minimum. A fit that has started to
+    reproduce its noise (or anything else the held-out samples do not share) stops improving on them."""
+    if trace.heldout_loss is None:
+        raise NotApplicable("needs a fit that holds observed samples out of its loss (the prior's holdout parameter)")
+    return _minimum_with_patience(trace, trace.heldout_loss, patience)
 
 
 def plateau(trace: BlindTrace, window: int = PLATEAU_WINDOW, threshold: float = PLATEAU_THRESHOLD,
@@ -138,4 +159,4 @@ def discrepancy(trace: BlindTrace, tau: float = DISCREPANCY_TAU) -> int | None:
 
 
 BLIND_RULES: dict[str, Callable[[BlindTrace], int | None]] = {
-    "wmv": wmv, "plateau": plateau, "discrepancy": discrepancy}
+    "wmv": wmv, "plateau": plateau, "discrepancy": discrepancy, "holdout": holdout}

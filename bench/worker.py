@@ -115,7 +115,7 @@ class _CellRun:
         self.trace: list[dict] = []
         self.iterates: dict[int, np.ndarray] = {}  # the traced signals, scored again at the rules' picks
         self.blind: dict[int, dict] = {}  # per traced iterate, what a blind stopping rule may read
-        self.losses: dict[int, float] = {}  # the fit's loss at a reported iterate (RunContext.loss_callback)
+        self.fit_stats: dict[int, dict] = {}  # the fit's loss(es) at a reported iterate (RunContext.fit_stats_callback)
         self.observation_power: float | None = None
         self.own_time: float | None = None
 
@@ -139,7 +139,7 @@ class _CellRun:
                                       protocol=dict(config["protocol"]), trace_callback=self.on_trace,
                                       deadline=self.started + timeout if timeout else None,
                                       progress=FitProgress.for_cell(self.cell.key),
-                                      loss_callback=self.losses.__setitem__)
+                                      fit_stats_callback=self.fit_stats.__setitem__)
             return True
         except Exception as exc:  # noqa: BLE001 - a bad file or parameter fails this cell only
             self.fail(exc)
@@ -156,16 +156,16 @@ class _CellRun:
             self.trace.append({"iteration": int(iteration), "scores": scores})
 
     def note_blind(self, iteration: int, signal: np.ndarray) -> None:
-        """Keep the iterate and what a blind stopping rule may read about it (bench.stopping): the fit's loss,
-        the residual against the observation and, once a window is full, the moving variance (stored at the
-        window's first iterate)."""
+        """Keep the iterate and what a blind stopping rule may read about it (bench.stopping): the fit's loss
+        (and its held-out loss where the fit holds samples out), the residual against the observation and,
+        once a window is full, the moving variance (stored at the window's first iterate)."""
         previous = list(self.iterates)[-(WMV_WINDOW - 1):] if WMV_WINDOW > 1 else []
         if len(previous) == WMV_WINDOW - 1 and previous:
             self.blind[previous[0]]["wmv"] = window_variance([*(self.iterates[i] for i in previous), signal])
         mask = self.observation.known.get("mask")
         if self.observation_power is None:  # the residual of a silent estimate
             self.observation_power = residual(np.zeros_like(self.observation.signal), self.observation.signal, mask)
-        self.blind[iteration] = {"loss": self.losses.pop(iteration, None), "wmv": None,
+        self.blind[iteration] = {"loss": None, **self.fit_stats.pop(iteration, {}), "wmv": None,
                                  "residual": residual(signal, self.observation.signal, mask),
                                  "observation_power": self.observation_power}
         self.iterates[iteration] = np.array(signal, copy=True)

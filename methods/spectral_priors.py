@@ -35,10 +35,12 @@ class SpectralPrior(FittedPrior):
     tasks = ("denoising", "inpainting")
     design_name = "exp-dense"
 
+    loss_weights = ("frame_mask", "sample_mask")  # the spectral loss's and the waveform loss's
+
     def __init__(self, layout: str = "paper", dilation_factor: int | None = None, harmonic: dict | None = None,
-                 loss_domain: str = "spectral", clip: bool = True, precision: str = "auto"):
-        super().__init__(precision=precision, layout=layout, dilation_factor=dilation_factor, harmonic=harmonic,
-                         loss_domain=loss_domain, clip=clip)
+                 loss_domain: str = "spectral", clip: bool = True, precision: str = "auto", holdout: float = 0.0):
+        super().__init__(precision=precision, holdout=holdout, layout=layout, dilation_factor=dilation_factor,
+                         harmonic=harmonic, loss_domain=loss_domain, clip=clip)
         if loss_domain not in ("spectral", "waveform"):
             raise ValueError(f"loss_domain must be 'spectral' or 'waveform', not {loss_domain!r}")
         self.design = make_design(self.design_name, layout=layout, dilation_factor=dilation_factor,

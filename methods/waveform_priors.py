@@ -40,6 +40,7 @@ class WaveformPrior(FittedPrior):
 
     tasks = ("denoising", "dereverberation", "inpainting")
     protocol_defaults = {**FittedPrior.protocol_defaults, "iterations": 3000, "lr": 1e-4}
+    loss_weights = ("mask",)
 
     def __init__(self, input_noise: str = "uniform", input_std: float = 0.1, redraw: str = "never",
                  precision: str = "auto", **params):

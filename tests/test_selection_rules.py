@@ -224,7 +224,9 @@ def test_the_record_keeps_each_rules_pick_with_every_metric_there(tmp_path):
         assert pick["scores"][name] == pytest.approx(trace[pick["iteration"]]["scores"][name])
     ed = selected["oracle:envelope_distance"]
     assert ed["scores"]["envelope_distance"] == min(p["scores"]["envelope_distance"] for p in record["trace"])
-    assert all(selected[f"blind:{n}"]["iteration"] in trace for n in BLIND_RULES)  # gaussian std: all apply
+    # a stated gaussian std: every rule applies but self-validation, which needs held-out samples
+    assert all(selected[f"blind:{n}"]["iteration"] in trace for n in BLIND_RULES if n != "holdout")
+    assert selected["blind:holdout"]["iteration"] is None and "not applicable" in selected["blind:holdout"]["reason"]
     assert all(set(p["stats"]) == {"loss", "residual", "wmv", "observation_power"} for p in record["trace"])
     residuals = [p["stats"]["residual"] for p in record["trace"]]
     assert residuals == sorted(residuals)  # the iterate shrinks away from the observation
@@ -291,10 +293,12 @@ def test_a_deep_priors_loss_reaches_the_trace():
 
     method = build_method("waveform-demucs", {})
     signal = np.random.default_rng(0).standard_normal(2048).astype(np.float32) * 0.1
-    losses, traced = {}, []
+    stats, traced = {}, []
     context = RunContext(protocol={**method.protocol_defaults, "iterations": 3, "trace_every": 1},
-                         trace_callback=lambda i, s: traced.append((i, s)), loss_callback=losses.__setitem__)
+                         trace_callback=lambda i, s: traced.append((i, s)), fit_stats_callback=stats.__setitem__)
     estimate = method.restore(Observation(signal, 16000, "denoising"), context)
+    assert all(set(s) == {"loss"} for s in stats.values())  # nothing held out: no held-out loss
+    losses = {i: s["loss"] for i, s in stats.items()}
     assert sorted(losses) == [i for i, _ in traced] == [1, 2, 3]
     # the last traced iterate is the estimate, and its loss the method's own final loss (L1 to the observation)
     assert losses[3] == pytest.approx(estimate.info["final_loss"], rel=1e-5)

@@ -194,7 +194,7 @@ def stopping_gaps(table: Table, metric: str):
             heights = [gaps.get((g[:rule_at] + (rule,) + g[rule_at:], column), (np.nan, np.nan))[0] for g in groups]
             ax.bar(np.arange(len(groups)) + k * width, heights, width, label=rule)
         ax.set_xticks(np.arange(len(groups)) + width * (len(rules) - 1) / 2,
-                      [" / ".join(map(str, g)) for g in groups], fontsize="small")
+                      [" / ".join(map(str, g)) for g in groups], rotation=30, ha="right", fontsize="small")
         ax.axhline(0, color="black", linewidth=0.8)
         unit = output_spec(metric).unit if output_spec(metric) else ""
         ax.set(title=" / ".join(str(v) for i, v in enumerate(column) if i != metric_at),
