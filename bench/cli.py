@@ -243,8 +243,9 @@ def _cells(args, from_folder: bool = False):
     from bench.dataset import CorpusMissing
     from bench.selection import Selection, aim, limit_items, load_suites
 
-    selection = Selection.from_args(args)
-    suite = aim(load_suites(args.suite), selection)
+    suites = load_suites(args.suite)
+    selection = Selection.from_args(args, suites)
+    suite = aim(suites, selection)
     if not from_folder:
         args.profile = args.profile or "paper"
         cells = expand(suite, args.profile, synthetic=args.synthetic, data_root=args.data)

@@ -29,16 +29,23 @@ class Selection:
     limit: int | None = None
 
     @classmethod
-    def from_args(cls, args) -> "Selection":
-        """The selection the command line's -m/-d/-c/--add-method/--limit flags ask for (absent flags: all)."""
+    def from_args(cls, args, suite: Suite | None = None) -> "Selection":
+        """The selection the command line's -m/-d/-c/--add-method/--limit flags ask for (absent flags: all).
+        A value that is, whole, a label or name in ``suite``'s tables is one name even if it has commas
+        ("NMF, 2 clusters"); any other value is a comma list."""
         from bench.compare import parse_method  # the one parser of method specs (pandas and scipy: imported late)
 
         limit = getattr(args, "limit", None)
         if limit is not None and limit < 1:
             raise ValueError(f"--limit {limit}: need at least 1 item")
-        return cls(methods=[parse_method(s) for s in split_list(getattr(args, "method", None))],
-                   datasets=split_list(getattr(args, "dataset", None)),
-                   corruptions=split_list(getattr(args, "corruption", None)),
+        tables = suite.tables() if suite is not None else []
+
+        def names(kind: str) -> set[str]:
+            return {n for t in tables for c in getattr(t, kind) for n in (c.name, c.label)}
+
+        return cls(methods=[parse_method(s) for s in split_list(getattr(args, "method", None), names("methods"))],
+                   datasets=split_list(getattr(args, "dataset", None), names("datasets")),
+                   corruptions=split_list(getattr(args, "corruption", None), names("corruptions")),
                    add_methods=[parse_method(s) for s in split_list(getattr(args, "add_method", None))],
                    limit=limit)
 
@@ -47,12 +54,16 @@ class Selection:
         return bool(self.methods or self.datasets or self.corruptions or self.add_methods)
 
 
-def split_list(values: list[str] | str | None) -> list[str]:
-    """Repeated flags and comma lists, as one list; commas inside ``[...]`` belong to a method's parameters."""
+def split_list(values: list[str] | str | None, whole: set[str] = frozenset()) -> list[str]:
+    """Repeated flags and comma lists, as one list; commas inside ``[...]`` belong to a method's parameters,
+    and a value found in ``whole`` is kept as it is."""
     if values is None:
         return []
     out: list[str] = []
     for value in [values] if isinstance(values, str) else values:
+        if value.strip() in whole:
+            out.append(value.strip())
+            continue
         depth, start = 0, 0
         for i, char in enumerate(value + ","):
             depth += {"[": 1, "]": -1}.get(char, 0)

@@ -71,6 +71,12 @@ def test_selection_by_name_label_parameters_and_limit(tmp_path, capsys):
     assert sorted({r[1] for r in rows}) == ["Input", "Wiener 256"] and {r[2] for r in rows} == {"Speech"}
     rows = dry_rows(capsys, *base, "-m", "identity", "-m", "Wiener 512", "-d", "synthetic-piano")
     assert sorted({r[1] for r in rows}) == ["Input", "Wiener 512"] and {r[2] for r in rows} == {"synthetic-piano"}
+    # a label with a comma is one label when given whole; other values are still comma lists
+    commas = str(write_suite(tmp_path, TWO_WIENERS.replace("Wiener 256", "Wiener, 256 bins"), "commas"))
+    rows = dry_rows(capsys, "--suite", commas, "--results", str(tmp_path / "r"), "-m", "Wiener, 256 bins")
+    assert {r[1] for r in rows} == {"Wiener, 256 bins"}
+    rows = dry_rows(capsys, "--suite", commas, "--results", str(tmp_path / "r"), "-m", "Input,Wiener 512")
+    assert sorted({r[1] for r in rows}) == ["Input", "Wiener 512"]
     # NAME[k=v]: the rows with those parameters only
     rows = dry_rows(capsys, *base, "-m", "spectral-wiener[n_fft=256]")
     assert {r[1] for r in rows} == {"Wiener 256"}

@@ -56,8 +56,9 @@ def cmd_compare(args) -> int:
 
     if not args.baseline and not args.baseline_results:
         raise ValueError("give --baseline METHOD, --baseline-results DIR, or both")
-    selection = Selection.from_args(args)
-    suite = aim(load_suites(args.suite), selection)
+    suites = load_suites(args.suite)
+    selection = Selection.from_args(args, suites)
+    suite = aim(suites, selection)
     candidate = parse_method(args.candidate)
     baseline = parse_method(args.baseline or args.candidate)
     options = {"synthetic": args.synthetic, "data_root": args.data}
