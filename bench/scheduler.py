@@ -179,8 +179,9 @@ def _train_first(cells: list[Cell], store: ResultsStore, summary: RunSummary, on
     backend = options.get("backend", "processes")
     try:
         states = train_stage.train(train_stage.jobs_of(trained), store.root, devices=options.get("devices"),
-                                   backend="sequential" if backend == "sequential" else "processes",
-                                   data_root=options.get("data_root"), progress=options.get("progress", True))
+                                   backend="processes" if backend == "loky" else backend,
+                                   data_root=options.get("data_root"), progress=options.get("progress", True),
+                                   scheduler_address=options.get("scheduler_address"), slurm=options.get("slurm"))
     except KeyboardInterrupt:
         summary.interrupted = True
         return []
@@ -349,7 +350,10 @@ def _lost_record(cell: Cell, device: str, status: str, reason: str) -> dict:
             "provenance": provenance()}
 
 
-def _run_dask(work, slots, scheduler_address, data_root, consume) -> None:
+def _run_dask(work, slots, scheduler_address, data_root, consume, run_batch: Callable | None = None) -> None:
+    """Run batches on a Dask cluster (``scheduler_address``, else a LocalCluster of one worker per slot) with
+    ``run_batch`` (default: cells' ``_run_batch``; the training stage sends its jobs the same way)."""
+    run_batch = run_batch or _run_batch
     try:
         from distributed import Client, LocalCluster
         from joblib import Parallel, delayed, parallel_config
@@ -365,7 +369,7 @@ def _run_dask(work, slots, scheduler_address, data_root, consume) -> None:
         with parallel_config(backend="dask"):
             parallel = Parallel(n_jobs=-1, return_as="generator_unordered")
             # Dask workers are not pinned by token; each batch names its device round-robin.
-            tasks = (delayed(_run_batch)(batch, slots[i % len(slots)], data_root)
+            tasks = (delayed(run_batch)(batch, slots[i % len(slots)], data_root)
                      for i, batch in enumerate(work))
             for records in parallel(tasks):
                 consume(records)

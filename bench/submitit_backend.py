@@ -2,7 +2,10 @@
 
 Each array task runs one batch with ``bench.scheduler._run_batch`` and returns its records; this process
 writes them as jobs finish, so claims, resume and failure isolation work as with local workers: a job that
-fails, is cancelled or runs out of time gets a record per cell with submitit's error. ``submitit-local``
+fails, is cancelled or runs out of time gets a record per cell with submitit's error. The training stage
+sends its jobs the same way, one array task per training job, before the cells (``bench.train_stage``); a
+training job writes its checkpoints into the results folder itself, so on a cluster the results folder
+must be on a file system the nodes share (as the cells' trained weights are read from there too). ``submitit-local``
 runs the same jobs as local processes (submitit's LocalExecutor), to try a run without a cluster.
 """
 from __future__ import annotations
@@ -43,8 +46,9 @@ def make_executor(cluster: str, folder: Path, options: SlurmOptions):
 
 def run_submitit(work: list[list[Cell]], run_batch: Callable, data_root, consume, *, results_root: Path,
                  options: SlurmOptions, local: bool, lost_record: Callable) -> None:
-    """Submit one array task per batch; hand each finished job's records (or failure records) to
-    ``consume``. Interrupting this process cancels the jobs still queued or running."""
+    """Submit one array task per batch (of cells, or of training jobs); hand each finished job's records (or
+    ``lost_record``'s per item of a job that failed) to ``consume``. Interrupting this process cancels the jobs
+    still queued or running."""
     import submitit
 
     folder = options.logs or Path(results_root) / "submitit"

@@ -1,7 +1,8 @@
 """The training stage of a run: train what the pending cells of trained methods need, before those cells.
 
 Each training job (``bench.training``) runs once, in a worker process that holds a whole device (on the
-CPU: every core), one job per device at a time; a job another bench run on the same results folder is
+CPU: every core), one job per device at a time; with ``--backend dask`` or ``submitit`` it runs where that
+backend runs cells (a Dask worker, a SLURM array task), not on the machine that submits; a job another bench run on the same results folder is
 training is waited for, not trained twice (``bench.claims``). A job that fails fails its cells: they get a
 record with the training's reason, and the rest of the run goes on. An interrupted job resumes from its
 last finished epoch when the run is started again.
@@ -75,7 +76,8 @@ def summary_lines(jobs: list[TrainingJob], results_root) -> list[str]:
 
 
 def train(jobs: list[TrainingJob], results_root, *, devices: str | None = None, backend: str = "processes",
-          data_root=None, progress: bool = True, retry_failed: bool = True) -> dict[str, dict]:
+          data_root=None, progress: bool = True, retry_failed: bool = True, scheduler_address: str | None = None,
+          slurm=None) -> dict[str, dict]:
     """Train every job not yet done; returns key -> final state (``state`` done, failed, interrupted).
     Raises KeyboardInterrupt after stopping the workers when interrupted."""
     from bench.claims import Claims
@@ -100,7 +102,7 @@ def train(jobs: list[TrainingJob], results_root, *, devices: str | None = None, 
         for job in todo:
             (elsewhere if claims.take(CLAIM_PREFIX + job.key) is not None else mine).append(job)
         try:
-            states.update(_run(mine, results_root, devices, backend, data_root, progress))
+            states.update(_run(mine, results_root, devices, backend, data_root, progress, scheduler_address, slurm))
         finally:
             for job in mine:
                 claims.release(CLAIM_PREFIX + job.key)
@@ -119,7 +121,8 @@ def _wait_for(job: TrainingJob, claims, results_root, poll_s: float = 2.0) -> di
                                                    "error": "its training by another bench run did not finish"}
 
 
-def _run(jobs, results_root, devices, backend, data_root, progress) -> dict[str, dict]:
+def _run(jobs, results_root, devices, backend, data_root, progress, scheduler_address=None,
+         slurm=None) -> dict[str, dict]:
     from bench.devices import device_pool
     from bench.progress import ProgressBoard, watch
 
@@ -139,11 +142,23 @@ def _run(jobs, results_root, devices, backend, data_root, progress) -> dict[str,
                 print(f"training {state['key'][:12]} {state['state']}: {(state.get('error') or '').splitlines()[0]}",
                       file=sys.stderr)
 
+    def failed(job: TrainingJob, device: str, status: str, reason: str) -> dict:
+        return {"key": job.key, "state": "failed", "error": reason}
+
     run_batch = functools.partial(train_batch, results_root=str(results_root))
     try:
         if backend == "sequential":
             for job in jobs:
                 consume(run_batch([job], pool[0], data_root))
+        elif backend == "dask":
+            from bench.scheduler import _run_dask
+
+            _run_dask([[job] for job in jobs], pool, scheduler_address, data_root, consume, run_batch=run_batch)
+        elif backend in ("submitit", "submitit-local"):
+            from bench.submitit_backend import SlurmOptions, run_submitit
+
+            run_submitit([[job] for job in jobs], run_batch, data_root, consume, results_root=results_root,
+                         options=slurm or SlurmOptions(), local=backend == "submitit-local", lost_record=failed)
         else:
             from bench.worker_pool import WorkerPool
 
@@ -153,8 +168,7 @@ def _run(jobs, results_root, devices, backend, data_root, progress) -> dict[str,
                     if outcome.records is not None:
                         consume(outcome.records)
                     else:
-                        consume([{"key": job.key, "state": "failed", "error": outcome.lost[1]}
-                                 for job in outcome.batch])
+                        consume([failed(job, outcome.device, *outcome.lost) for job in outcome.batch])
             finally:
                 workers.close()
     finally:

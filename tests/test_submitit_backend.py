@@ -90,3 +90,52 @@ def test_the_sbatch_script_asks_for_the_partition_time_and_gpus(tmp_path, monkey
     for line in ("#SBATCH --partition=gpu", "#SBATCH --time=90", "#SBATCH --gpus-per-node=1",
                  "#SBATCH --ntasks-per-node=1"):
         assert line in script.splitlines()
+
+
+TRAINED_SUITE = """
+name = "trained-submitit"
+items = 2
+seeds = [0]
+seconds = 0.25
+sample_rate = 8000
+metrics = ["si_sdr"]
+[training]
+epochs = 1
+[[methods]]
+name = "test-trained-denoiser"
+[[datasets]]
+name = "synthetic-speech"
+[[corruptions]]
+name = "gaussian-noise"
+params = { snr = 5 }
+"""
+
+
+def test_training_jobs_run_as_submitit_jobs_and_give_the_local_weights(tmp_path, capsys):
+    """A trained method's training goes where the cells go (not to the submitting machine): an array of its
+    own before the cells', with the weights and scores of local training."""
+    import torch
+
+    from bench.training import trained_path
+
+    suite = tmp_path / "trained.toml"
+    suite.write_text(TRAINED_SUITE)
+    common = ["run", "--suite", str(suite), "--no-progress", "--no-report"]
+    assert main([*common, "--results", str(tmp_path / "local"), "--jobs", "1"]) == 0
+    capsys.readouterr()
+    logs = tmp_path / "logs"
+    assert main([*common, "--results", str(tmp_path / "jobs"), "--backend", "submitit-local",
+                 "--slurm-logs", str(logs)]) == 0
+    err = capsys.readouterr().err
+    training, cells_part = err.split("submitted 1 local submitit jobs")
+    assert "training 1 job(s)" in training and "submitted 2 local submitit jobs" in cells_part
+    assert len(list(logs.glob("*_result.pkl"))) == 3  # one training job, then one job per cell
+    cells = expand(load_suite(str(suite)))
+    [key] = {c.training.key for c in cells}
+    local = torch.load(trained_path(tmp_path / "local", key), weights_only=False)
+    remote = torch.load(trained_path(tmp_path / "jobs", key), weights_only=False)
+    assert local["model"].keys() == remote["model"].keys()
+    assert all(torch.equal(local["model"][k], remote["model"][k]) for k in local["model"])
+    for cell in cells:
+        assert ResultsStore(tmp_path / "jobs").read(cell.key)["scores"] == \
+            ResultsStore(tmp_path / "local").read(cell.key)["scores"]

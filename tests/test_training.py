@@ -155,6 +155,30 @@ def test_a_stopped_training_resumes_from_its_last_epoch_and_ends_with_the_same_w
     assert not torch.equal(_weights(other.folder(tmp_path / "c"))["weight"], a["weight"])
 
 
+def test_training_jobs_go_to_the_dask_cluster_with_the_local_weights(tmp_path, monkeypatch):
+    """Under --backend dask a training job runs on the cluster's workers (through the scheduler's Dask
+    dispatch, with the training stage's batch function), not in a local worker process."""
+    pytest.importorskip("distributed")
+    from bench import scheduler, train_stage
+
+    sent = []
+    dispatch = scheduler._run_dask
+
+    def spy(work, *args, **kwargs):
+        sent.append((work, kwargs.get("run_batch")))
+        return dispatch(work, *args, **kwargs)
+
+    monkeypatch.setattr(scheduler, "_run_dask", spy)
+    job = _job(tmp_path, epochs=1)
+    states = train_stage.train([job], tmp_path / "dask", backend="dask", progress=False)
+    assert states[job.key]["state"] == "done"
+    [(work, run_batch)] = sent
+    assert work == [[job]] and run_batch.func is train_stage.train_batch
+    run_job(job, tmp_path / "local")
+    a, b = _weights(job.folder(tmp_path / "local")), _weights(job.folder(tmp_path / "dask"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def _bench(*args, cwd):
     return subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=cwd, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
