@@ -11,8 +11,8 @@ A rule that never triggers means the fit ran to the end: it picks the last trace
 cannot apply to a task (the discrepancy principle without a stated noise level, self-validation without
 held-out samples) raises ``NotApplicable``.
 
-The variance, plateau and self-validation rules wait until the fit has started: until an iterate explains at least
-``START_FRACTION`` of the observation's energy (its residual is at most 1 - START_FRACTION of the
+The variance, plateau and self-validation rules wait until the fit has started: until an iterate explains
+at least ``START_FRACTION`` of the observation's energy (its residual is at most 1 - START_FRACTION of the
 observation's mean square). A prior whose output begins far from the observation (the waveform Demucs at lr
 1e-4) changes little and lowers its loss slowly at first; without this, on a real speech clip with Gaussian
 noise of sigma 0.1 (benchmarks/suites/stopping-rules-speech-check.toml), ES-WMV stopped at iteration 220
@@ -32,7 +32,7 @@ PLATEAU_THRESHOLD = 0.01  # relative improvement below which the loss counts as 
 PLATEAU_PATIENCE = 3  # consecutive flat points before the plateau rule stops
 HOLDOUT_PATIENCE = 10  # traced points without a new held-out loss minimum before self-validation stops
 DISCREPANCY_TAU = 1.0  # Morozov's factor: stop once the residual mean square is <= tau * sigma^2
-START_FRACTION = 0.1  # share of the observation's energy an iterate must explain before wmv and plateau look
+START_FRACTION = 0.1  # share of the observation's energy an iterate must explain before wmv, plateau, holdout look
 
 
 class NotApplicable(Exception):

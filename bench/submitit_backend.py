@@ -2,11 +2,13 @@
 
 Each array task runs one batch with ``bench.scheduler._run_batch`` and returns its records; this process
 writes them as jobs finish, so claims, resume and failure isolation work as with local workers: a job that
-fails, is cancelled or runs out of time gets a record per cell with submitit's error. The training stage
-sends its jobs the same way, one array task per training job, before the cells (``bench.train_stage``); a
-training job writes its checkpoints into the results folder itself, so on a cluster the results folder
-must be on a file system the nodes share (as the cells' trained weights are read from there too). ``submitit-local``
+fails, is cancelled or runs out of time gets a record per cell with submitit's error. ``submitit-local``
 runs the same jobs as local processes (submitit's LocalExecutor), to try a run without a cluster.
+
+The training stage sends its jobs the same way, one array task per training job, before the cells
+(``bench.train_stage``). A training job writes its checkpoints into the results folder itself, so on a
+cluster the results folder must be on a file system the nodes share (the cells read their trained weights
+from there too).
 """
 from __future__ import annotations
 

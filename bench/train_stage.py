@@ -2,8 +2,8 @@
 
 Each training job (``bench.training``) runs once, in a worker process that holds a whole device (on the
 CPU: every core), one job per device at a time; with ``--backend dask`` or ``submitit`` it runs where that
-backend runs cells (a Dask worker, a SLURM array task), not on the machine that submits; a job another bench run on the same results folder is
-training is waited for, not trained twice (``bench.claims``). A job that fails fails its cells: they get a
+backend runs cells (a Dask worker, a SLURM array task), not on the machine that submits. A job another
+bench run on the same results folder is training is waited for, not trained twice (``bench.claims``). A job that fails fails its cells: they get a
 record with the training's reason, and the rest of the run goes on. An interrupted job resumes from its
 last finished epoch when the run is started again.
 """

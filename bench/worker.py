@@ -115,7 +115,7 @@ class _CellRun:
         self.trace: list[dict] = []
         self.iterates: dict[int, np.ndarray] = {}  # the traced signals, scored again at the rules' picks
         self.blind: dict[int, dict] = {}  # per traced iterate, what a blind stopping rule may read
-        self.fit_stats: dict[int, dict] = {}  # the fit's loss(es) at a reported iterate (RunContext.fit_stats_callback)
+        self.fit_stats: dict[int, dict] = {}  # the fit's losses at reported iterates (RunContext.fit_stats_callback)
         self.observation_power: float | None = None
         self.own_time: float | None = None
 
