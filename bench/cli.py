@@ -104,24 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run every cell of a suite that has no result yet")
     suite_args(p)
     p.add_argument("--dry-run", action="store_true", help="print the cell grid and the work left; run nothing")
-    p.add_argument("--devices", help="cpu, cuda, or a list like cuda:0,cuda:1 (default: all GPUs, else CPU)")
-    p.add_argument("--jobs", type=int, help="worker processes per device (default: 1 per GPU, 1 per CPU core)")
-    p.add_argument("--backend", default="processes",
-                   choices=["processes", "loky", "dask", "submitit", "submitit-local", "sequential"],
-                   help="processes (or its old name loky): worker processes here; dask: a Dask cluster; "
-                        "submitit: SLURM job arrays (submitit-local: the same jobs as local processes); "
-                        "sequential: in this process, for debugging (a crashing method ends the run)")
-    p.add_argument("--slurm-partition", help="--backend submitit: the SLURM partition")
-    p.add_argument("--slurm-time", type=int, default=60, metavar="MINUTES",
-                   help="--backend submitit: time limit of each array task (one batch of cells; default 60)")
-    p.add_argument("--slurm-gpus-per-task", type=int, default=0, metavar="N",
-                   help="--backend submitit: GPUs per array task (default 0: the cells run on the CPU)")
-    p.add_argument("--slurm-logs", type=Path, metavar="DIR",
-                   help="--backend submitit: folder for submitit's job files and logs (default RESULTS/submitit)")
+    add_backend_args(p)
     p.add_argument("--compile", action="store_true",
                    help="fit deep priors with torch.compile (tens of seconds per process, repaid over "
                         "thousands of iterations; the time is each record's estimate_info.compile_s)")
-    p.add_argument("--scheduler-address", help="Dask scheduler address (default: start a LocalCluster)")
     p.add_argument("--shard", help="run only shard i of n (i/n, 1 <= i <= n, as SLURM numbers array tasks), "
                                    "or slurm: read the shard from $SLURM_ARRAY_TASK_ID and _COUNT")
     p.add_argument("--retry-failed", action="store_true", help="run failed and timed-out cells again")
@@ -285,8 +271,7 @@ def cmd_run(args) -> int:
 
     if args.timeout is not None and args.timeout <= 0:
         raise ValueError(f"--timeout {args.timeout:g}: a time limit must be positive")
-    if args.jobs is not None and args.jobs < 1:
-        raise ValueError(f"--jobs {args.jobs}: need at least one worker process per device")
+    backend = backend_options(args)
     shard = scheduler.parse_shard(args.shard)
     suite, cells = _cells(args)
     if args.timeout:
@@ -304,9 +289,7 @@ def cmd_run(args) -> int:
         return EXIT_OK
     print(f"suite {suite.name} (profile {args.profile}): {len(mine)} cells, {len(mine) - len(todo)} already done, "
           f"{len(todo)} to run; results in {store.root}", file=sys.stderr)
-    summary = scheduler.run(todo, store, devices=args.devices, jobs=args.jobs, backend=args.backend,
-                            scheduler_address=args.scheduler_address, data_root=args.data,
-                            progress=not args.no_progress, slurm=_slurm_options(args))
+    summary = scheduler.run(todo, store, data_root=args.data, progress=not args.no_progress, **backend)
     for key, reason in summary.failures[:20]:
         print(f"  failed {key}: {reason}", file=sys.stderr)
     print(f"ran {summary.ok + summary.failed + summary.timeout} cells: {summary.ok} ok, {summary.failed} failed, "
@@ -340,6 +323,33 @@ def _check_writable(root: Path) -> None:
             pass
     except OSError as exc:
         raise OSError(exc.errno, f"results folder not writable ({exc.strerror})", str(root)) from None
+
+
+def add_backend_args(p) -> None:
+    """Where and how cells run: the devices, worker count and backend with its options (run, compare)."""
+    p.add_argument("--devices", help="cpu, cuda, or a list like cuda:0,cuda:1 (default: all GPUs, else CPU)")
+    p.add_argument("--jobs", type=int, help="worker processes per device (default: 1 per GPU, 1 per CPU core)")
+    p.add_argument("--backend", default="processes",
+                   choices=["processes", "loky", "dask", "submitit", "submitit-local", "sequential"],
+                   help="processes (or its old name loky): worker processes here; dask: a Dask cluster; "
+                        "submitit: SLURM job arrays (submitit-local: the same jobs as local processes); "
+                        "sequential: in this process, for debugging (a crashing method ends the run)")
+    p.add_argument("--slurm-partition", help="--backend submitit: the SLURM partition")
+    p.add_argument("--slurm-time", type=int, default=60, metavar="MINUTES",
+                   help="--backend submitit: time limit of each array task (one batch of cells; default 60)")
+    p.add_argument("--slurm-gpus-per-task", type=int, default=0, metavar="N",
+                   help="--backend submitit: GPUs per array task (default 0: the cells run on the CPU)")
+    p.add_argument("--slurm-logs", type=Path, metavar="DIR",
+                   help="--backend submitit: folder for submitit's job files and logs (default RESULTS/submitit)")
+    p.add_argument("--scheduler-address", help="Dask scheduler address (default: start a LocalCluster)")
+
+
+def backend_options(args) -> dict:
+    """``scheduler.run``'s keyword arguments for the flags of ``add_backend_args``."""
+    if args.jobs is not None and args.jobs < 1:
+        raise ValueError(f"--jobs {args.jobs}: need at least one worker process per device")
+    return {"devices": args.devices, "jobs": args.jobs, "backend": args.backend,
+            "scheduler_address": args.scheduler_address, "slurm": _slurm_options(args)}
 
 
 def _slurm_options(args):

@@ -139,3 +139,14 @@ def test_training_jobs_run_as_submitit_jobs_and_give_the_local_weights(tmp_path,
     for cell in cells:
         assert ResultsStore(tmp_path / "jobs").read(cell.key)["scores"] == \
             ResultsStore(tmp_path / "local").read(cell.key)["scores"]
+
+
+def test_compare_sends_its_cells_through_submitit_too(tmp_path, capsys):
+    suite = tmp_path / "cmp.toml"
+    suite.write_text(CRASH_SUITE.replace('name = "test-crash"', 'name = "spectral-wiener"\n[[methods]]\nname = "identity"'))
+    code = main(["compare", "--suite", str(suite), "--candidate", "spectral-wiener", "--baseline", "identity",
+                 "--results", str(tmp_path / "r"), "--backend", "submitit-local", "--slurm-logs",
+                 str(tmp_path / "logs"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 0 and "submitted 6 local submitit jobs" in err  # a job per cell; Wiener is no regression
+    assert len(list((tmp_path / "r").glob("cells/*/*.json"))) == 6

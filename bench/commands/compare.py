@@ -31,9 +31,9 @@ def register(subparsers) -> None:
     p.add_argument("--synthetic", action="store_true", help="synthetic stand-ins for missing corpora")
     p.add_argument("--data", help="data root (default: $BENCH_DATA or ~/bench-data)")
     p.add_argument("--results", help="results directory (default: $BENCH_RESULTS or ./results)")
-    p.add_argument("--devices", help="cpu, cuda, or a list like cuda:0,cuda:1")
-    p.add_argument("--jobs", type=int, help="worker processes per device")
-    p.add_argument("--backend", default="loky", choices=["loky", "dask", "sequential"])
+    from bench.cli import add_backend_args
+
+    add_backend_args(p)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-o", "--output", help="also write the Markdown summary here (e.g. $GITHUB_STEP_SUMMARY)")
     p.set_defaults(handler=cmd_compare)
@@ -49,6 +49,7 @@ def parse_tolerances(values: list[str]) -> dict[str, float]:
 
 def cmd_compare(args) -> int:
     from bench import scheduler
+    from bench.cli import backend_options
     from bench.compare import Comparison, cells_for, outputs_of, pairs, parse_method, verdicts
     from bench.protocol import fitting_iterations, summary_lines
     from bench.selection import Selection, aim, limit_items, load_suites
@@ -78,8 +79,7 @@ def cmd_compare(args) -> int:
     print(f"compare on suite {suite.name}: {len(candidate_cells)} candidate and {len(baseline_cells)} baseline "
           f"cells, {len(todo)} to run ({fitting_iterations(todo)} fitting iterations in all); protocol:\n"
           + "\n".join(summary_lines(to_run)), file=sys.stderr)
-    scheduler.run(todo, store, devices=args.devices, jobs=args.jobs, backend=args.backend, data_root=args.data,
-                  progress=not args.no_progress)
+    scheduler.run(todo, store, data_root=args.data, progress=not args.no_progress, **backend_options(args))
     paired, counts = pairs(candidate_cells, baseline_cells, store, baseline_store)
     if paired.empty:
         raise ValueError("no finished pairs of cells to compare (see the counts of failed and missing cells: "
