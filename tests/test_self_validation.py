@@ -8,7 +8,7 @@ import torch
 
 from bench.audio import Observation
 from bench.cells import expand
-from bench.fitting import FittedPrior, hold_out
+from bench.fitting import FittedPrior, Problems, Schedule, hold_out
 from bench.method import RunContext, build_method
 from bench.stopping import HOLDOUT_PATIENCE, BlindTrace, NotApplicable, holdout
 from bench.suite import parse_suite
@@ -81,15 +81,30 @@ def test_the_fit_never_sees_the_held_out_samples_and_reports_their_loss():
     assert not np.array_equal(full, first) and "heldout_loss" not in full_stats[4]
 
 
-def test_a_spectral_prior_holds_stft_frames_out():
+def test_a_spectral_prior_holds_time_frequency_bins_of_known_frames_out():
     method = build_method("unet-conv", {"holdout": 0.25})
     signal = (0.1 * np.random.default_rng(1).standard_normal(2048)).astype(np.float32)
     _, stats = _fit(method, signal, iterations=2)
     assert set(stats[2]) == {"loss", "heldout_loss"} and stats[2]["heldout_loss"] != stats[2]["loss"]
-    tensors = method.problem_tensors(Observation(signal, 16000, "denoising"))
-    _, held = hold_out(tensors, method.loss_weights, 0.25, torch.Generator().manual_seed(0))
-    frames = int(tensors["frame_mask"].sum())
-    assert int(held["frame_mask"].sum()) == round(0.25 * frames)
+    mask = np.ones(2048, np.float32)
+    mask[1000:1400] = 0  # a gap: its frames are neither fitted nor held out
+    observation = Observation(signal * mask, 16000, "inpainting", known={"mask": mask})
+    tensors = method.problem_tensors(observation)
+    fit, held = hold_out(tensors, method.loss_weights, 0.25, torch.Generator().manual_seed(0))
+    known = tensors["frame_mask"] > 0
+    assert 0 < int(known.sum()) < known.numel()
+    bins = tensors["spectrogram"].shape[-2] * int(known.sum())
+    assert int(held["bin_mask"].sum()) == round(0.25 * bins) and not held["bin_mask"][:, ~known].any()
+    # the loss over the fitted and the held-out bins, weighted by their counts, is the loss over all
+    outputs = torch.randn(1, *tensors["spectrogram"].shape, generator=torch.Generator().manual_seed(2))
+    schedule = Schedule(iterations=1)
+
+    def loss(t):
+        batch = Problems([observation], [None], torch.device("cpu"), {k: v[None] for k, v in t.items()})
+        return float(method.objective(outputs, batch, 0, schedule))
+
+    kept = bins - int(held["bin_mask"].sum())
+    assert (kept * loss(fit) + (bins - kept) * loss(held)) / bins == pytest.approx(loss(tensors), rel=1e-5)
 
 
 # -- the rule ---------------------------------------------------------------------------------------------
