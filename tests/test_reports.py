@@ -347,15 +347,19 @@ mean = 1.0
 """
 
 
-def test_separation_layout_shows_a_column_per_source_with_its_paper_number(tmp_path):
+def _run_separation(tmp_path, text):
+    """Run a separation suite (identity on two stacked synthetic sources) in this process."""
     path = tmp_path / "septest.toml"
-    path.write_text(SEPARATION)
+    path.write_text(text)
     results = tmp_path / "results"
     assert main(["run", "--suite", str(path), "--results", str(results), "--backend", "sequential",
                  "--no-progress", "--no-report"]) == 0
     suite = read_suite_file(path)
-    cells = expand(suite)
-    store = ResultsStore(results)
+    return suite, expand(suite), ResultsStore(results)
+
+
+def test_separation_layout_shows_a_column_per_source_with_its_paper_number(tmp_path):
+    suite, cells, store = _run_separation(tmp_path, SEPARATION)
     md = render_markdown(build_tables(suite, cells, store, "paper"))
     header = next(line for line in md.splitlines() if line.startswith("| Method"))
     assert [h.strip() for h in header.strip("|").split("|")][1:] == [
@@ -392,15 +396,8 @@ def test_a_reference_naming_a_dataset_the_layout_hides_still_matches(run):
 def test_a_cross_metric_warning_shows_as_a_banner_under_the_tables_selection(tmp_path):
     """BSS Eval v4 against v3 SIR: the report says when they disagree by more than a few dB on the very
     entries it shows, and stays silent when they agree."""
-    path = tmp_path / "septest.toml"
-    path.write_text(SEPARATION.replace('metrics = ["si_sdr"]', 'metrics = ["bss_v4", "bss_v3"]')
-                    .replace('metric = "si_sdr_src2"', 'metric = "sdr_v4_src2"'))
-    results = tmp_path / "results"
-    assert main(["run", "--suite", str(path), "--results", str(results), "--backend", "sequential",
-                 "--no-progress", "--no-report"]) == 0
-    suite = read_suite_file(path)
-    cells = expand(suite)
-    store = ResultsStore(results)
+    both = SEPARATION.replace('metrics = ["si_sdr"]', 'metrics = ["bss_v4", "bss_v3"]')
+    suite, cells, store = _run_separation(tmp_path, both.replace('metric = "si_sdr_src2"', 'metric = "sdr_v4_src2"'))
 
     def banner():
         md = render_markdown(build_tables(suite, cells, store, "paper"))
@@ -412,7 +409,7 @@ def test_a_cross_metric_warning_shows_as_a_banner_under_the_tables_selection(tmp
     assert len(records) == 2 and len(far) < 2
     assert bool(banner()) == bool(far)
     planted = next(r for r in records if r not in far)  # v4 SIR 3.5 dB above v3: past the threshold
-    record_file = next(results.rglob(f"{planted['key']}.json"))
+    record_file = next(store.root.rglob(f"{planted['key']}.json"))
     stored = json.loads(record_file.read_text())
     stored["scores"]["sir_v4_src2"] = stored["scores"]["sir_v3_src2"] + 3.5
     record_file.write_text(json.dumps(stored))
