@@ -15,8 +15,11 @@ instead compares the inverse STFT of the output with the observation on the know
 
 Self-validation (``holdout``, bench.fitting): the spectral loss holds out random time-frequency bins of the
 known frames (``bin_mask``), as Li et al. hold out pixels of an image; the waveform loss holds out samples.
-Whole frames held out (an earlier try, on real speech) left the prior free to put anything in those
-columns: their loss rose from iteration 30 of a fit whose SNR peaked at 100.
+Neither split works as a stopping signal for this prior on Gaussian noise: frames 64 samples apart share
+94 % of their 1022-sample windows, so a held-out bin's noise is predictable from the fitted bins around it,
+and on three real speech clips (benchmarks/suites/stopping-rules-speech-check.toml) the held-out loss kept
+falling to the last iterate while the SNR peaked at iterations 55-100. Whole frames held out (an earlier
+try) failed the other way: their loss rose from iteration 30 of a fit that peaked at 100.
 
 Parameters: ``layout`` ("paper" or "released"; see methods/spectral_unet.py), ``dilation_factor`` (the
 constant design), ``harmonic`` (the harmonic design's options), ``loss_domain``, ``clip``, ``precision``,
