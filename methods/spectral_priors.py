@@ -105,9 +105,10 @@ class SpectralPrior(FittedPrior):
             waves = self.frame.synthesise(outputs, t["signal"].shape[-1])
             weight = t["sample_mask"]
             return ((waves - t["signal"]) ** 2 * weight).sum(-1) / weight.sum(-1).clamp_min(1)
-        weight = t["frame_mask"][:, None, None, :]  # (B, 1, 1, frames): all bins of a known frame
-        if "bin_mask" in t:  # (B, bins, frames): the known frames' bins less those held out (holdout)
-            weight = weight * t["bin_mask"][:, None]
+        if "bin_mask" in t:  # (B, bins, frames): the known frames' bins, less any held out (holdout)
+            weight = t["bin_mask"][:, None]
+        else:  # (B, 1, 1, frames): all bins of a known frame
+            weight = t["frame_mask"][:, None, None, :]
         squared = (outputs - t["spectrogram"]) ** 2 * weight
         entries = weight.expand(-1, 1, *outputs.shape[2:]).sum((1, 2, 3)).clamp_min(1) * outputs.shape[1]
         return squared.sum((1, 2, 3)) / entries
