@@ -11,7 +11,8 @@ each problem's update is exactly the update of a separate fit (tests/test_fittin
 ``fit`` knows nothing about audio: it takes a network factory, fixed inputs, a per-problem objective and
 a trace callback, and keeps host-device synchronisation out of the loop except at the iterations where the
 trace callback asks for outputs. ``FittedPrior`` turns it into a harness Method: it groups the cells of a
-batch, seeds each problem from its cell, and reports each problem's trace to its cell's context.
+batch, seeds each problem from its cell, and reports each problem's trace to its cell's context; on CUDA
+its traced iterates travel to the host without blocking (``bench.host_copies``), so not even those wait.
 
 Batch size. The scheduler hands a prior up to ``max_batch`` cells that share its configuration; that is
 ``$BENCH_PRIOR_BATCH`` if set, else ``GPU_BATCH_CAP`` when a GPU is visible, else 1 (on the CPU one process
@@ -50,6 +51,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state
 
 from bench.audio import Estimate
+from bench.host_copies import HostCopies
 from bench.method import Method
 
 
@@ -476,16 +478,21 @@ class FittedPrior(Method):
         problems = Problems(observations, contexts, device, _stacked(per_problem, device))
         model = Ensemble(self.network, [int(s[0]) for s in seeds]).to(device)
 
+        def report(iteration: int, arrays: list[np.ndarray]) -> None:
+            waves, losses = arrays[0], arrays[1].tolist()
+            held_losses = arrays[2].tolist() if heldout is not None else [None] * len(contexts)
+            for ctx, wave, loss, held_loss in zip(contexts, waves, losses, held_losses):
+                if ctx.wants_trace(iteration):
+                    ctx.report(iteration, wave, loss=loss, heldout_loss=held_loss)
+        copies = HostCopies(report)  # on CUDA the fit goes on while a traced iterate travels to the host
+
         def trace(iteration: int, outputs: torch.Tensor, losses: torch.Tensor) -> None:
-            waves = self.signals(outputs, problems).cpu().numpy()
-            held_losses = [None] * len(contexts)
+            traced = [self.signals(outputs, problems), losses]
             if heldout is not None:
                 with torch.no_grad():
                     step = min(iteration, schedule.iterations - 1)  # the step fit() scores this iterate at
-                    held_losses = self.objective(outputs, heldout, step, schedule).cpu().tolist()
-            for ctx, wave, loss, held_loss in zip(contexts, waves, losses.cpu().tolist(), held_losses):
-                if ctx.wants_trace(iteration):
-                    ctx.report(iteration, wave, loss=loss, heldout_loss=held_loss)
+                    traced.append(self.objective(outputs, heldout, step, schedule))
+            copies.put(iteration, traced)
 
         # the fit's own random draws (dropout) come from a stream seeded by the group's first cell, so a cell
         # reruns identically in the same batch, whatever ran before it in the worker
@@ -497,6 +504,7 @@ class FittedPrior(Method):
                           trace_at=lambda i: any(ctx.wants_trace(i) for ctx in contexts),
                           redraw=redraw if any(redrawn) else None, progress=contexts[0].progress,
                           compile=compile_requested(), timings=timings)
+        copies.drain()
         with torch.no_grad():
             final_loss = self.objective(outputs, problems, schedule.iterations - 1, schedule).cpu().numpy()
             waves = self.signals(outputs, problems).cpu().numpy()

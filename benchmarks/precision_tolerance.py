@@ -23,16 +23,18 @@ from bench.metrics.waveform import snr
 
 
 def fit_once(design: str, precision: str, clean: np.ndarray, noisy: np.ndarray, iterations: int,
-             trace_every: int) -> tuple[float, float, float]:
-    """(oracle SNR, final SNR, seconds) of one fit."""
-    traced: list[float] = []
-    context = RunContext(seed=1, protocol={"iterations": iterations, "trace_every": trace_every},
-                         trace_callback=lambda i, wave: traced.append(snr(clean, wave, 16000)))
+             trace_every: int) -> tuple[float, float, float, int]:
+    """(oracle SNR, final SNR, seconds, oracle iteration) of one fit."""
+    traced: list[tuple[float, int]] = []
+    method = build_method(f"unet-{design}", {"precision": precision})
+    protocol = {**method.protocol_defaults, "iterations": iterations, "trace_every": trace_every}
+    context = RunContext(seed=1, protocol=protocol,
+                         trace_callback=lambda i, wave: traced.append((snr(clean, wave, 16000), i)))
     started = time.process_time()
-    estimate = build_method(f"unet-{design}", {"precision": precision}).restore(
-        Observation(noisy, 16000, "denoising"), context)
+    estimate = method.restore(Observation(noisy, 16000, "denoising"), context)
     final = snr(clean, estimate.signal, 16000)
-    return max(traced + [final]), final, time.process_time() - started
+    oracle, at = max(traced + [(final, iterations)])
+    return oracle, final, time.process_time() - started, at
 
 
 def main(argv=None) -> int:
@@ -71,7 +73,8 @@ def main(argv=None) -> int:
             diffs["final"].append(bf16[1] - fp32[1])
             print(f"{path.name} {design}: input {snr(clean, noisy, sr):.2f} dB; oracle fp32 {fp32[0]:.2f} "
                   f"bf16 {bf16[0]:.2f} (diff {bf16[0] - fp32[0]:+.2f}); final fp32 {fp32[1]:.2f} bf16 {bf16[1]:.2f} "
-                  f"(diff {bf16[1] - fp32[1]:+.2f}) dB; {fp32[2]:.0f} s fp32, {bf16[2]:.0f} s bf16", flush=True)
+                  f"(diff {bf16[1] - fp32[1]:+.2f}) dB; oracle at iteration {fp32[3]} fp32, {bf16[3]} bf16; "
+                  f"{fp32[2]:.0f} s fp32, {bf16[2]:.0f} s bf16", flush=True)
     for kind, values in diffs.items():
         print(f"{kind} SNR bf16 - fp32 over {len(values)} fits: max |diff| {max(map(abs, values)):.2f} dB, "
               f"mean {np.mean(values):+.2f} dB")
