@@ -35,7 +35,8 @@ then fits (1 - f) of what it could, so its estimate differs from the full fit's:
 
 Compilation: ``$BENCH_COMPILE=1`` (``bench run --compile``) fits with ``torch.compile``d forward and
 backward passes. Compiling costs tens of seconds per process and network shape, paid back over a fit's
-thousands of iterations; the time of the first (compiling) iteration is the estimate's ``compile_s``.
+thousands of iterations only where a compiled iteration is faster (on an AVX2 CPU in float32 it was 1.6x
+slower: README, Performance); the time of the first (compiling) iteration is the estimate's ``compile_s``.
 """
 from __future__ import annotations
 
