@@ -135,8 +135,11 @@ def _method_batch_size(cell: Cell) -> int:
 def run(cells: list[Cell], store: ResultsStore, **options) -> RunSummary:
     """Run the given cells (the caller has already removed cached ones) and write their records.
 
-    Each cell is claimed first (``bench.claims``). Cells another live run holds are skipped, then waited
-    for at the end; those whose holder dies or gives up without a record are claimed and run here.
+    Each cell is claimed before it runs (``bench.claims``): with local workers (processes, sequential) a
+    batch is claimed when a worker becomes free for it, so several bench runs on one results folder share
+    its cells; the dask and submitit backends claim every cell before they submit. Cells another live run
+    holds are skipped, then waited for at the end; those whose holder dies or gives up without a record
+    are claimed and run here.
     """
     from bench.claims import Claims
 
@@ -153,8 +156,12 @@ def run(cells: list[Cell], store: ResultsStore, **options) -> RunSummary:
 
         todo = list(cells)
         while todo and not summary.interrupted:
-            mine, elsewhere = _claim(todo, claims, store, started, summary)
-            part = _dispatch(mine, store, on_record=on_record, **options)
+            claimer = _Claimer(claims, store, started, summary)
+            if options.get("backend", "processes") in CLAIM_AS_DISPATCHED:
+                part = _dispatch(todo, store, on_record=on_record, take=claimer.take, **options)
+            else:
+                part = _dispatch(claimer.take(todo), store, on_record=on_record, **options)
+            elsewhere = claimer.report()
             summary.dispatched += part.dispatched
             summary.ok, summary.failed, summary.timeout = (summary.ok + part.ok, summary.failed + part.failed,
                                                            summary.timeout + part.timeout)
@@ -208,23 +215,38 @@ def _finished_since(store: ResultsStore, key: str, since: float) -> bool:
         return False
 
 
-def _claim(cells, claims, store, started, summary) -> tuple[list[Cell], list[Cell]]:
-    """Split ``cells`` into those this run now holds and those a live other run holds."""
-    mine, elsewhere, holders = [], [], set()
-    for cell in cells:
-        holder = claims.take(cell.key)
-        if holder is not None:
-            elsewhere.append(cell)
-            holders.add(holder.describe())
-        elif _finished_since(store, cell.key, started):  # finished by another run while we planned
-            claims.release(cell.key)
-            summary.elsewhere += 1
-        else:
-            mine.append(cell)
-    if elsewhere:
-        print(f"{len(elsewhere)} cells are being run by another bench run ({', '.join(sorted(holders))}) on "
-              f"{store.root}: skipped here, waited for at the end", file=sys.stderr)
-    return mine, elsewhere
+CLAIM_AS_DISPATCHED = ("processes", "loky", "sequential")  # backends that claim a batch as a worker takes it
+
+
+class _Claimer:
+    """Claims cells for one pass of a run: ``take(cells)`` returns those this run now holds and keeps aside
+    those a live other run holds (``report`` names them and their holders once, and returns them)."""
+
+    def __init__(self, claims, store: ResultsStore, started: float, summary: RunSummary):
+        self.claims, self.store, self.started, self.summary = claims, store, started, summary
+        self.elsewhere: list[Cell] = []
+        self.holders: set[str] = set()
+
+    def take(self, cells: list[Cell]) -> list[Cell]:
+        mine = []
+        for cell in cells:
+            holder = self.claims.take(cell.key)
+            if holder is not None:
+                self.elsewhere.append(cell)
+                self.holders.add(holder.describe())
+            elif _finished_since(self.store, cell.key, self.started):  # finished by another run meanwhile
+                self.claims.release(cell.key)
+                self.summary.elsewhere += 1
+            else:
+                mine.append(cell)
+        return mine
+
+    def report(self) -> list[Cell]:
+        if self.elsewhere:
+            print(f"{len(self.elsewhere)} cells are being run by another bench run "
+                  f"({', '.join(sorted(self.holders))}) on {self.store.root}: skipped here, waited for at the end",
+                  file=sys.stderr)
+        return self.elsewhere
 
 
 def _wait_elsewhere(cells, claims, store, started, summary, poll_s: float = 1.0) -> list[Cell]:
@@ -250,8 +272,10 @@ def _wait_elsewhere(cells, claims, store, started, summary, poll_s: float = 1.0)
 
 def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = None, jobs: int | None = None,
               backend: str = "processes", scheduler_address: str | None = None, data_root=None,
-              progress: bool = True, on_record: Callable[[dict], None] | None = None, slurm=None) -> RunSummary:
-    """Run cells this process has claimed and write their records."""
+              progress: bool = True, on_record: Callable[[dict], None] | None = None, slurm=None,
+              take: Callable[[list[Cell]], list[Cell]] | None = None) -> RunSummary:
+    """Run cells and write their records: cells this process has claimed, or, given ``take``, each batch's
+    cells that ``take(batch)`` claims when a worker becomes free for it (the others are not run here)."""
     summary = RunSummary(total=len(cells), dispatched=len(cells))
     if not cells:
         return summary
@@ -268,6 +292,16 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
         bar.set_postfix_str(f"{counts}  {board.text()}" if board else counts)
 
     stop_watching = watch(board, show) if board else None
+
+    def claimed(batch: list[Cell]) -> list[Cell]:
+        mine = take(batch)
+        skipped = len(batch) - len(mine)
+        if skipped:  # another run has them: they leave this run's count
+            summary.total -= skipped
+            summary.dispatched -= skipped
+            bar.total -= skipped
+            show()
+        return mine
 
     def consume(records: list[dict]) -> None:
         for record in records:
@@ -297,9 +331,11 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
                          lost_record=_lost_record)
         elif backend == "sequential":  # in this process, on the first device: for debugging a method
             for batch in work:
-                consume(_run_batch(batch, slots[0], data_root))
+                batch = claimed(batch) if take else batch
+                if batch:
+                    consume(_run_batch(batch, slots[0], data_root))
         elif backend in ("processes", "loky"):
-            _run_processes(work, slots, data_root, consume)
+            _run_processes(work, slots, data_root, consume, claimed if take else None)
         else:
             raise ValueError(f"--backend {backend}: not one of processes, dask, submitit, submitit-local, sequential")
     except KeyboardInterrupt:
@@ -311,14 +347,15 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
     return summary
 
 
-def _run_processes(work, slots, data_root, consume) -> None:
+def _run_processes(work, slots, data_root, consume, take=None) -> None:
     """Run batches in worker processes (even for one slot, so a crash or hang costs only its cells).
-    A batch whose worker dies or passes the hard time limit gets a record saying so."""
+    A batch whose worker dies or passes the hard time limit gets a record saying so. ``take``: as in
+    ``WorkerPool.run``."""
     from bench.worker_pool import WorkerPool
 
     pool = WorkerPool(slots, _run_batch, data_root, prepare=_import_what_cells_use)
     try:
-        for outcome in pool.run(work, _time_limit):
+        for outcome in pool.run(work, _time_limit, take=take):
             if outcome.records is not None:
                 consume(outcome.records)
             else:

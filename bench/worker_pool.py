@@ -120,20 +120,30 @@ class WorkerPool:
         self.context = multiprocessing.get_context("spawn")  # no CUDA or thread state inherited by a fork
         self.workers: list[_Worker] = []
 
-    def run(self, batches: list[list], limit_of: Callable[[list], float | None]) -> Iterator[Outcome]:
-        """Run every batch; yield each outcome as it comes. ``limit_of(batch)``: its time limit or None."""
+    def run(self, batches: list[list], limit_of: Callable[[list], float | None],
+            take: Callable[[list], list] | None = None) -> Iterator[Outcome]:
+        """Run every batch; yield each outcome as it comes. ``limit_of(batch)``: its time limit or None.
+        ``take(batch)``, if given, is asked when a worker is free for the batch: it returns the part to run
+        (an empty one is skipped), so the choice of what to run is made as late as possible."""
         queue = deque(batches)
         idle = [self._start(slot) for slot in self.slots[:len(batches)]]
         busy: list[_Worker] = []
         while queue or busy:
             while queue and idle:
-                worker, batch = idle.pop(), queue.popleft()
+                batch = queue.popleft()
+                if take is not None:
+                    batch = take(batch)
+                    if not batch:
+                        continue
+                worker = idle.pop()
                 try:
                     worker.give(batch, self.data_root, limit_of(batch))
                     busy.append(worker)
                 except OSError:  # it died while idle: try the batch on a fresh one
                     queue.appendleft(batch)
                     idle.append(self._replace(worker))
+            if not busy:  # every batch left was skipped
+                continue
             deadlines = [w.deadline for w in busy if w.deadline is not None]
             timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
             wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout)
