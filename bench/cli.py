@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_backend_args(p)
     p.add_argument("--compile", action="store_true",
                    help="fit deep priors with torch.compile (tens of seconds per process, repaid over "
-                        "thousands of iterations; the time is each record's estimate_info.compile_s)")
+                        "thousands of iterations where compiled code is faster; the time is each record's "
+                        "estimate_info.compile_s); batched GPU fits stay eager (torch 2.13 miscompiles them)")
     p.add_argument("--shard", help="run only shard i of n (i/n, 1 <= i <= n, as SLURM numbers array tasks), "
                                    "or slurm: read the shard from $SLURM_ARRAY_TASK_ID and _COUNT")
     p.add_argument("--retry-failed", action="store_true", help="run failed and timed-out cells again")

@@ -157,8 +157,7 @@ def test_native_bf16_agrees_with_the_cpu_flags():
                     reason="compiling takes minutes on a small machine: BENCH_TEST_COMPILE=1 runs it")
 def test_compiled_fit_matches_the_eager_fit():
     """torch.compile (inductor) fuses and reorders float32 arithmetic: within 1 % relative RMS of the eager
-    fit after 4 Adam steps; the compile time is reported. (Under vmap, compiling the batched fit did not
-    finish in 15 minutes on a loaded 2-core machine: not tested.)"""
+    fit after 4 Adam steps; the compile time is reported."""
     build = partial(SpectralUNet, make_design("conv"))
     seeds = SEEDS[:1]
     inputs, targets = _problems(torch.float32)
@@ -170,3 +169,33 @@ def test_compiled_fit_matches_the_eager_fit():
     assert timings["compile_s"] > 0
     scale = eager.pow(2).mean().sqrt()
     assert (compiled - eager).pow(2).mean().sqrt() <= 0.01 * scale
+
+
+def test_a_batched_fit_is_not_compiled_and_says_so():
+    build = partial(SpectralUNet, make_design("conv"))
+    inputs, targets = _problems(torch.float32)
+    inputs, targets = inputs[:2], targets[:2]
+    schedule = Schedule(iterations=2)
+    eager = fit(Ensemble(build, SEEDS[:2]), inputs, _squared_error(targets), schedule)
+    timings: dict = {}
+    asked = fit(Ensemble(build, SEEDS[:2]), inputs, _squared_error(targets), schedule, compile=True, timings=timings)
+    assert torch.equal(asked, eager)
+    assert "compile_s" not in timings and "wrong gradients" in timings["compile_skipped"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("BENCH_TEST_COMPILE") != "1",
+                    reason="compiling takes minutes on a small machine: BENCH_TEST_COMPILE=1 runs it")
+@pytest.mark.xfail(strict=True, reason="torch 2.13's inductor miscomputes these gradients under vmap; when this "
+                                       "passes, batched fits may be compiled again (fit's compile_skipped)")
+def test_inductor_gradients_of_the_vmapped_network_match_eager():
+    build = partial(SpectralUNet, make_design("conv"))
+    inputs, targets = _problems(torch.float32)
+    gradients = []
+    for compiled in (False, True):
+        model = Ensemble(build, SEEDS[:2])
+        forward = torch.compile(model) if compiled else model
+        ((forward(inputs[:2]) - targets[:2]) ** 2).mean().backward()
+        gradients.append([p.grad for p in model.parameters() if p.dim() > 2])  # convolution weights
+    for eager, compiled in zip(*gradients):
+        assert (compiled - eager).norm() <= 1e-4 * eager.norm()
