@@ -31,7 +31,7 @@ from bench.cells import expand  # noqa: E402
 from bench.fitting import Ensemble, Schedule, fit  # noqa: E402
 from bench.suite import load_suite  # noqa: E402
 
-SUITES = ("narayanaswamy2021", "waveform-prior")
+SUITES = ("narayanaswamy2021", "waveform-prior", "all")  # all: `bench run --suite all`, every built-in suite
 H100_BF16_DENSE = 989e12  # FLOP/s, the vendor's figure; assumed, not measured
 ASSUMED_GPU_UTILISATION = (0.05, 0.20)  # small convolutions under vmap: a range, not a measurement
 
@@ -177,6 +177,8 @@ def main(argv=None) -> int:
         print(f"| {suite} | {p['iterations']:,} | {p['trace_points']:,} | {p['fit_h']:,.0f} h (projected) | "
               f"{p['trace_h']:,.0f} h (projected) | {gpu} h fitting, if {ASSUMED_GPU_UTILISATION[1]:.0%} to "
               f"{ASSUMED_GPU_UTILISATION[0]:.0%} of an H100's bf16 peak (assumed) |")
+    print("\nThe trained methods' training (mimilakis2020, venkataramani2019-figure3, in `all`) is not in these "
+          "rows: benchmarks/dae_training_speed.py and udt_training_speed.py project it")
     print("\nCPU projections: measured speed on a short clip, scaled linearly to the profile's clip length; "
           "GPU: FLOPs at an assumed utilisation, a lower bound where kernel launches rather than FLOPs limit "
           "(the waveform priors' small convolutions and their LSTM, run copy by copy under vmap; "
