@@ -8,8 +8,9 @@ over S; ``time.process_time``, so a shared machine's load cancels out), FLOPs pe
 FlopCounterMode), the achieved GFLOP/s and its fraction of the float32 matmul peak measured in the same run.
 Then the cost of one trace point (scoring one iterate with a suite's trace metrics, ``bench.trace_scoring``),
 and the projected time of each paper profile: every fit's iterations at the measured speed, scaled
-linearly from the timed clip length to the profile's, plus its trace points. Waveform Demucs variants other
-than the default are projected at the default's speed (they are 20 cells each). The GPU line is NOT a
+linearly from the timed clip length to the profile's, plus its trace points. Designs not timed here are
+projected at their family's ``TIMED_DESIGN`` speed (the waveform Demucs variants, 20 cells each; the
+harmonic spectral U-Net, 1 cell in ``all``). The GPU line is NOT a
 measurement: the profile's FLOPs at an assumed fraction of an H100's dense bf16 peak.
 """
 from __future__ import annotations
@@ -32,6 +33,7 @@ from bench.fitting import Ensemble, Schedule, fit  # noqa: E402
 from bench.suite import load_suite  # noqa: E402
 
 SUITES = ("narayanaswamy2021", "waveform-prior", "all")  # all: `bench run --suite all`, every built-in suite
+TIMED_DESIGN = {"spectral": "conv", "demucs": "demucs", "wave-unet": "wave-unet"}  # for designs not timed here
 H100_BF16_DENSE = 989e12  # FLOP/s, the vendor's figure; assumed, not measured
 ASSUMED_GPU_UTILISATION = (0.05, 0.20)  # small convolutions under vmap: a range, not a measurement
 
@@ -132,7 +134,7 @@ def project(suite: str, speeds: dict, trace_costs: dict) -> dict:
     iterations, points = profile_work(expand(load_suite(suite), "paper", synthetic=True))
     fit_s = flops = 0.0
     for fits, n in iterations.items():
-        measured = speeds.get((fits.family, fits.design)) or speeds[(fits.family, fits.family)]
+        measured = speeds.get((fits.family, fits.design)) or speeds[(fits.family, TIMED_DESIGN[fits.family])]
         scale = fits.seconds / measured["seconds"]
         fit_s += n * measured["s_per_iteration"] * scale
         flops += n * measured["flop_per_iteration"] * scale
@@ -159,7 +161,6 @@ def main(argv=None) -> int:
         rate = m["flop_per_iteration"] / m["s_per_iteration"]
         print(f"| {family} {design} | {m['s_per_iteration']:.3f} | {m['flop_per_iteration'] / 1e9:.2f} | "
               f"{rate / 1e9:.1f} | {100 * rate / peak:.0f} % |", flush=True)
-    speeds[("demucs", "demucs")]["note"] = "other Demucs variants at this speed"
     trace_costs = {}
     for suite in SUITES:
         for key in profile_work(expand(load_suite(suite), "paper", synthetic=True))[1]:
