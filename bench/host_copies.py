@@ -34,16 +34,19 @@ class HostCopies:
     def drain(self) -> None:
         """Wait for every copy in flight and hand it over."""
         while self.pending:
-            key, host, event = self.pending.popleft()
+            event = self.pending[0][2]
             if event is not None:
                 event.synchronize()
-            self.deliver(key, [t.numpy() for t in host])
+            self._hand_over_first()
 
     def _deliver_arrived(self) -> None:
         # the events are recorded in order on one stream, so they complete in order: look only at the head
         while self.pending and (self.pending[0][2] is None or self.pending[0][2].query()):
-            key, host, _ = self.pending.popleft()
-            self.deliver(key, [t.numpy() for t in host])
+            self._hand_over_first()
+
+    def _hand_over_first(self) -> None:
+        key, host, _ = self.pending.popleft()
+        self.deliver(key, [t.numpy() for t in host])
 
     def _start_copy(self, tensors: list[torch.Tensor]) -> tuple[list[torch.Tensor], Any]:
         """The host tensors the copies land in and the event that marks their arrival (None: already there)."""

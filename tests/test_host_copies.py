@@ -57,4 +57,3 @@ def test_copies_in_flight_wait_and_arrive_in_put_order():
     copies.drain()  # the fit's end waits for the rest
     assert got == [(i, float(i)) for i in range(1, 6)]
     assert all(event.done for event in copies.events) and copies.events[-1].waited
-
