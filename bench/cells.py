@@ -9,13 +9,12 @@ is computed once.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from bench.corruptions import Corruption
-from bench.dataset import CorpusMissing, Dataset, build_dataset
+from bench.dataset import Dataset, dataset_or_standin
+from bench.keys import canonical_json, config_key  # noqa: F401 - canonical_json: the old import path
 from bench.method import Method
 from bench.parameters import check_parameters, did_you_mean
 from bench.registry import CORRUPTIONS, DATASETS, METHODS, METRICS, UnknownNameError
@@ -23,24 +22,12 @@ from bench.seeds import corruption_seed, method_seed
 from bench.rules import parse_rule
 from bench.suite import Suite, selection_rules
 from bench.training import is_trained
+from bench.training_jobs import check_training_keys, plan_job
 
 CELL_FORMAT = 1  # bump when the meaning of a record changes
 
 
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=_jsonable)
-
-
-def _jsonable(value):
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    raise TypeError(f"cannot put {type(value).__name__} in a cell configuration")
-
-
-def cell_key(config: dict) -> str:
-    return hashlib.sha256(canonical_json(config).encode()).hexdigest()[:32]
+cell_key = config_key  # the same stable hash as a training job's (``bench.keys``)
 
 
 @dataclass
@@ -52,7 +39,7 @@ class Cell:
     checkpoint: str | None = None  # where its trained weights are, set by the scheduler before dispatch
 
     def __post_init__(self):
-        self.key = self.key or cell_key(self.config)
+        self.key = self.key or config_key(self.config)
 
     @property
     def method(self) -> dict:
@@ -111,25 +98,11 @@ def check_table(suite: Suite) -> None:
             METRICS.get(name)
         except UnknownNameError as exc:
             raise UnknownNameError(f"{suite.where}: metrics: {exc}") from None
-    _check_training_keys(suite)
+    check_training_keys(suite, [cls for cls in (METHODS.get(m.name).obj for m in suite.methods)
+                                if is_trained(cls)])
     outputs = [o for name in suite.metrics for o in METRICS.get(name).obj.output_names]
     for rule, where in selection_rules(suite):
         parse_rule(rule, where, outputs)
-
-
-def _check_training_keys(suite: Suite) -> None:
-    """A suite-wide or profile training key must be declared by at least one of the suite's trained methods
-    (each method takes only its own keys: a key nobody declares is a typo)."""
-    declared = {key for m in suite.methods if is_trained(METHODS.get(m.name).obj)
-                for key in METHODS.get(m.name).obj.training_defaults}
-    layers = [("[training]", suite.training)] + [(f"[profiles.{p}.training]", o.get("training", {}))
-                                                  for p, o in suite.profiles.items()]
-    for where, layer in layers:
-        for key in layer:
-            if key not in declared:
-                known = ", ".join(sorted(declared)) or "none: the suite has no trained method"
-                raise ValueError(f"{suite.where}: {where}: no trained method of the suite declares {key!r}."
-                                 f"{did_you_mean(key, declared)} (their training keys: {known})")
 
 
 def _expand_table(suite: Suite, profile: str, synthetic: bool, data_root) -> list[Cell]:
@@ -137,7 +110,7 @@ def _expand_table(suite: Suite, profile: str, synthetic: bool, data_root) -> lis
     settings = suite.resolved(profile)
     protocols = {id(m): suite.protocol_for(m, getattr(METHODS.get(m.name).obj, "protocol_defaults", {}),
                                            profile).to_dict() for m in suite.methods}
-    jobs = {id(m): {int(seed): _training_job(suite, m, settings, profile, int(seed), synthetic, data_root)
+    jobs = {id(m): {int(seed): plan_job(suite, m, settings, profile, int(seed), synthetic, data_root)
                     for seed in settings["seeds"]}
             for m in suite.methods if is_trained(METHODS.get(m.name).obj)}
     metrics = [{"name": m, "version": METRICS.get(m).version} for m in suite.metrics]
@@ -177,24 +150,10 @@ def method_runs_on(method, dataset, corruption) -> bool:
                  or corruption.name in only_corruptions))
 
 
-def _dataset_or_standin(name: str, params: dict, synthetic: bool, data_root, standin_params=None):
-    """(name, params, instance, standin_for): the corpus, or under ``synthetic`` its stand-in if it is missing."""
-    instance = build_dataset(name, params, data_root)
-    if not instance.synthetic:
-        try:
-            instance.check()
-        except CorpusMissing:
-            if not synthetic or not instance.standin:
-                raise
-            standin_params = instance.standin_params if standin_params is None else standin_params
-            return instance.standin, standin_params, build_dataset(instance.standin, standin_params, data_root), name
-    return name, params, instance, None
-
-
 def _resolve_dataset(ds, settings: dict, synthetic: bool, data_root) -> tuple[dict, list[str]]:
     """The dataset part of the configuration and the chosen items; a stand-in if asked and needed."""
-    name, params, instance, standin_for = _dataset_or_standin(ds.name, ds.params, synthetic, data_root,
-                                                              ds.extra.get("standin_params"))
+    name, params, instance, standin_for = dataset_or_standin(ds.name, ds.params, synthetic, data_root,
+                                                             ds.extra.get("standin_params"))
     split = ds.extra.get("split", settings.get("split")) or instance.default_split
     if settings["items"] == "all":  # every item of the split, e.g. every kept segment of a corpus
         items = sorted(instance.item_ids(split))
@@ -204,65 +163,3 @@ def _resolve_dataset(ds, settings: dict, synthetic: bool, data_root) -> tuple[di
               "sample_rate": int(settings["sample_rate"]), "seconds": settings.get("seconds"),
               "standin_for": standin_for}
     return config, items
-
-
-# -- training jobs of trained methods (bench.training) --------------------------------------------------
-_SOURCE_KEYS = {"dataset", "params", "split", "items", "seconds", "sample_rate", "standin_params", "standin_items",
-                "standin_seconds"}
-STANDIN_ITEMS = 100  # training items of a synthetic stand-in when the source takes every item of its split
-STANDIN_SECONDS = 20.0  # length of a stand-in's training item when the source takes whole recordings
-
-
-def _training_job(suite: Suite, method, settings: dict, profile: str, seed: int, synthetic: bool, data_root):
-    from bench.suite import PROFILES
-    from bench.training import TRAINING_FORMAT, TrainingJob, versions
-
-    entry = METHODS.get(method.name)
-    cls = entry.obj
-    where = f"{suite.where}: [[methods]] {method.title}: training_data"
-    sources = {name: dict(spec) for name, spec in cls.training_data.items()}
-    for name, spec in method.extra.get("training_data", {}).items():
-        if name not in sources:
-            raise ValueError(f"{where}: unknown training source {name!r}.{did_you_mean(name, sources)} (this "
-                             f"method trains on: {', '.join(sources) or 'nothing declared'})")
-        if spec.get("dataset", sources[name]["dataset"]) != sources[name]["dataset"]:
-            sources[name] = dict(spec)  # another corpus: none of the declared one's parameters apply
-        else:
-            sources[name].update(spec)
-    data = {name: _training_source(spec, settings, PROFILES[profile], synthetic, data_root, f"{where}: {name}")
-            for name, spec in sources.items()}
-    config = {"format": TRAINING_FORMAT,
-              "method": {"name": method.name, "version": entry.version, "params": method.params},
-              "data": data, "training": suite.training_for(method, cls.training_defaults, profile),
-              "seed": seed, "versions": versions()}
-    return TrainingJob(config, {"suite": suite.name, "method": method.label, "profile": profile})
-
-
-def _training_source(spec: dict, settings: dict, profile, synthetic: bool, data_root, where: str) -> dict:
-    unknown = set(spec) - _SOURCE_KEYS
-    if unknown or "dataset" not in spec:
-        raise ValueError(f"{where}: a training source has keys {', '.join(sorted(_SOURCE_KEYS))} (dataset "
-                         f"required); got {', '.join(sorted(spec))}")
-    try:
-        DATASETS.get(spec["dataset"])
-    except UnknownNameError as exc:
-        raise UnknownNameError(f"{where}: {exc}") from None
-    name, params, instance, standin_for = _dataset_or_standin(spec["dataset"], spec.get("params", {}), synthetic,
-                                                              data_root, spec.get("standin_params"))
-    split = spec.get("split") or "train"
-    every = sorted(instance.item_ids(split))
-    wanted = spec.get("items")
-    if wanted is None and standin_for is not None:  # a generated split is as large as one likes
-        wanted = spec.get("standin_items", STANDIN_ITEMS)
-    count = len(every) if wanted is None else int(wanted)
-    if profile.train_items_max is not None:
-        count = min(count, profile.train_items_max)
-    items = every if count >= len(every) else instance.select(count, split=split, seed=int(settings["item_seed"]))
-    seconds = spec.get("seconds")
-    if seconds is None and standin_for is not None:  # a generated "whole recording" would be one clip's default
-        seconds = float(spec.get("standin_seconds", STANDIN_SECONDS))
-    if profile.train_seconds_max is not None:
-        seconds = min(seconds or float("inf"), profile.train_seconds_max)
-    return {"name": name, "revision": instance.revision, "params": params, "split": split, "items": items,
-            "sample_rate": int(spec.get("sample_rate") or settings["sample_rate"]), "seconds": seconds,
-            "standin_for": standin_for}

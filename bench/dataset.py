@@ -115,3 +115,18 @@ def build_dataset(name: str, params: dict | None = None, root=None) -> Dataset:
         return cls(root=root, **(params or {}))
     except TypeError as exc:  # an unknown or missing parameter: a suite error, not a crash
         raise ValueError(f"dataset {name!r}: bad parameters {params or {}}: {exc}") from None
+
+
+def dataset_or_standin(name: str, params: dict, synthetic: bool, data_root, standin_params=None):
+    """(name, params, instance, standin_for): the corpus, or under ``synthetic`` its stand-in if it is missing
+    (``standin_params``: the stand-in's parameters, else the corpus's own choice)."""
+    instance = build_dataset(name, params, data_root)
+    if not instance.synthetic:
+        try:
+            instance.check()
+        except CorpusMissing:
+            if not synthetic or not instance.standin:
+                raise
+            standin_params = instance.standin_params if standin_params is None else standin_params
+            return instance.standin, standin_params, build_dataset(instance.standin, standin_params, data_root), name
+    return name, params, instance, None

@@ -178,7 +178,7 @@ def _train_first(cells: list[Cell], store: ResultsStore, summary: RunSummary, on
     """Train the jobs the trained methods' cells need (``bench.train_stage``); the cells of a job that did not
     finish get a failed record saying why. Returns the cells left to run, each knowing its checkpoint."""
     from bench import train_stage
-    from bench.training import trained_path
+    from bench.training_jobs import attach_checkpoints
 
     trained = [c for c in cells if c.training is not None]
     if not trained:
@@ -199,8 +199,7 @@ def _train_first(cells: list[Cell], store: ResultsStore, summary: RunSummary, on
         summary.failures.append((record["key"], record["error"]))
         if on_record:
             on_record(record)
-    for cell in trained:
-        cell.checkpoint = str(trained_path(store.root, cell.training.key))
+    attach_checkpoints(trained, store.root)
     lost = {record["key"] for record in untrained}
     return [c for c in cells if c.key not in lost]
 

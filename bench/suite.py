@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.parameters import did_you_mean
-from bench.protocol import Protocol, check_values, resolve
+from bench.protocol import Protocol, TrainingProtocol, check_values, resolve, resolve_training
 from bench.registry import SUITES, UnknownNameError
 
 BUILTIN_DIR = Path(__file__).parent / "suites"
@@ -158,18 +158,15 @@ class Suite:
     def protocol_for(self, method: Component, defaults: dict[str, Any], profile: str) -> Protocol:
         """What ``method`` (whose class declares ``defaults``) runs under in this suite and profile."""
         self.resolved(profile)  # checks the profile's name
-        return resolve(defaults, {**self.protocol, **method.extra.get("protocol", {})},
+        return resolve(defaults, self.protocol, own=method.extra.get("protocol", {}),
                        scale_iterations=PROFILES[profile].scale_iterations,
                        overrides=self.profiles.get(profile, {}).get("protocol", {}),
                        where=f"{self.where}: [[methods]] {method.title}: protocol")
 
-
-    def training_for(self, method: Component, defaults: dict[str, Any], profile: str) -> dict[str, Any]:
-        """The training protocol of a trained ``method`` (``bench.training``) in this suite and profile."""
-        from bench.training import resolve_protocol
-
+    def training_for(self, method: Component, defaults: dict[str, Any], profile: str) -> TrainingProtocol:
+        """What a trained ``method`` (whose class declares ``defaults``) trains under in this suite and profile."""
         self.resolved(profile)
-        return resolve_protocol(defaults, suite_wide=self.training, own=method.extra.get("training", {}),
+        return resolve_training(defaults, suite_wide=self.training, own=method.extra.get("training", {}),
                                 where=f"{self.where}: [[methods]] {method.title}: training",
                                 epochs_scale=PROFILES[profile].scale_epochs,
                                 overrides=self.profiles.get(profile, {}).get("training", {}))

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from bench.training import TrainingJob, checkpoint_epoch, job_state
+from bench.training_jobs import TrainingJob, jobs_root
 
 CLAIM_PREFIX = "training-"
 TRAIN_THREADS_ENV = "BENCH_TRAIN_THREADS"
@@ -32,26 +32,25 @@ def jobs_of(cells) -> list[TrainingJob]:
 
 
 def is_trained_job_done(job: TrainingJob, results_root) -> bool:
-    folder = job.folder(results_root)
-    return job_state(folder).get("state") == "done" and (folder / "trained.pt").is_file()
+    return job.files(results_root).is_done()
 
 
 def describe(job: TrainingJob, results_root) -> dict:
     """State of one job for status and dry runs: done, failed (why), interrupted at epoch k, or pending."""
-    folder = job.folder(results_root)
-    state = job_state(folder)
-    last = checkpoint_epoch(folder)
+    files = job.files(results_root)
+    state = files.state()
+    last = files.last_epoch()
     name = "done" if is_trained_job_done(job, results_root) else state.get("state", "pending")
     if name == "running" and not _holder_alive(state.get("pid")):
         name = "interrupted"
-    trained = folder / "trained.pt"
+    trained = files.trained
     return {"key": job.key, "method": job.labels.get("method", job.config["method"]["name"]),
             "seed": job.config["seed"], "state": name, "epochs": job.epochs,
             "epochs_done": 0 if last is None else last + 1, "items": job.items,
             "error": (state.get("error") or "").splitlines()[0] if name == "failed" else None,
             "final_loss": (state.get("losses") or [None])[-1], "wall_time_s": state.get("wall_time_s"),
             "trained_mb": round(trained.stat().st_size / 2**20, 2) if trained.is_file() else None,
-            "folder": str(folder)}
+            "folder": str(files.path)}
 
 
 def _holder_alive(pid) -> bool:
@@ -86,7 +85,7 @@ def train(jobs: list[TrainingJob], results_root, *, devices: str | None = None, 
     states: dict[str, dict] = {}
     todo = []
     for job in jobs:
-        state = job_state(job.folder(results_root))
+        state = job.files(results_root).state()
         if is_trained_job_done(job, results_root):
             states[job.key] = {"state": "done"}
         elif not retry_failed and state.get("state") == "failed":
@@ -96,7 +95,7 @@ def train(jobs: list[TrainingJob], results_root, *, devices: str | None = None, 
     if not todo:
         return states
     print(f"training {len(todo)} job(s) before their cells ({len(jobs) - len(todo)} already trained); "
-          f"checkpoints in {results_root / 'training'}", file=sys.stderr)
+          f"checkpoints in {jobs_root(results_root)}", file=sys.stderr)
     with Claims(results_root) as claims:
         mine, elsewhere = [], []
         for job in todo:
@@ -117,7 +116,7 @@ def _wait_for(job: TrainingJob, claims, results_root, poll_s: float = 2.0) -> di
         time.sleep(poll_s)
     if is_trained_job_done(job, results_root):
         return {"state": "done"}
-    return job_state(job.folder(results_root)) | {"state": "failed",
+    return job.files(results_root).state() | {"state": "failed",
                                                    "error": "its training by another bench run did not finish"}
 
 

@@ -5,12 +5,8 @@ parameters and a split) and its training protocol (``training_defaults``: epochs
 rate, segment length, ... any JSON values). A suite may override both per method (``training = {...}``,
 ``training_data = {...}`` in ``[[methods]]``) and per profile (``[profiles.<p>.training]``).
 
-A training job is keyed like a cell (``TrainingJob.key``): a hash of the method's configuration, the
-training data (datasets, revisions, splits and the chosen items), the resolved training protocol, the seed
-and the versions of what shapes the weights (torch, numpy, the method's registered version). Its folder
-``<results>/training/<key>/`` holds ``job.json`` (configuration and state), ``checkpoint.pt`` (the last
-finished epoch: weights, optimiser, losses; written atomically) and ``trained.pt`` (the final weights).
-Every cell trained by the job has the job's key in its own configuration.
+A training job (its configuration, key, folder and files) is owned by ``bench.training_jobs``; this module
+trains one (``run_job``) into its folder ``<results>/training/<key>/``.
 
 Training resumes exactly: ``TrainingContext.epochs`` seeds torch and ``context.rng`` from (seed, epoch)
 before each epoch, and saves model and optimiser after it, so a job killed at any point and rerun ends
@@ -23,19 +19,22 @@ import json
 import os
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
 from bench.audio import Clip
 from bench.method import Method
-from bench.parameters import did_you_mean
+from bench.protocol import TRAINING_BASE, TrainingProtocol
 from bench.seeds import derive_seed, item_seed
+from bench.training_jobs import JobFolder, TrainingJob
 
-TRAINING_FORMAT = 1  # bump when the meaning of a training job changes
-FOLDER = "training"
+# old import paths (bench.training_jobs and bench.protocol own these now)
+from bench.protocol import resolve_training as resolve_protocol  # noqa: E402,F401
+from bench.training_jobs import (FOLDER, TRAINING_FORMAT, checkpoint_epoch, job_state,  # noqa: E402,F401
+                                 trained_path, versions)
 
 
 # -- the method side ------------------------------------------------------------------------------------
@@ -54,7 +53,7 @@ class TrainedMethod(Method):
     """
 
     training_data: dict[str, dict] = {}
-    training_defaults: dict[str, Any] = {"epochs": 1}
+    training_defaults: dict[str, Any] = dict(TRAINING_BASE)  # every training has epochs (1 where not declared)
     model = None  # the trained network, set by load_trained
 
     def build(self):
@@ -112,12 +111,15 @@ class TrainingData(dict):
 class TrainingContext:
     """Where and how a method trains: device, seed, the resolved training protocol, checkpoints, progress."""
 
-    def __init__(self, folder: Path, *, device: str = "cpu", seed: int = 0, protocol: dict | None = None,
+    def __init__(self, folder: Path, *, device: str = "cpu", seed: int = 0, protocol: Mapping | None = None,
                  progress: Callable[[int, int, Any], None] | None = None,
                  stop_after_epoch: int | None = None):
         self.folder = Path(folder)
         self.device, self.seed = device, seed
-        self.protocol = dict(protocol or {})
+        # what fit reads: the job's resolved protocol (a plain mapping, as tests give, is taken as resolved)
+        self.protocol = (protocol if isinstance(protocol, TrainingProtocol)
+                         else TrainingProtocol({**TRAINING_BASE, **(protocol or {})}))
+        self._total_epochs = self.protocol["epochs"]
         self.progress = progress
         self.rng = np.random.default_rng(derive_seed("training", seed))
         self.epoch = 0
@@ -130,7 +132,7 @@ class TrainingContext:
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.folder / "checkpoint.pt"
+        return JobFolder(self.folder).checkpoint
 
     def seed_epoch(self, epoch: int) -> None:
         """Seed torch and ``self.rng`` for ``epoch``: what an epoch draws depends on (seed, epoch) only."""
@@ -146,7 +148,7 @@ class TrainingContext:
         optimiser and the epoch's mean loss (``step``) are saved atomically."""
         import torch
 
-        total = int(self.protocol.get("epochs", 1) if total is None else total)
+        total = self._total_epochs = self.protocol["epochs"] if total is None else int(total)
         self._steps_per_epoch = steps_per_epoch
         start = 0
         if self.checkpoint_path.is_file():
@@ -166,7 +168,7 @@ class TrainingContext:
                                 "optimizer": optimizer.state_dict() if optimizer is not None else None,
                                 "epoch": epoch, "losses": self.losses}, self.checkpoint_path)
             _atomic_write_json({"last_epoch": epoch, "epochs": total, "losses": self.losses},
-                               self.folder / "epoch.json")
+                               JobFolder(self.folder).epoch)
             self._show(total, done=True)
             if self._stop_after_epoch is not None and epoch >= self._stop_after_epoch:
                 raise TrainingInterrupted(f"stopped after epoch {epoch} (as asked)")
@@ -177,7 +179,7 @@ class TrainingContext:
         so a GPU training does not wait for the host at every step."""
         self._epoch_losses.append(loss.detach() if hasattr(loss, "detach") else float(loss))
         self._step += 1
-        self._show(int(self.protocol.get("epochs", 1)))
+        self._show(self._total_epochs)
 
     def _show(self, total_epochs: int, done: bool = False) -> None:
         """The display's line: ``epoch 3/10 step 120/400 loss 0.0123``, steps counted over the whole training."""
@@ -204,107 +206,7 @@ class TrainingInterrupted(Exception):
     """A training stopped on purpose (tests simulate a kill with it)."""
 
 
-# -- the job --------------------------------------------------------------------------------------------
-def versions() -> dict[str, str]:
-    """Versions of what shapes trained weights besides the configuration."""
-    import numpy
-    import torch
-
-    return {"torch": torch.__version__, "numpy": numpy.__version__}
-
-
-@dataclass
-class TrainingJob:
-    """One training: a method configuration x training data x training protocol x seed."""
-
-    config: dict  # canonical, hashed
-    labels: dict = field(default_factory=dict)  # suite and method labels, not hashed
-    key: str = ""
-
-    def __post_init__(self):
-        from bench.cells import cell_key  # the same stable hash as a cell's
-
-        self.key = self.key or cell_key(self.config)
-
-    @property
-    def epochs(self) -> int:
-        return int(self.config["training"].get("epochs", 1))
-
-    @property
-    def items(self) -> int:
-        return sum(len(source["items"]) for source in self.config["data"].values())
-
-    def folder(self, results_root: str | os.PathLike) -> Path:
-        return Path(results_root) / FOLDER / self.key
-
-    def to_dict(self) -> dict:
-        return {"key": self.key, "config": self.config, "labels": self.labels}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainingJob":
-        return cls(data["config"], data.get("labels", {}), data["key"])
-
-
-def trained_path(results_root: str | os.PathLike, key: str) -> Path:
-    """Where the final weights of training job ``key`` are under a results folder."""
-    return Path(results_root) / FOLDER / key / "trained.pt"
-
-
-def resolve_protocol(defaults: dict, *, suite_wide: dict, own: dict, where: str,
-                     epochs_scale: Callable[[int], int] | None = None, overrides: dict | None = None) -> dict:
-    """The training protocol: the class's defaults, the suite's ``[training]``, the method entry's own
-    ``training = {...}``, the profile's scaling of ``epochs``, then the profile's ``training`` overrides as
-    written. As with the fitting protocol, suite-wide keys a method does not declare are not its concern;
-    an undeclared key in the method's own entry is an error."""
-    for name in own:
-        if name not in defaults:
-            raise ValueError(f"{where}: unknown training key {name!r}.{did_you_mean(name, defaults)} (this "
-                             f"method's training keys: {', '.join(defaults)})")
-    out = dict(defaults)
-    for layer in (suite_wide, own):
-        out.update({name: _typed(name, value, defaults[name], where) for name, value in layer.items()
-                    if name in defaults})
-    if epochs_scale is not None and "epochs" in out:
-        out["epochs"] = epochs_scale(int(out["epochs"]))
-    out.update({name: _typed(name, value, defaults[name], where) for name, value in (overrides or {}).items()
-                if name in defaults})
-    return out
-
-
-def _typed(name: str, value, default, where: str):
-    if default is None or value is None:
-        return value
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    else:
-        ok = isinstance(value, type(default))
-    if not ok:
-        raise ValueError(f"{where}: training key {name!r} must be like {default!r}, not {value!r}")
-    return value
-
-
 # -- running a job --------------------------------------------------------------------------------------
-def job_state(folder: Path) -> dict:
-    """What ``job.json`` says (state: pending, running, done, failed), else pending."""
-    try:
-        return json.loads((folder / "job.json").read_text())
-    except (OSError, ValueError):
-        return {"state": "pending"}
-
-
-def checkpoint_epoch(folder: Path) -> int | None:
-    """The last finished epoch saved in ``checkpoint.pt`` (from its companion ``epoch.json``), or None."""
-    try:
-        return int(json.loads((folder / "epoch.json").read_text())["last_epoch"])
-    except (OSError, ValueError, KeyError):
-        return None
-
-
 def training_data(job: TrainingJob, data_root=None) -> TrainingData:
     from bench.dataset import build_dataset
 
@@ -325,16 +227,15 @@ def run_job(job: TrainingJob, results_root, device: str = "cpu", data_root=None,
     from bench.method import build_method
     from bench.provenance import provenance
 
-    folder = job.folder(results_root)
-    folder.mkdir(parents=True, exist_ok=True)
+    files = job.files(results_root)
+    files.path.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     # the thread count changes float rounding, so the weights: kept beside them (not in the key: where a job
     # trains must not change which job it is)
     state = {**job.to_dict(), "state": "running", "device": device, "threads": torch.get_num_threads(),
              "error": None, "pid": os.getpid()}
-    _atomic_write_json(state, folder / "job.json")
-    context = TrainingContext(folder, device=device, seed=int(job.config["seed"]),
-                              protocol=job.config["training"], progress=progress,
+    _atomic_write_json(state, files.job)
+    context = TrainingContext(files.path, device=device, seed=job.seed, protocol=job.protocol, progress=progress,
                               stop_after_epoch=stop_after_epoch)
     try:
         method = build_method(job.config["method"]["name"], job.config["method"]["params"])
@@ -344,7 +245,7 @@ def run_job(job: TrainingJob, results_root, device: str = "cpu", data_root=None,
         model = method.model
         if model is None:
             raise RuntimeError(f"{type(method).__name__}.fit trained no model: it must set self.model")
-        _atomic_torch_save({"model": model.state_dict(), "losses": context.losses}, folder / "trained.pt")
+        _atomic_torch_save({"model": model.state_dict(), "losses": context.losses}, files.trained)
         finished = {"state": "done"}
     except TrainingInterrupted as exc:
         finished = {"state": "interrupted", "error": str(exc)}
@@ -356,7 +257,7 @@ def run_job(job: TrainingJob, results_root, device: str = "cpu", data_root=None,
                  wall_time_s=time.monotonic() - started, provenance=provenance(),
                  finished_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     state.pop("pid", None)
-    _atomic_write_json(state, folder / "job.json")
+    _atomic_write_json(state, files.job)
     return state
 
 

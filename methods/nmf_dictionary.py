@@ -61,7 +61,7 @@ class NmfDictionarySeparation(TrainedMethod):
             raise ValueError("nmf-dictionary-separation: the clean training source must give single voices")
         v = np.abs(np.concatenate([self._stft(c) for c in clips], axis=1))
         for _epoch in context.epochs(self.model):
-            w, h = kl_nmf(v, self.components, int(context.protocol["dictionary_iterations"]), context.rng)
+            w, h = kl_nmf(v, self.components, context.protocol["dictionary_iterations"], context.rng)
             model = w @ h + _EPS
             context.step(float(np.mean(v * np.log((v + _EPS) / model) - v + model)))  # KL per bin
             self.model.templates.copy_(torch.from_numpy(w))

@@ -300,7 +300,7 @@ class SinusoidalDAEMethod(TrainedMethod):
         length = int(round(p["segment_s"] * source.sample_rate))
         step = max(1, int(round(length * (1 - p["overlap"]))))
         order = context.rng.permutation(len(source.items))
-        per_set, batch = int(p["tracks_per_set"]), int(p["batch_size"])
+        per_set, batch = p["tracks_per_set"], p["batch_size"]
         for start in range(0, len(order), per_set):
             vocals, accompaniment = [], []
             for index in order[start:start + per_set]:

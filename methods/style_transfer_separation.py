@@ -88,16 +88,16 @@ class SpectrogramVAEMethod(TrainedMethod):
 
     def fit(self, data, context):
         protocol = context.protocol
-        self.front = PowerSpectrogram(int(protocol["n_fft"]), int(protocol["hop"]))
+        self.front = PowerSpectrogram(protocol["n_fft"], protocol["hop"])
         self.model = self.build().to(context.device)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=protocol["lr"], betas=ADAM_BETAS,
                                      weight_decay=protocol["weight_decay"])
         pools = self.pools(data)
         sample_rate = next(iter(data.values())).sample_rate
         length = int(round(protocol["snippet_seconds"] * sample_rate))
-        batch_size = int(protocol["batch_size"])
-        steps = max(1, math.ceil(int(protocol["examples_per_epoch"]) / batch_size))
-        weights = {key: float(protocol[key]) for key in set(self.term_groups.values())}
+        batch_size = protocol["batch_size"]
+        steps = max(1, math.ceil(protocol["examples_per_epoch"] / batch_size))
+        weights = {key: protocol[key] for key in set(self.term_groups.values())}
         for _epoch in context.epochs(self.model, optimizer, steps_per_epoch=steps):
             for _ in range(steps):
                 waves = self.draw(pools, batch_size, length, context.rng)

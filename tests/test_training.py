@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import training
+from bench import training_jobs
 from bench.cells import expand
 from bench.cli import main
 from bench.store import ResultsStore
@@ -93,7 +93,7 @@ def test_training_key_changes_exactly_when_training_changes(monkeypatch):
     assert _jobs(more_data)[0] != base
     two_seeds = parse_suite({**_raw(), "seeds": [0, 1]})
     assert len(_jobs(two_seeds)[0]) == 2 and base < _jobs(two_seeds)[0]
-    monkeypatch.setattr(training, "versions", lambda: {"torch": "9.9", "numpy": "1"})
+    monkeypatch.setattr(training_jobs, "versions", lambda: {"torch": "9.9", "numpy": "1"})
     assert _jobs(_suite())[0] != base
     # the cell key contains the training key: a new training gives new cells
     assert all(c.config["training"] == key for c in _trained_cells(base_cells))

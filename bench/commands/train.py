@@ -46,18 +46,17 @@ def register(subparsers) -> None:
 def cmd_checkpoints(args) -> int:
     from bench.store import ResultsStore
     from bench.train_stage import describe
-    from bench.training import FOLDER, TrainingJob, job_state
+    from bench.training_jobs import JOB_FILE, jobs_in, jobs_root
 
     results = ResultsStore(args.results).root
-    root = results / FOLDER
+    root = jobs_root(results)
     rows = []
-    for folder in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
-        state = job_state(folder)
-        if "config" not in state:  # a folder whose job.json is missing or unreadable
-            rows.append({"key": folder.name, "method": None, "seed": None, "state": "unreadable job.json",
-                         "epochs_done": 0, "epochs": None, "final_loss": None, "folder": str(folder)})
-            continue
-        rows.append(describe(TrainingJob.from_dict(state), results))
+    for folder, job in jobs_in(results):
+        if job is None:
+            rows.append({"key": folder.path.name, "method": None, "seed": None, "state": f"unreadable {JOB_FILE}",
+                         "epochs_done": 0, "epochs": None, "final_loss": None, "folder": str(folder.path)})
+        else:
+            rows.append(describe(job, results))
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0

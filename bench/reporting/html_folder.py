@@ -22,17 +22,14 @@ from bench.reporting.html import page, table_html
 from bench.reporting.paths import safe_name
 from bench.reporting.tables import Table
 from bench.store import ResultsStore
+from bench.training_jobs import attach_checkpoints
 
 
 def write_report(tables: list[Table], cells: list[Cell], store: ResultsStore, folder: str | Path, *,
                  examples: int = 4, data_root=None, device: str = "cpu") -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    from bench.training import trained_path
-
-    for cell in cells:  # a trained method's examples are regenerated with the weights its cells used
-        if cell.config.get("training") and not cell.checkpoint:
-            cell.checkpoint = str(trained_path(store.root, cell.config["training"]))
+    attach_checkpoints(cells, store.root)  # a trained method's examples are made with its cells' weights
     long = store.table([c.key for c in cells], {c.key: c.labels for c in cells})
     traces = trace_frame(cells, store)
     sections = []
