@@ -392,11 +392,12 @@ def _print_grid(suite, cells, todo, store, args) -> None:
 
 def _print_training(cells, store) -> None:
     from bench import train_stage
+    from bench.training_jobs import jobs_root
 
     jobs = train_stage.jobs_of(cells)
     if jobs:
         print(f"training jobs ({len(jobs)}; each trained once, before its cells; checkpoints in "
-              f"{store.root / 'training'}):")
+              f"{jobs_root(store.root)}):")
         print("\n".join(train_stage.summary_lines(jobs, store.root)))
 
 

@@ -48,6 +48,8 @@ class TrainedMethod(Method):
     - ``fit(self, data, context)``: build the network, set ``self.model`` to it and train it, looping
       ``for epoch in context.epochs(self.model, optimizer):`` and calling ``context.step(loss)`` after each
       optimiser step, so that checkpoints, resumption and progress come from the harness;
+      ``context.protocol`` (a ``bench.protocol.TrainingProtocol``) holds the resolved training keys, typed
+      like their defaults, and refuses a key ``training_defaults`` does not declare;
     - ``restore(self, observation, context)``: with ``self.model`` (trained weights, in eval mode, on
       ``context.device``).
     """
