@@ -3,7 +3,9 @@
 The key is a hash of the cell's canonical configuration, which includes the registered versions of the
 method, corruption and metrics, the dataset's revision, the clip preparation (rate, length, split) and the
 protocol the method runs under (``bench.protocol``: only the fields it uses, after its defaults and the
-profile's scaling). Expansion first checks every name and parameter of a table (``check_table``). Labels
+profile's scaling), hashed by ``bench.keys.config_key`` as a training job's is. A trained method's cells
+also hold the key of their training job (planned by ``bench.training_jobs``). Expansion first checks every
+name and parameter of a table (``check_table``). Labels
 used by a table are kept beside the configuration, outside the hash, so the same experiment in two suites
 is computed once.
 """
@@ -16,7 +18,7 @@ from bench.corruptions import Corruption
 from bench.dataset import Dataset, dataset_or_standin
 from bench.keys import canonical_json, config_key  # noqa: F401 - canonical_json: the old import path
 from bench.method import Method
-from bench.parameters import check_parameters, did_you_mean
+from bench.parameters import check_parameters
 from bench.registry import CORRUPTIONS, DATASETS, METHODS, METRICS, UnknownNameError
 from bench.seeds import corruption_seed, method_seed
 from bench.rules import parse_rule
@@ -36,7 +38,7 @@ class Cell:
     labels: dict = field(default_factory=dict)  # suite, method, dataset, corruption labels; not hashed
     key: str = ""
     training: Any = None  # a trained method's TrainingJob (its key is in config["training"])
-    checkpoint: str | None = None  # where its trained weights are, set by the scheduler before dispatch
+    checkpoint: str | None = None  # where its trained weights are (bench.training_jobs.attach_checkpoints)
 
     def __post_init__(self):
         self.key = self.key or config_key(self.config)
