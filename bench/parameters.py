@@ -8,20 +8,16 @@ dict); anything else is left to the constructor.
 """
 from __future__ import annotations
 
-import difflib
 import inspect
 import types
 import typing
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from bench.suggest import did_you_mean, reject_unknown  # noqa: F401 - did_you_mean: old import path
+
 _PLAIN = (bool, int, float, str, list, tuple, dict, type(None))
 _HARNESS_ARGUMENTS = {"self", "root"}  # given by the harness, never by a suite
-
-
-def did_you_mean(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
-    return f" Did you mean: {', '.join(close)}?" if close else ""
 
 
 @dataclass(frozen=True)
@@ -76,10 +72,8 @@ def check_parameters(cls: type, base: type, params: Mapping[str, Any], where: st
     known = parameters_of(cls, base)
     if known is None:
         return
+    reject_unknown(params, known, where, "parameter", f"(it takes {', '.join(known) or 'no parameters'})")
     for name, value in params.items():
-        if name not in known:
-            takes = f"it takes {', '.join(known)}" if known else "it takes no parameters"
-            raise ValueError(f"{where}: unknown parameter {name!r}.{did_you_mean(name, known)} ({takes})")
         if not known[name].accepts(value):
             raise ValueError(f"{where}: parameter {name!r} must be {known[name].describe_types()}, "
                              f"not {value!r}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
-from bench.parameters import did_you_mean
+from bench.suggest import reject_unknown
 
 
 @dataclass(frozen=True)
@@ -80,10 +80,8 @@ def check_values(values: Mapping[str, Any], where: str) -> dict[str, Any]:
         raise ValueError(f"{where}: the protocol must be a table of key = value, not {values!r}")
     out = {}
     for name, value in values.items():
-        field = FIELDS.get(name)
-        if field is None:
-            raise ValueError(f"{where}: unknown protocol key {name!r}.{did_you_mean(name, FIELDS)} (the "
-                             f"protocol's keys: {', '.join(FIELDS)})")
+        reject_unknown([name], FIELDS, where, "protocol key", f"(the protocol's keys: {', '.join(FIELDS)})")
+        field = FIELDS[name]
         try:
             out[name] = field.check(value)
         except ValueError as exc:

@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 
 from bench.cells import Cell
 from bench.devices import default_jobs, device_pool, visible_gpus  # noqa: F401 - visible_gpus: old import path
-from bench.progress import ProgressBoard, watch
+from bench.progress import ProgressBoard, progress_bar, watch
 from bench.store import ResultsStore
 from bench.worker import pin_device, run_cells
 
@@ -283,7 +283,7 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
     per_device = jobs or default_jobs(pool)
     slots = [d for d in pool for _ in range(per_device)]
     work = batches(cells, _method_batch_size)
-    bar = _progress_bar(len(cells), progress)
+    bar = progress_bar(len(cells), "cell", progress)
     board = ProgressBoard() if progress else None  # before any worker starts: they inherit its folder
 
     def show() -> None:
@@ -414,13 +414,6 @@ def _run_dask(work, slots, scheduler_address, data_root, consume, run_batch: Cal
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-def _progress_bar(total: int, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="cell", disable=not enabled, file=sys.stderr, dynamic_ncols=True,
-                smoothing=0.1, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}")
 
 
 def estimate_seconds(todo: list[Cell], store: ResultsStore, finished: Iterable[Cell]) -> float | None:

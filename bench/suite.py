@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.parameters import did_you_mean
+from bench.suggest import reject_unknown
 from bench.protocol import Protocol, check_values, resolve
 from bench.registry import SUITES, UnknownNameError
 
@@ -192,9 +192,7 @@ def parse_suite(data: dict, path: Path | None = None) -> Suite:
     if "name" not in data:
         raise ValueError(f"suite {path or ''} has no name")
     where = str(path) if path else f"suite {data['name']}"
-    for key in data:
-        if key not in _TOP_KEYS:
-            raise ValueError(f"{where}: unknown key {key!r}.{did_you_mean(key, _TOP_KEYS)}")
+    reject_unknown(data, _TOP_KEYS, where)
     includes = data.pop("include", [])
     suite = Suite(
         name=data.pop("name"), title=data.pop("title", ""), description=data.pop("description", ""),
@@ -221,10 +219,7 @@ def parse_suite(data: dict, path: Path | None = None) -> Suite:
         if profile not in PROFILES:
             raise ValueError(f"{where}: unknown profile {profile!r} in [profiles]; the profiles are "
                              f"{', '.join(PROFILES)}")
-        for key in override:
-            if key not in ("protocol", "training") and key not in _DEFAULT_SETTINGS:
-                raise ValueError(f"{where}: [profiles.{profile}]: unknown key {key!r}."
-                                 f"{did_you_mean(key, [*_DEFAULT_SETTINGS, 'protocol', 'training'])}")
+        reject_unknown(override, [*_DEFAULT_SETTINGS, "protocol", "training"], f"{where}: [profiles.{profile}]")
         _table(override.get("training", {}), f"{where}: [profiles.{profile}.training]")
         check_values(override.get("protocol", {}), f"{where}: [profiles.{profile}.protocol]")
         if "select" in override:
@@ -263,10 +258,7 @@ def _component(entry, kind: str, index: int, where: str) -> Component:
     if "name" not in entry:
         raise ValueError(f"{table} has no name")
     allowed = {"name", "params", "label", *_ENTRY_KEYS[kind]}
-    for key in entry:
-        if key not in allowed:
-            raise ValueError(f"{table} {entry['name']!r}: unknown key {key!r}.{did_you_mean(key, allowed)} "
-                             f"(a parameter goes in params = {{ ... }})")
+    reject_unknown(entry, allowed, f"{table} {entry['name']!r}", then="(a parameter goes in params = { ... })")
     if "protocol" in entry:
         entry["protocol"] = check_values(entry["protocol"], f"{table} {entry['name']!r}: protocol")
     for key in ("training", "training_data"):
