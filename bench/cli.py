@@ -292,7 +292,7 @@ def cmd_run(args) -> int:
           f"{len(todo)} to run; results in {store.root}", file=sys.stderr)
     summary = scheduler.run(todo, store, data_root=args.data, progress=not args.no_progress, **backend)
     for key, reason in summary.failures[:20]:
-        print(f"  failed {key}: {reason}", file=sys.stderr)
+        print(f"  {key}: {reason}", file=sys.stderr)
     print(f"ran {summary.ok + summary.failed + summary.timeout} cells: {summary.ok} ok, {summary.failed} failed, "
           f"{summary.timeout} timed out", file=sys.stderr)
     if summary.interrupted:
@@ -428,12 +428,15 @@ def cmd_status(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from bench.files import write_text
     from bench.reporting.formats import RENDERERS
     from bench.reporting.tables import build_tables
     from bench.store import ResultsStore
 
-    suite, cells = _cells(args, from_folder=True)
     store = ResultsStore(args.results)
+    if not store.root.is_dir():
+        raise ValueError(f"--results {store.root}: no such folder (`bench run` writes a suite's results there)")
+    suite, cells = _cells(args, from_folder=True)
     tables = build_tables(suite, cells, store, args.profile, select=args.select)
     if args.figures:
         from bench.reporting.figures import write_figures
@@ -451,8 +454,7 @@ def cmd_report(args) -> int:
         return EXIT_OK
     text = RENDERERS[args.format](tables)
     if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text)
+        write_text(args.output, text)
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         print(text)

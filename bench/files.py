@@ -6,11 +6,17 @@ names the target's path, since the error of a rename or of a write to a full dis
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Callable
+
+
+class CannotWrite(OSError):
+    """A write that failed for the machine's reason (full disk, read-only folder, a file where a folder should
+    be), naming the file that could not be written: an environment error, whatever its errno."""
 
 
 def write_with(path: str | os.PathLike, writer: Callable[[IO[bytes]], Any], *, durable: bool = False) -> Path:
@@ -20,6 +26,12 @@ def write_with(path: str | os.PathLike, writer: Callable[[IO[bytes]], Any], *, d
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file stands where a folder is needed
+        blocking = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), path.parent)
+        raise CannotWrite(errno.ENOTDIR, f"cannot write: {blocking} is a file, not a folder", str(path)) from None
+    except OSError as exc:
+        raise _naming(exc, path) from None
+    try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise _naming(exc, path) from None
@@ -52,10 +64,8 @@ def write_json(path: str | os.PathLike, obj: Any, *, durable: bool = False, **du
     return write_text(path, json.dumps(obj, **dumps), durable=durable)
 
 
-def _naming(exc: OSError, path: Path) -> OSError:
-    if exc.errno is None:
-        return exc
-    return OSError(exc.errno, exc.strerror or str(exc), str(path))  # the subclass follows errno
+def _naming(exc: OSError, path: Path) -> CannotWrite:
+    return CannotWrite(exc.errno, f"cannot write ({exc.strerror or exc})", str(path))
 
 
 def write_torch(path: str | os.PathLike, obj: Any) -> Path:

@@ -34,7 +34,7 @@ class RunSummary:
     timeout: int = 0
     interrupted: bool = False
     elsewhere: int = 0  # cells another bench run on the same folder was running, and finished
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (key, "failed: reason" or "timeout: ...")
 
     @property
     def any_failed(self) -> bool:
@@ -196,7 +196,7 @@ def _train_first(cells: list[Cell], store: ResultsStore, summary: RunSummary, on
     for record in untrained:
         store.write(record)
         summary.failed += 1
-        summary.failures.append((record["key"], record["error"]))
+        summary.failures.append((record["key"], f"failed: {record['error']}"))
         if on_record:
             on_record(record)
     for cell in trained:
@@ -305,14 +305,11 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
 
     def consume(records: list[dict]) -> None:
         for record in records:
-            try:
-                store.write(record)
-            except OSError as exc:  # a full disk has no file name of its own: name the folder
-                raise OSError(exc.errno, f"cannot write a record ({exc.strerror})", str(store.root)) from exc
+            store.write(record)  # a full disk: bench.files.CannotWrite names the record's file
             status = record["status"]
             setattr(summary, status, getattr(summary, status) + 1)
             if status != "ok":
-                summary.failures.append((record["key"], (record.get("error") or "").splitlines()[0]))
+                summary.failures.append((record["key"], f"{status}: {(record.get('error') or '').splitlines()[0]}"))
             if on_record:
                 on_record(record)
             if board:

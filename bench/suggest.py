@@ -19,4 +19,5 @@ def reject_unknown(names: Iterable[str], known: Iterable[str], where: str, what:
     known = list(known)
     for name in names:
         if name not in known:
-            raise ValueError(f"{where}: unknown {what} {name!r}.{did_you_mean(name, known)}{' ' + then if then else ''}")
+            hint = f"{did_you_mean(name, known)}{' ' + then if then else ''}"
+            raise ValueError(f"{where}: unknown {what} {name!r}.{hint}")
