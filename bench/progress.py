@@ -28,7 +28,7 @@ from bench.files import write_json
 
 PROGRESS_DIR_ENV = "BENCH_PROGRESS_DIR"
 UPDATES_PER_SECOND = 4
-LOG_LINE_EVERY_S = 60.0  # off a terminal: one line a minute, and one when the count changes after that
+LOG_LINE_EVERY_S = 60.0  # off a terminal, at most one line a minute once the run is 10 minutes old
 
 
 class FitProgress:
@@ -126,8 +126,9 @@ def progress_bar(total: int, unit: str, enabled: bool = True, desc: str | None =
 
 
 class LogLines:
-    """The display for a log: ``training 3/10 jobs [2m05s] ok 3 ...``, at most one line a
-    ``LOG_LINE_EVERY_S``, only when something changed, and the last count at ``close``."""
+    """The display for a log: ``training: 3/10 jobs [2m05s] ...``, when something changed, at most once in a
+    tenth of the time elapsed (from once a second to once every ``every_s``), and the last count at ``close``:
+    a few hundred lines for a day's run."""
 
     def __init__(self, total: int, unit: str, desc: str | None, stream, every_s: float = LOG_LINE_EVERY_S):
         self.total, self.unit, self.desc, self.stream, self.every_s = total, unit, desc, stream, every_s
@@ -150,9 +151,10 @@ class LogLines:
     def _maybe_write(self, force: bool = False) -> None:
         with self.lock:
             now = time.monotonic()
-            if (self.n, self.total) == self.written or not force and now - self.last < self.every_s:
+            every = min(self.every_s, max(1.0, (now - self.started) / 10))
+            if (self.n, self.total, self.postfix) == self.written or not force and now - self.last < every:
                 return
-            self.last, self.written = now, (self.n, self.total)
+            self.last, self.written = now, (self.n, self.total, self.postfix)
             head = f"{self.desc}: " if self.desc else ""
             print(f"{head}{self.n}/{self.total} {self.unit}s [{_duration(now - self.started)}] {self.postfix}".rstrip(),
                   file=self.stream, flush=True)
