@@ -349,10 +349,9 @@ def backend_options(args) -> dict:
     """``scheduler.run``'s keyword arguments for the flags of ``add_backend_args``."""
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs {args.jobs}: need at least one worker process per device")
-    if args.backend not in ("submitit", "submitit-local") and not args.scheduler_address:
-        from bench.devices import device_pool
+    from bench.devices import device_pool, runs_here
 
-        device_pool(args.devices)  # a device this machine lacks: an error now, before the suite is read
+    device_pool(args.devices, runs_here(args.backend, args.scheduler_address))  # an error now, not mid-run
     return {"devices": args.devices, "jobs": args.jobs, "backend": args.backend,
             "scheduler_address": args.scheduler_address, "slurm": _slurm_options(args)}
 

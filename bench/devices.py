@@ -25,10 +25,15 @@ def visible_gpus() -> list[str]:
     return []
 
 
-def device_pool(devices: str | None = None) -> list[str]:
+def runs_here(backend: str, scheduler_address: str | None = None) -> bool:
+    """Whether a backend's workers run on this machine (a Dask scheduler's or SLURM's have their own GPUs)."""
+    return backend != "submitit" and not scheduler_address
+
+
+def device_pool(devices: str | None = None, here: bool = True) -> list[str]:
     """``--devices``: "cpu", "cuda", "cuda:0,cuda:1", or None for every visible GPU (else the CPU). A device
-    that is not one of these, or a GPU this machine does not show, is a ValueError (before anything runs, so
-    no record names a device it did not run on)."""
+    that is not one of these, or (``here``: the workers run on this machine) a GPU this machine does not
+    show, is a ValueError before anything runs, so no record names a device it did not run on."""
     if devices in (None, "", "auto"):
         return visible_gpus() or ["cpu"]
     if devices == "cuda":
@@ -40,7 +45,7 @@ def device_pool(devices: str | None = None) -> list[str]:
     for device in pool:
         if device != "cpu" and not (device.startswith("cuda:") and device[5:].isdigit()):
             raise ValueError(f"--devices {devices}: {device!r} is not a device (cpu, cuda, or cuda:N)")
-        if device.startswith("cuda:") and device not in visible_gpus():
+        if here and device.startswith("cuda:") and device not in visible_gpus():
             shown = ", ".join(visible_gpus()) or "none"
             raise ValueError(f"--devices {devices}: this machine has no {device} (its GPUs: {shown})")
     return pool

@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 
 from bench.cells import Cell
 from bench.devices import default_jobs, device_pool, visible_gpus  # noqa: F401 - visible_gpus: old import path
+from bench.devices import runs_here
 from bench.progress import ProgressBoard, progress_bar, watch
 from bench.store import ResultsStore
 from bench.worker import pin_device, run_cells
@@ -279,7 +280,7 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
     summary = RunSummary(total=len(cells), dispatched=len(cells))
     if not cells:
         return summary
-    pool = device_pool(devices)
+    pool = device_pool(devices, runs_here(backend, scheduler_address))
     per_device = jobs or default_jobs(pool)
     slots = [d for d in pool for _ in range(per_device)]
     work = batches(cells, _method_batch_size)

@@ -122,12 +122,12 @@ def _wait_for(job: TrainingJob, claims, results_root, poll_s: float = 2.0) -> di
 
 def _run(jobs, results_root, devices, backend, data_root, progress, scheduler_address=None,
          slurm=None) -> dict[str, dict]:
-    from bench.devices import device_pool
+    from bench.devices import device_pool, runs_here
     from bench.progress import ProgressBoard, progress_bar, watch
 
     if not jobs:
         return {}
-    pool = device_pool(devices)
+    pool = device_pool(devices, runs_here(backend, scheduler_address))
     bar = progress_bar(len(jobs), "job", progress, desc="training")
     board = ProgressBoard() if progress else None
     stop = watch(board, lambda: bar.set_postfix_str(board.text())) if board else None

@@ -16,6 +16,7 @@ from bench.cli import main
 from bench.devices import visible_gpus
 from bench.files import CannotWrite, write_json, write_with
 from bench.progress import progress_bar
+from test_bad_inputs import error_line
 
 SUITE = """
 name = "{name}"
@@ -40,13 +41,6 @@ def suite_file(folder: Path, name: str = "holes", extra: str = "", text: str | N
     path = folder / f"{name}.toml"
     path.write_text(text if text is not None else SUITE.format(name=name, extra=extra))
     return path
-
-
-def error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err
-    assert len(err.splitlines()) == 1, err
-    return err
 
 
 def bench_process(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
