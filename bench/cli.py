@@ -306,7 +306,8 @@ def cmd_run(args) -> int:
         print(render_markdown(build_tables(suite, cells, store, args.profile)))
     failed_total = sum(1 for c in mine if store.status_of(c.key) not in ("ok", None))
     if failed_total:
-        print(f"{failed_total} cells have failed; `bench run ... --retry-failed` runs them again", file=sys.stderr)
+        print(f"{failed_total} cells have failed or timed out; `bench run ... --retry-failed` runs them again",
+              file=sys.stderr)
         return EXIT_CELLS_FAILED
     return EXIT_OK
 

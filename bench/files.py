@@ -26,13 +26,10 @@ def write_with(path: str | os.PathLike, writer: Callable[[IO[bytes]], Any], *, d
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except FileExistsError:  # a file stands where a folder is needed
         blocking = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), path.parent)
         raise CannotWrite(errno.ENOTDIR, f"cannot write: {blocking} is a file, not a folder", str(path)) from None
-    except OSError as exc:
-        raise _naming(exc, path) from None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise _naming(exc, path) from None
     try:
@@ -64,12 +61,12 @@ def write_json(path: str | os.PathLike, obj: Any, *, durable: bool = False, **du
     return write_text(path, json.dumps(obj, **dumps), durable=durable)
 
 
-def _naming(exc: OSError, path: Path) -> CannotWrite:
-    return CannotWrite(exc.errno, f"cannot write ({exc.strerror or exc})", str(path))
-
-
 def write_torch(path: str | os.PathLike, obj: Any) -> Path:
     """``torch.save(obj)`` atomically: a checkpoint is never seen half written."""
     import torch
 
     return write_with(path, lambda f: torch.save(obj, f))
+
+
+def _naming(exc: OSError, path: Path) -> CannotWrite:
+    return CannotWrite(exc.errno, f"cannot write ({exc.strerror or exc})", str(path))

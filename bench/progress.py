@@ -155,9 +155,8 @@ class LogLines:
             if (self.n, self.total, self.postfix) == self.written or not force and now - self.last < every:
                 return
             self.last, self.written = now, (self.n, self.total, self.postfix)
-            head = f"{self.desc}: " if self.desc else ""
-            print(f"{head}{self.n}/{self.total} {self.unit}s [{_duration(now - self.started)}] {self.postfix}".rstrip(),
-                  file=self.stream, flush=True)
+            line = f"{self.n}/{self.total} {self.unit}s [{_duration(now - self.started)}] {self.postfix}".rstrip()
+            print(f"{self.desc}: {line}" if self.desc else line, file=self.stream, flush=True)
 
 
 def _is_terminal(stream) -> bool:
