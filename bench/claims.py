@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.files import write_bytes
+
 DEFAULT_LEASE_S = 120.0
 
 
@@ -145,9 +147,7 @@ class Claims:
                     if holder is None or holder.token != self.token:
                         self.held.discard(key)  # taken over after our lease expired: no longer ours
                         continue
-                    tmp = path.with_suffix(f".{self.token}.tmp")
-                    tmp.write_bytes(self._content())
-                    os.replace(tmp, path)
+                    write_bytes(path, self._content())
 
     @contextmanager
     def _locked(self):

@@ -292,7 +292,7 @@ def cmd_run(args) -> int:
           f"{len(todo)} to run; results in {store.root}", file=sys.stderr)
     summary = scheduler.run(todo, store, data_root=args.data, progress=not args.no_progress, **backend)
     for key, reason in summary.failures[:20]:
-        print(f"  failed {key}: {reason}", file=sys.stderr)
+        print(f"  {key}: {reason}", file=sys.stderr)
     print(f"ran {summary.ok + summary.failed + summary.timeout} cells: {summary.ok} ok, {summary.failed} failed, "
           f"{summary.timeout} timed out", file=sys.stderr)
     if summary.interrupted:
@@ -306,7 +306,8 @@ def cmd_run(args) -> int:
         print(render_markdown(build_tables(suite, cells, store, args.profile)))
     failed_total = sum(1 for c in mine if store.status_of(c.key) not in ("ok", None))
     if failed_total:
-        print(f"{failed_total} cells have failed; `bench run ... --retry-failed` runs them again", file=sys.stderr)
+        print(f"{failed_total} cells have failed or timed out; `bench run ... --retry-failed` runs them again",
+              file=sys.stderr)
         return EXIT_CELLS_FAILED
     return EXIT_OK
 
@@ -349,6 +350,9 @@ def backend_options(args) -> dict:
     """``scheduler.run``'s keyword arguments for the flags of ``add_backend_args``."""
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs {args.jobs}: need at least one worker process per device")
+    from bench.devices import device_pool, runs_here
+
+    device_pool(args.devices, runs_here(args.backend, args.scheduler_address))  # an error now, not mid-run
     return {"devices": args.devices, "jobs": args.jobs, "backend": args.backend,
             "scheduler_address": args.scheduler_address, "slurm": _slurm_options(args)}
 
@@ -429,12 +433,15 @@ def cmd_status(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from bench.files import write_text
     from bench.reporting.formats import RENDERERS
     from bench.reporting.tables import build_tables
     from bench.store import ResultsStore
 
-    suite, cells = _cells(args, from_folder=True)
     store = ResultsStore(args.results)
+    if not store.root.is_dir():
+        raise ValueError(f"--results {store.root}: no such folder (`bench run` writes a suite's results there)")
+    suite, cells = _cells(args, from_folder=True)
     tables = build_tables(suite, cells, store, args.profile, select=args.select)
     if args.figures:
         from bench.reporting.figures import write_figures
@@ -452,8 +459,7 @@ def cmd_report(args) -> int:
         return EXIT_OK
     text = RENDERERS[args.format](tables)
     if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text)
+        write_text(args.output, text)
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         print(text)

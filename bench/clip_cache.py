@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from bench.files import write_with
 
 
 def cache_root() -> Path | None:
@@ -53,15 +54,7 @@ def cached_signal(corpus: str, parts: dict, compute: Callable[[], tuple[np.ndarr
 
 def _store(path: Path, signal: np.ndarray, info: dict) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, signal=signal, info=np.array(json.dumps(info)))
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_with(path, lambda f: np.savez(f, signal=signal, info=np.array(json.dumps(info))))
     except OSError:
         pass  # a read-only or full cache only costs speed
 

@@ -25,8 +25,15 @@ def visible_gpus() -> list[str]:
     return []
 
 
-def device_pool(devices: str | None = None) -> list[str]:
-    """``--devices``: "cpu", "cuda", "cuda:0,cuda:1", or None for every visible GPU (else the CPU)."""
+def runs_here(backend: str, scheduler_address: str | None = None) -> bool:
+    """Whether a backend's workers run on this machine (a Dask scheduler's or SLURM's have their own GPUs)."""
+    return backend != "submitit" and not scheduler_address
+
+
+def device_pool(devices: str | None = None, here: bool = True) -> list[str]:
+    """``--devices``: "cpu", "cuda", "cuda:0,cuda:1", or None for every visible GPU (else the CPU). A device
+    that is not one of these, or (``here``: the workers run on this machine) a GPU this machine does not
+    show, is a ValueError before anything runs, so no record names a device it did not run on."""
     if devices in (None, "", "auto"):
         return visible_gpus() or ["cpu"]
     if devices == "cuda":
@@ -34,7 +41,14 @@ def device_pool(devices: str | None = None) -> list[str]:
         if not gpus:
             raise ValueError("--devices cuda: no CUDA device is visible")
         return gpus
-    return [d.strip() for d in devices.split(",") if d.strip()]
+    pool = [d.strip() for d in devices.split(",") if d.strip()]
+    for device in pool:
+        if device != "cpu" and not (device.startswith("cuda:") and device[5:].isdigit()):
+            raise ValueError(f"--devices {devices}: {device!r} is not a device (cpu, cuda, or cuda:N)")
+        if here and device.startswith("cuda:") and device not in visible_gpus():
+            shown = ", ".join(visible_gpus()) or "none"
+            raise ValueError(f"--devices {devices}: this machine has no {device} (its GPUs: {shown})")
+    return pool
 
 
 def default_jobs(pool: list[str]) -> int:

@@ -14,10 +14,10 @@ import hashlib
 import importlib.util
 import json
 import os
-import tempfile
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from bench.files import write_json
 from bench.registry import REGISTRIES
 
 INDEXED_KINDS = ("methods", "datasets", "corruptions", "metrics")
@@ -52,10 +52,7 @@ def _cached_index(kinds: list[str]) -> dict[str, list[dict]]:
         pass
     index = {kind: [_plain(e) for e in REGISTRIES[kind].entries()] for kind in INDEXED_KINDS}
     try:  # atomic, so a concurrent `bench list` never reads half an index
-        root.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=root, suffix=".tmp", delete=False) as f:
-            json.dump(index, f)
-        os.replace(f.name, path)
+        write_json(path, index)
     except OSError:
         pass  # a read-only cache only costs the next listing its speed
     return index

@@ -4,24 +4,44 @@ A component's parameters are the keyword parameters of its constructor, collecte
 for as long as a constructor passes ``**params`` on to its parent, down to the family's base class
 (``Method``, ``Dataset``, ``Corruption``), whose ``**params`` only records them. A value is checked against
 its parameter's annotation where that is made of plain types (int, float, str, bool, None, list, tuple,
-dict); anything else is left to the constructor.
+dict); anything else is left to the constructor. A class may declare the range of a numeric parameter in
+``parameter_ranges = {"std": Range(low=0)}``, so that a value out of it is a suite error before any cell
+runs rather than a failed (or a memory-eating) cell.
 """
 from __future__ import annotations
 
-import difflib
 import inspect
 import types
 import typing
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from bench.suggest import did_you_mean, reject_unknown  # noqa: F401 - did_you_mean: old import path
+
 _PLAIN = (bool, int, float, str, list, tuple, dict, type(None))
 _HARNESS_ARGUMENTS = {"self", "root"}  # given by the harness, never by a suite
 
 
-def did_you_mean(name: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
-    return f" Did you mean: {', '.join(close)}?" if close else ""
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric parameter may take: ``low <= value <= high`` (``low < value`` if ``above``)."""
+    low: float | None = None
+    high: float | None = None
+    above: bool = False  # low itself excluded
+    why: str = ""  # the reason for the bound, said in the error
+
+    def holds(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return True  # a non-number is the type check's business
+        if self.low is not None and (value <= self.low if self.above else value < self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def describe(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"between {self.low:g} and {self.high:g}"
+        return f"{'greater than' if self.above else 'at least'} {self.low:g}" if self.low is not None \
+            else f"at most {self.high:g}"
 
 
 @dataclass(frozen=True)
@@ -76,13 +96,15 @@ def check_parameters(cls: type, base: type, params: Mapping[str, Any], where: st
     known = parameters_of(cls, base)
     if known is None:
         return
+    reject_unknown(params, known, where, "parameter", f"(it takes {', '.join(known) or 'no parameters'})")
     for name, value in params.items():
-        if name not in known:
-            takes = f"it takes {', '.join(known)}" if known else "it takes no parameters"
-            raise ValueError(f"{where}: unknown parameter {name!r}.{did_you_mean(name, known)} ({takes})")
         if not known[name].accepts(value):
             raise ValueError(f"{where}: parameter {name!r} must be {known[name].describe_types()}, "
                              f"not {value!r}")
+        bound = getattr(cls, "parameter_ranges", {}).get(name)
+        if bound is not None and not bound.holds(value):
+            raise ValueError(f"{where}: parameter {name!r} must be {bound.describe()}, not {value!r}"
+                             f"{' (' + bound.why + ')' if bound.why else ''}")
     missing = [p.name for p in known.values() if p.required and p.name not in params]
     if missing:
         raise ValueError(f"{where}: missing parameter{'s' if len(missing) > 1 else ''} {', '.join(missing)}")

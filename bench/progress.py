@@ -7,6 +7,9 @@ to one small file per worker process, in the folder named by ``$BENCH_PROGRESS_D
 them) and polls the folder; ``watch`` shows what it reads in the progress bar's postfix. The loss is a
 callable, read only when an update is written, so a GPU fit synchronises with the host a few times a
 second at most.
+
+``progress_bar`` is the one progress display of a run's cells or training jobs: a redrawn bar on a terminal, and on
+anything else (a log file, a pipe) a plain line now and then, never the carriage-return redraws.
 """
 from __future__ import annotations
 
@@ -14,14 +17,18 @@ import atexit
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Callable
 
+from bench.files import write_json
+
 PROGRESS_DIR_ENV = "BENCH_PROGRESS_DIR"
 UPDATES_PER_SECOND = 4
+LOG_LINE_EVERY_S = 60.0  # off a terminal, at most one line a minute once the run is 10 minutes old
 
 
 class FitProgress:
@@ -48,9 +55,7 @@ class FitProgress:
         update = {"key": self.key, "iteration": int(iteration), "total": int(total), "loss": value,
                   "seconds_left": left, "time": time.time(), "unit": unit or self.unit}
         try:  # atomic: the parent never reads half an update
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(update))
-            os.replace(tmp, self.path)
+            write_json(self.path, update)
         except OSError:
             pass  # progress is a courtesy: a vanished folder must not fail the cell
 
@@ -106,6 +111,59 @@ def watch(board: ProgressBoard, show: Callable[[], None], interval: float = 0.5)
         thread.join()
 
     return halt
+
+
+def progress_bar(total: int, unit: str, enabled: bool = True, desc: str | None = None, stream=None):
+    """The progress display on ``stream`` (standard error): ``update(n)``, ``set_postfix_str(text)``, a
+    settable ``total`` and ``close()``, as tqdm's."""
+    stream = stream or sys.stderr
+    if enabled and not _is_terminal(stream):
+        return LogLines(total, unit, desc, stream)
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=unit, desc=desc, disable=not enabled, file=stream, dynamic_ncols=True,
+                smoothing=0.1, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}")
+
+
+class LogLines:
+    """The display for a log: ``training: 3/10 jobs [2m05s] ...``, when something changed, at most once in a
+    tenth of the time elapsed (from once a second to once every ``every_s``), and the last count at ``close``:
+    a few hundred lines for a day's run."""
+
+    def __init__(self, total: int, unit: str, desc: str | None, stream, every_s: float = LOG_LINE_EVERY_S):
+        self.total, self.unit, self.desc, self.stream, self.every_s = total, unit, desc, stream, every_s
+        self.n, self.postfix = 0, ""
+        self.started = self.last = time.monotonic()
+        self.written: tuple | None = None
+        self.lock = threading.Lock()  # the watcher thread and the run both report
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self._maybe_write()
+
+    def set_postfix_str(self, text: str) -> None:
+        self.postfix = text
+        self._maybe_write()
+
+    def close(self) -> None:
+        self._maybe_write(force=True)
+
+    def _maybe_write(self, force: bool = False) -> None:
+        with self.lock:
+            now = time.monotonic()
+            every = min(self.every_s, max(1.0, (now - self.started) / 10))
+            if (self.n, self.total, self.postfix) == self.written or not force and now - self.last < every:
+                return
+            self.last, self.written = now, (self.n, self.total, self.postfix)
+            line = f"{self.n}/{self.total} {self.unit}s [{_duration(now - self.started)}] {self.postfix}".rstrip()
+            print(f"{self.desc}: {line}" if self.desc else line, file=self.stream, flush=True)
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _duration(seconds: float) -> str:

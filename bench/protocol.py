@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
 from bench.keys import canonical_json
-from bench.parameters import did_you_mean
+from bench.suggest import reject_unknown
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,8 @@ def check_values(values: Mapping[str, Any], where: str) -> dict[str, Any]:
         raise ValueError(f"{where}: the protocol must be a table of key = value, not {values!r}")
     out = {}
     for name, value in values.items():
-        field = FIELDS.get(name)
-        if field is None:
-            raise ValueError(f"{where}: unknown protocol key {name!r}.{did_you_mean(name, FIELDS)} (the "
-                             f"protocol's keys: {', '.join(FIELDS)})")
+        reject_unknown([name], FIELDS, where, "protocol key", f"(the protocol's keys: {', '.join(FIELDS)})")
+        field = FIELDS[name]
         try:
             out[name] = field.check(value)
         except ValueError as exc:
@@ -258,10 +256,7 @@ def resolve_training(defaults: Mapping[str, Any], *, suite_wide: Mapping[str, An
     written; each value typed like its default. As with the fitting protocol, suite-wide keys a method does
     not declare are not its concern; an undeclared key in the method's own entry is an error."""
     defaults = {**TRAINING_BASE, **defaults}
-    for name in own:
-        if name not in defaults:
-            raise ValueError(f"{where}: unknown training key {name!r}.{did_you_mean(name, defaults)} (this "
-                             f"method's training keys: {', '.join(defaults)})")
+    reject_unknown(own, defaults, where, "training key", f"(this method's training keys: {', '.join(defaults)})")
 
     def scale(values: dict) -> dict:
         if epochs_scale is not None:

@@ -57,11 +57,14 @@ class Registry:
 
         return decorate
 
-    def add(self, name: str, obj: Any, *, version: str = "1", description: str | None = None, **meta) -> Entry:
+    def add(self, name: str, obj: Any, *, version: str = "1", description: str | None = None,
+            replace: bool = False, **meta) -> Entry:
+        """Register ``obj`` as ``name``; another object of that name is an error unless ``replace``."""
         if description is None:
             description = _first_line(getattr(obj, "__doc__", None))
         existing = self._entries.get(name)
-        if existing is not None and existing.obj is not obj and _qualname(existing.obj) != _qualname(obj):
+        clash = existing is not None and existing.obj is not obj and _qualname(existing.obj) != _qualname(obj)
+        if clash and not replace:
             raise ValueError(f"{self.kind} {name!r} is already registered by {_qualname(existing.obj)}")
         entry = Entry(name, str(version), description, obj, dict(meta))
         self._entries[name] = entry
@@ -137,7 +140,12 @@ def import_plugin_modules() -> None:
     """Import the modules named in ``$BENCH_PLUGINS`` (comma-separated), so that their decorators register
     methods, datasets, corruptions or metrics without packaging them. Worker processes inherit the variable."""
     for module_name in filter(None, (m.strip() for m in os.environ.get("BENCH_PLUGINS", "").split(","))):
-        importlib.import_module(module_name)
+        try:
+            importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not (module_name == exc.name or module_name.startswith(exc.name + ".")):
+                raise  # the plugin exists; something it imports does not
+            raise ValueError(f"$BENCH_PLUGINS names {module_name!r}: no such module ({exc})") from None
 
 
 def import_all_modules(package_name: str) -> None:

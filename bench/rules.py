@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from bench.parameters import did_you_mean
+from bench.suggest import did_you_mean
 from bench.stopping import BLIND_RULES, BlindTrace, NotApplicable
 
 FINAL, EACH = "final", "oracle:each"

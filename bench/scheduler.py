@@ -19,7 +19,8 @@ from typing import Callable, Iterable
 
 from bench.cells import Cell
 from bench.devices import default_jobs, device_pool, visible_gpus  # noqa: F401 - visible_gpus: old import path
-from bench.progress import ProgressBoard, watch
+from bench.devices import runs_here
+from bench.progress import ProgressBoard, progress_bar, watch
 from bench.store import ResultsStore
 from bench.worker import pin_device, run_cells
 
@@ -34,7 +35,7 @@ class RunSummary:
     timeout: int = 0
     interrupted: bool = False
     elsewhere: int = 0  # cells another bench run on the same folder was running, and finished
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (key, "failed: reason" or "timeout: ...")
 
     @property
     def any_failed(self) -> bool:
@@ -196,7 +197,7 @@ def _train_first(cells: list[Cell], store: ResultsStore, summary: RunSummary, on
     for record in untrained:
         store.write(record)
         summary.failed += 1
-        summary.failures.append((record["key"], record["error"]))
+        summary.failures.append((record["key"], f"failed: {record['error']}"))
         if on_record:
             on_record(record)
     attach_checkpoints(trained, store.root)
@@ -278,11 +279,11 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
     summary = RunSummary(total=len(cells), dispatched=len(cells))
     if not cells:
         return summary
-    pool = device_pool(devices)
+    pool = device_pool(devices, runs_here(backend, scheduler_address))
     per_device = jobs or default_jobs(pool)
     slots = [d for d in pool for _ in range(per_device)]
     work = batches(cells, _method_batch_size)
-    bar = _progress_bar(len(cells), progress)
+    bar = progress_bar(len(cells), "cell", progress)
     board = ProgressBoard() if progress else None  # before any worker starts: they inherit its folder
 
     def show() -> None:
@@ -304,14 +305,11 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
 
     def consume(records: list[dict]) -> None:
         for record in records:
-            try:
-                store.write(record)
-            except OSError as exc:  # a full disk has no file name of its own: name the folder
-                raise OSError(exc.errno, f"cannot write a record ({exc.strerror})", str(store.root)) from exc
+            store.write(record)  # a full disk: bench.files.CannotWrite names the record's file
             status = record["status"]
             setattr(summary, status, getattr(summary, status) + 1)
             if status != "ok":
-                summary.failures.append((record["key"], (record.get("error") or "").splitlines()[0]))
+                summary.failures.append((record["key"], f"{status}: {(record.get('error') or '').splitlines()[0]}"))
             if on_record:
                 on_record(record)
             if board:
@@ -413,13 +411,6 @@ def _run_dask(work, slots, scheduler_address, data_root, consume, run_batch: Cal
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-def _progress_bar(total: int, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="cell", disable=not enabled, file=sys.stderr, dynamic_ncols=True,
-                smoothing=0.1, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}")
 
 
 def estimate_seconds(todo: list[Cell], store: ResultsStore, finished: Iterable[Cell]) -> float | None:

@@ -43,10 +43,12 @@ class Selection:
         def names(kind: str) -> set[str]:
             return {n for t in tables for c in getattr(t, kind) for n in (c.name, c.label)}
 
-        return cls(methods=[parse_method(s) for s in split_list(getattr(args, "method", None), names("methods"))],
-                   datasets=split_list(getattr(args, "dataset", None), names("datasets")),
-                   corruptions=split_list(getattr(args, "corruption", None), names("corruptions")),
-                   add_methods=[parse_method(s) for s in split_list(getattr(args, "add_method", None))],
+        methods = split_list(getattr(args, "method", None), names("methods"), "-m")
+        return cls(methods=[parse_method(s) for s in methods],
+                   datasets=split_list(getattr(args, "dataset", None), names("datasets"), "-d"),
+                   corruptions=split_list(getattr(args, "corruption", None), names("corruptions"), "-c"),
+                   add_methods=[parse_method(s) for s in split_list(getattr(args, "add_method", None),
+                                                                    flag="--add-method")],
                    limit=limit)
 
     @property
@@ -54,9 +56,9 @@ class Selection:
         return bool(self.methods or self.datasets or self.corruptions or self.add_methods)
 
 
-def split_list(values: list[str] | str | None, whole: set[str] = frozenset()) -> list[str]:
+def split_list(values: list[str] | str | None, whole: set[str] = frozenset(), flag: str = "") -> list[str]:
     """Repeated flags and comma lists, as one list; commas inside ``[...]`` belong to a method's parameters,
-    and a value found in ``whole`` is kept as it is."""
+    and a value found in ``whole`` is kept as it is. Unbalanced brackets are a ValueError naming ``flag``."""
     if values is None:
         return []
     out: list[str] = []
@@ -67,6 +69,9 @@ def split_list(values: list[str] | str | None, whole: set[str] = frozenset()) ->
         depth, start = 0, 0
         for i, char in enumerate(value + ","):
             depth += {"[": 1, "]": -1}.get(char, 0)
+            if depth < 0 or i == len(value) and depth:
+                raise ValueError(f"{flag + ' ' if flag else ''}{value!r}: unbalanced brackets (expected "
+                                 "NAME or NAME[key=value,...])")
             if char == "," and depth == 0:
                 if value[start:i].strip():
                     out.append(value[start:i].strip())
@@ -76,7 +81,7 @@ def split_list(values: list[str] | str | None, whole: set[str] = frozenset()) ->
 
 def load_suites(spec: str) -> Suite:
     """``a`` or ``a,b``: one suite, or a suite of suites holding the tables of each (each table once)."""
-    names = split_list(spec)
+    names = split_list(spec, flag="--suite")
     if len(names) == 1:
         return load_suite(names[0])
     if not names:

@@ -6,9 +6,7 @@ same folder and renamed over its final name, so readers never see half a record 
 """
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -17,6 +15,7 @@ import pandas as pd
 
 from bench import record as schema
 from bench.record import STATUSES, RecordError  # noqa: F401 - STATUSES re-exported for older callers
+from bench.files import write_json
 
 
 @dataclass
@@ -43,19 +42,7 @@ class ResultsStore:
     def write(self, record: dict) -> Path:
         """Validate (``bench.record``) and write atomically; an invalid record raises and writes nothing."""
         record = schema.check(schema.stamp(record))
-        path = self.path(record["key"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{record['key']}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(record, f, allow_nan=False, default=_json_default)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_json(self.path(record["key"]), record, durable=True, allow_nan=False, default=_json_default)
 
     def read(self, key: str) -> dict | None:
         """The cell's record, or None where there is none or it is damaged (so its cell runs again)."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.parameters import did_you_mean
+from bench.suggest import reject_unknown
 from bench.protocol import Protocol, TrainingProtocol, check_values, resolve, resolve_training
 from bench.registry import SUITES, UnknownNameError
 
@@ -123,15 +123,19 @@ class Suite:
     def has_table(self) -> bool:
         return bool(self.methods)
 
-    def tables(self, _seen: set | None = None) -> list["Suite"]:
-        """This suite's own table (if any) followed by those of its includes, each once."""
+    def tables(self, _seen: set | None = None, _path: tuple[str, ...] = ()) -> list["Suite"]:
+        """This suite's own table (if any) followed by those of its includes, each once; a suite that
+        includes itself, directly or not, is a ValueError naming the circle."""
+        if self.name in _path:
+            circle = " -> ".join([*_path[_path.index(self.name):], self.name])
+            raise ValueError(f"{self.where}: suites include each other in a circle: {circle}")
         seen = _seen if _seen is not None else set()
         if self.name in seen:
             return []
         seen.add(self.name)
         out = [self] if self.has_table else []
         for name in self.expanded_includes():
-            out.extend(load_suite(name).tables(seen))
+            out.extend(load_suite(name).tables(seen, (*_path, self.name)))
         return out
 
     def expanded_includes(self) -> list[str]:
@@ -189,9 +193,7 @@ def parse_suite(data: dict, path: Path | None = None) -> Suite:
     if "name" not in data:
         raise ValueError(f"suite {path or ''} has no name")
     where = str(path) if path else f"suite {data['name']}"
-    for key in data:
-        if key not in _TOP_KEYS:
-            raise ValueError(f"{where}: unknown key {key!r}.{did_you_mean(key, _TOP_KEYS)}")
+    reject_unknown(data, _TOP_KEYS, where)
     includes = data.pop("include", [])
     suite = Suite(
         name=data.pop("name"), title=data.pop("title", ""), description=data.pop("description", ""),
@@ -205,11 +207,7 @@ def parse_suite(data: dict, path: Path | None = None) -> Suite:
         layout=data.pop("layout", {}), references=data.pop("references", []), path=path)
     settings = dict(_DEFAULT_SETTINGS)
     settings.update(data)
-    if isinstance(settings["seeds"], int):
-        settings["seeds"] = list(range(settings["seeds"]))
-    if not (settings["items"] == "all" or isinstance(settings["items"], int) and settings["items"] > 0):
-        raise ValueError(f"{where}: items must be a positive number or \"all\" (every item of the split), "
-                         f"not {settings['items']!r}")
+    _check_settings(settings, where)
     suite.settings = settings
     _check_select(settings["select"], f"{where}: select", suite.metrics)
     if suite.has_table and not (suite.datasets and suite.corruptions and suite.metrics):
@@ -218,15 +216,51 @@ def parse_suite(data: dict, path: Path | None = None) -> Suite:
         if profile not in PROFILES:
             raise ValueError(f"{where}: unknown profile {profile!r} in [profiles]; the profiles are "
                              f"{', '.join(PROFILES)}")
-        for key in override:
-            if key not in ("protocol", "training") and key not in _DEFAULT_SETTINGS:
-                raise ValueError(f"{where}: [profiles.{profile}]: unknown key {key!r}."
-                                 f"{did_you_mean(key, [*_DEFAULT_SETTINGS, 'protocol', 'training'])}")
+        reject_unknown(override, [*_DEFAULT_SETTINGS, "protocol", "training"], f"{where}: [profiles.{profile}]")
+        _check_settings(override, f"{where}: [profiles.{profile}]")
         _table(override.get("training", {}), f"{where}: [profiles.{profile}.training]")
         check_values(override.get("protocol", {}), f"{where}: [profiles.{profile}.protocol]")
         if "select" in override:
             _check_select(override["select"], f"{where}: [profiles.{profile}] select", suite.metrics)
     return suite
+
+
+MAX_ITEMS = 1_000_000  # per dataset of a table; "all" takes a split whatever its size
+MAX_SEEDS = 10_000
+MAX_SECONDS = 3600.0  # one clip
+SAMPLE_RATES = (1000, 384_000)
+
+
+def _check_settings(values: dict, where: str) -> None:
+    """Range-check the run settings ``values`` holds, before anything is allocated or run; ``seeds = N``
+    becomes ``[0, ..., N-1]`` in place."""
+    def whole(v) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    items = values.get("items", "all")
+    if not (items == "all" or whole(items) and 1 <= items <= MAX_ITEMS):
+        raise ValueError(f"{where}: items must be a whole number from 1 to {MAX_ITEMS:,}, or \"all\" (every item of "
+                         f"the split), not {items!r}")
+    if whole(values.get("seeds")):
+        if not 1 <= values["seeds"] <= MAX_SEEDS:
+            raise ValueError(f"{where}: seeds = N must be from 1 to {MAX_SEEDS:,}, not {values['seeds']!r}")
+        values["seeds"] = list(range(values["seeds"]))
+    seeds = values.get("seeds", [0])
+    if not (isinstance(seeds, list) and seeds and all(whole(s) and s >= 0 for s in seeds)
+            and len(set(seeds)) == len(seeds)):
+        raise ValueError(f"{where}: seeds must be a count or a list of distinct whole numbers >= 0, not {seeds!r}")
+    if "seconds" in values and not (number(values["seconds"]) and 0 < values["seconds"] <= MAX_SECONDS):
+        raise ValueError(f"{where}: seconds (the clip length) must be a number above 0 and at most {MAX_SECONDS:g}, "
+                         f"not {values['seconds']!r}")
+    low, high = SAMPLE_RATES
+    if "sample_rate" in values and not (whole(values["sample_rate"]) and low <= values["sample_rate"] <= high):
+        raise ValueError(f"{where}: sample_rate must be a whole number of Hz from {low} to {high}, "
+                         f"not {values['sample_rate']!r}")
+    if values.get("timeout_s") is not None and not (number(values["timeout_s"]) and values["timeout_s"] > 0):
+        raise ValueError(f"{where}: timeout_s must be a number of seconds above 0, not {values['timeout_s']!r}")
 
 
 def _table(value, where: str) -> dict:
@@ -260,10 +294,7 @@ def _component(entry, kind: str, index: int, where: str) -> Component:
     if "name" not in entry:
         raise ValueError(f"{table} has no name")
     allowed = {"name", "params", "label", *_ENTRY_KEYS[kind]}
-    for key in entry:
-        if key not in allowed:
-            raise ValueError(f"{table} {entry['name']!r}: unknown key {key!r}.{did_you_mean(key, allowed)} "
-                             f"(a parameter goes in params = {{ ... }})")
+    reject_unknown(entry, allowed, f"{table} {entry['name']!r}", then="(a parameter goes in params = { ... })")
     if "protocol" in entry:
         entry["protocol"] = check_values(entry["protocol"], f"{table} {entry['name']!r}: protocol")
     for key in ("training", "training_data"):
@@ -298,10 +329,36 @@ def _is_star_suite(name: str) -> bool:
     return "*" in load_suite(name).includes
 
 
+class UnreadableSuite:
+    """Registered in place of a suite file that cannot be read (registered under its file's stem) or of a
+    name two files declare: only a command that loads it fails, with ``error``; the others work."""
+
+    includes: tuple[str, ...] = ()
+
+    def __init__(self, error: str):
+        self.error = error
+
+    def __call__(self) -> Suite:
+        raise ValueError(self.error)
+
+
+_SUITE_FILES: dict[str, Path] = {}  # name -> the file that declared it, for the suites of folders
+
+
 def register_suite_dir(directory: Path) -> None:
     for path in sorted(Path(directory).glob("*.toml")):
-        suite = read_suite_file(path)
-        SUITES.add(suite.name, suite, version="1", description=suite.title or suite.description)
+        try:
+            suite = read_suite_file(path)
+        except ValueError as exc:
+            name, suite = path.stem, UnreadableSuite(str(exc))
+        else:
+            name = suite.name
+        if name in _SUITE_FILES:
+            suite = UnreadableSuite(f"suite {name!r} is declared twice, in {_SUITE_FILES[name]} and {path}: "
+                                    "rename one")
+        _SUITE_FILES[name] = path
+        description = suite.error if isinstance(suite, UnreadableSuite) else suite.title or suite.description
+        SUITES.add(name, suite, version="1", description=description, replace=True)
 
 
 register_suite_dir(BUILTIN_DIR)

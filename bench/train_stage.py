@@ -14,7 +14,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable
 
 from bench.training_jobs import TrainingJob, jobs_root
 
@@ -122,13 +121,13 @@ def _wait_for(job: TrainingJob, claims, results_root, poll_s: float = 2.0) -> di
 
 def _run(jobs, results_root, devices, backend, data_root, progress, scheduler_address=None,
          slurm=None) -> dict[str, dict]:
-    from bench.devices import device_pool
-    from bench.progress import ProgressBoard, watch
+    from bench.devices import device_pool, runs_here
+    from bench.progress import ProgressBoard, progress_bar, watch
 
     if not jobs:
         return {}
-    pool = device_pool(devices)
-    bar = _bar(len(jobs), progress)
+    pool = device_pool(devices, runs_here(backend, scheduler_address))
+    bar = progress_bar(len(jobs), "job", progress, desc="training")
     board = ProgressBoard() if progress else None
     stop = watch(board, lambda: bar.set_postfix_str(board.text())) if board else None
     states: dict[str, dict] = {}
@@ -222,10 +221,3 @@ def untrained_records(cells, states: dict[str, dict]) -> list[dict]:
             reason = (state.get("error") or state["state"]).splitlines()[0]
             out.append(_lost_record(cell, "-", "failed", f"training job {cell.training.key} {state['state']}: {reason}"))
     return out
-
-
-def _bar(total: int, enabled: bool) -> Callable:
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="job", desc="training", disable=not enabled, file=sys.stderr,
-                dynamic_ncols=True, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}] {postfix}")

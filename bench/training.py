@@ -18,7 +18,6 @@ import datetime as _dt
 import json
 import os
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -26,6 +25,8 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from bench.audio import Clip
+from bench.failures import describe_failure
+from bench.files import write_json, write_torch
 from bench.method import Method
 from bench.protocol import TRAINING_BASE, TrainingProtocol
 from bench.seeds import derive_seed, item_seed
@@ -166,11 +167,11 @@ class TrainingContext:
             model.train()
             yield epoch
             self.losses.append(_mean(self._epoch_losses))
-            _atomic_torch_save({"model": model.state_dict(),
-                                "optimizer": optimizer.state_dict() if optimizer is not None else None,
-                                "epoch": epoch, "losses": self.losses}, self.checkpoint_path)
-            _atomic_write_json({"last_epoch": epoch, "epochs": total, "losses": self.losses},
-                               JobFolder(self.folder).epoch)
+            write_torch(self.checkpoint_path, {"model": model.state_dict(),
+                                               "optimizer": optimizer.state_dict() if optimizer is not None else None,
+                                               "epoch": epoch, "losses": self.losses})
+            write_json(JobFolder(self.folder).epoch, {"last_epoch": epoch, "epochs": total, "losses": self.losses},
+                       indent=1, default=str)
             self._show(total, done=True)
             if self._stop_after_epoch is not None and epoch >= self._stop_after_epoch:
                 raise TrainingInterrupted(f"stopped after epoch {epoch} (as asked)")
@@ -236,7 +237,7 @@ def run_job(job: TrainingJob, results_root, device: str = "cpu", data_root=None,
     # trains must not change which job it is)
     state = {**job.to_dict(), "state": "running", "device": device, "threads": torch.get_num_threads(),
              "error": None, "pid": os.getpid()}
-    _atomic_write_json(state, files.job)
+    write_json(files.job, state, indent=1, default=str)
     context = TrainingContext(files.path, device=device, seed=job.seed, protocol=job.protocol, progress=progress,
                               stop_after_epoch=stop_after_epoch)
     try:
@@ -247,31 +248,18 @@ def run_job(job: TrainingJob, results_root, device: str = "cpu", data_root=None,
         model = method.model
         if model is None:
             raise RuntimeError(f"{type(method).__name__}.fit trained no model: it must set self.model")
-        _atomic_torch_save({"model": model.state_dict(), "losses": context.losses}, files.trained)
+        write_torch(files.trained, {"model": model.state_dict(), "losses": context.losses})
         finished = {"state": "done"}
     except TrainingInterrupted as exc:
         finished = {"state": "interrupted", "error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - a failing training fails its cells, not the run
-        finished = {"state": "failed", "error": f"{type(exc).__name__}: {exc}\n"
-                                                 + "".join(traceback.format_exception(exc)[-6:])[:4000]}
+        finished = {"state": "failed", "error": describe_failure(exc)}
     state.update(finished, losses=context.losses, resumed_from=context.resumed_from,
                  last_epoch=len(context.losses) - 1 if context.losses else None,
                  wall_time_s=time.monotonic() - started, provenance=provenance(),
                  finished_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     state.pop("pid", None)
-    _atomic_write_json(state, files.job)
+    write_json(files.job, state, indent=1, default=str)
     return state
 
 
-def _atomic_torch_save(obj, path: Path) -> None:
-    import torch
-
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _atomic_write_json(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=str))
-    os.replace(tmp, path)

@@ -23,7 +23,7 @@ from typing import Iterable, Iterator
 
 from bench.dataset import dataset_or_standin
 from bench.keys import config_key
-from bench.parameters import did_you_mean
+from bench.suggest import did_you_mean
 from bench.protocol import TrainingProtocol
 from bench.registry import DATASETS, METHODS, UnknownNameError
 from bench.suite import PROFILES, Component, Profile, Suite

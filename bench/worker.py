@@ -11,7 +11,6 @@ import os
 import resource
 import sys
 import time
-import traceback
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ import numpy as np
 from bench import trace_scoring
 from bench.audio import Estimate, Observation
 from bench.cells import Cell
+from bench.failures import describe_failure
 from bench.corruptions import build_corruption
 from bench.dataset import build_dataset
 from bench.jsonable import to_json
@@ -221,7 +221,7 @@ class _CellRun:
         if isinstance(exc, CellTimeout):
             self.record.update(status="timeout", error=str(exc))
         else:
-            self.record.update(status="failed", error=_describe(exc))
+            self.record.update(status="failed", error=describe_failure(exc))
         try:
             trace_scoring.collect_into(self)
         except Exception:  # noqa: BLE001 - the cell has failed already; keep the points that were scored
@@ -281,16 +281,6 @@ def _check_estimate(signal: np.ndarray, reference: np.ndarray) -> None:
     if not np.all(np.isfinite(signal)):
         bad = int(np.size(signal) - np.count_nonzero(np.isfinite(signal)))
         raise MethodFailure(f"method returned non-finite values (NaN/Inf in {bad} samples)")
-
-
-def _describe(exc: BaseException) -> str:
-    kind = type(exc).__name__
-    if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower() or kind == "OutOfMemoryError":
-        prefix = "out of memory: "
-    else:
-        prefix = ""
-    tail = "".join(traceback.format_exception(exc)[-6:])
-    return f"{prefix}{kind}: {exc}\n{tail}"[:4000]
 
 
 def _reset_peak_memory(device: str) -> None:

@@ -26,6 +26,7 @@ import torch
 
 from bench.fitting import FittedPrior, Problems, Schedule
 from bench.method import method
+from bench.parameters import Range
 from bench.methods.wave_unet import WaveUNet
 from bench.methods.waveform_demucs import WaveformDemucs, make_design
 
@@ -116,6 +117,10 @@ class WaveformDemucsPrior(WaveformPrior):
 @method("wave-unet", version="2")  # 2: fixed U(-1, 1) input by default
 class WaveUNetPrior(WaveformPrior):
     """Wave-U-Net (Stoller et al.) as a deep prior: the waveform-prior paper's weak-prior baseline."""
+
+    # the input is padded to a multiple of 2^levels samples (2^16: 4 s at 16 kHz) and the filters grow by 24 a
+    # level: past 16 levels the padding and the weights explode
+    parameter_ranges = {"levels": Range(low=1, high=16, why="the input is padded to a multiple of 2^levels samples")}
 
     def __init__(self, levels: int = 12, **common):
         super().__init__(levels=levels, **common)

@@ -14,6 +14,7 @@ import numpy as np
 import soundfile as sf
 
 from bench.audio_io import AudioFileError, read_audio, resample, to_mono
+from bench.files import write_with
 from bench.jsonable import to_json
 
 
@@ -53,10 +54,14 @@ def read_signal(spec: str, sr: int | None = None, trim: bool = True) -> tuple[np
 
 
 def write_signal(path: str | Path, samples: np.ndarray, sr: int, subtype: str = "FLOAT") -> None:
-    """Write (T,) or (S, T) audio; sources become channels. FLOAT keeps values outside [-1, 1] exact."""
+    """Write (T,) or (S, T) audio, in the format its extension names; sources become channels. FLOAT keeps
+    values outside [-1, 1] exact."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, np.asarray(samples, dtype=np.float32).T, sr, subtype=subtype)
+    kind = path.suffix.lstrip(".").upper()
+    if kind not in sf.available_formats():
+        raise ValueError(f"{path}: not an audio file name (the extension names the format: .wav, .flac, ...)")
+    write_with(path, lambda f: sf.write(f, np.asarray(samples, dtype=np.float32).T, sr, subtype=subtype,
+                                        format=kind))
 
 
 def print_notes(notes: list[str]) -> None:

@@ -14,6 +14,7 @@ import tomllib
 import numpy as np
 
 from bench.commands.audio_files import dump, print_notes, read_signal, write_signal
+from bench.files import write_with
 
 _SPEC = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(?:\[(.*)\])?\s*$", re.DOTALL)
 
@@ -100,8 +101,9 @@ def cmd_corrupt(args) -> int:
         write_signal(args.reference_out, observation.reference, sr, args.subtype)
         written["reference"] = args.reference_out
     if args.known_out:
-        np.savez(args.known_out, **{k: np.asarray(v) for k, v in observation.known.items()
-                                    if isinstance(v, (np.ndarray, int, float))})
+        known = {k: np.asarray(v) for k, v in observation.known.items() if isinstance(v, (np.ndarray, int, float))}
+        path = args.known_out if args.known_out.endswith(".npz") else args.known_out + ".npz"  # as np.savez names it
+        write_with(path, lambda f: np.savez(f, **known))
         written["known"] = args.known_out
     print_notes(notes)
     print(dump({"corruption": name, "version": entry.version, "params": params, "seed": args.seed,

@@ -5,6 +5,7 @@ import numpy as np
 
 from bench.audio import Clip, Observation
 from bench.corruptions import Corruption, corruption
+from bench.parameters import Range
 
 
 @corruption("waveform-gap", version="1")
@@ -12,6 +13,7 @@ class WaveformGap(Corruption):
     """``count`` gaps of ``ms`` milliseconds, zeroed, placed without overlap on non-silent parts of the clip."""
 
     task = "inpainting"
+    parameter_ranges = {"ms": Range(low=0, above=True), "count": Range(low=1)}
 
     def __init__(self, ms: float = 5.0, count: int = 1, silence_db: float = -40.0):
         super().__init__(ms=ms, count=count, silence_db=silence_db)

@@ -22,6 +22,7 @@ from bench.audio import Clip, Observation
 from bench.corruptions import Corruption, corruption
 from bench.metrics import MetricUndefined
 from bench.metrics.waveform import si_sdr
+from bench.parameters import Range
 
 CLIP_GUARD = 0.99
 
@@ -127,6 +128,7 @@ class GaussianNoise(AdditiveNoise):
     """Additive white Gaussian noise with a standard deviation ``std``, or at a target ``snr`` or ``si_snr`` (dB)."""
 
     levels = ("std", "snr", "si_snr")
+    parameter_ranges = {"std": Range(low=0, why="a standard deviation")}
 
     def __init__(self, std: float | None = None, snr: float | None = None, si_snr: float | None = None,
                  level_dbfs=None):

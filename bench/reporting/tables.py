@@ -36,6 +36,8 @@ class Table:
     which: str
     banners: list[str] = field(default_factory=list)
     rule: str = FINAL  # the selection rule (bench.rules); a "rule" row field shows several (rule_rows)
+    # cells that failed or timed out, counted by status, per row and column with the metric and rule left out
+    failures: dict[tuple, dict[str, int]] = field(default_factory=dict)
 
 
 def build_tables(suite: Suite, cells: list[Cell], store: ResultsStore, profile: str,
@@ -78,13 +80,42 @@ def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: 
              "corruption": [c.label for c in suite.corruptions], "metric": outputs, "rule": rule_rows(rule)}
     present_columns = {tuple(row) for row in agg[column_fields].itertuples(index=False)}
     present_rows = {tuple(row) for row in agg[row_fields].itertuples(index=False)}
-    columns = [c for c in shown_columns or _product([order[f] for f in column_fields]) if c in present_columns]
-    rows = [r for r in _product([order[f] for f in row_fields]) if r in present_rows]
+    # a row (or, in a table where nothing is scored, a column) whose cells all failed is shown with its
+    # failures rather than left out
+    failures = _failures(sub, [f for f in (*row_fields, *column_fields) if f not in _UNSCORED])
+    cut = len(_scored_part(row_fields, row_fields))
+    failed_rows, failed_columns = {k[:cut] for k in failures}, {k[cut:] for k in failures}
+    columns = [c for c in shown_columns or _product([order[f] for f in column_fields]) if c in present_columns
+               or not present_columns and _scored_part(column_fields, c) in failed_columns]
+    rows = [r for r in _product([order[f] for f in row_fields])
+            if r in present_rows or _scored_part(row_fields, r) in failed_rows]
     banners = _banners(suite, profile, sub, mine)
     if "rule" not in row_fields:
         banners += _missing_rule(rule, sub)
     banners += _cross_check_banners(ok, row_fields)
-    return Table(suite, profile, agg, rows, row_fields, columns, column_fields, statistic, which, banners, rule)
+    return Table(suite, profile, agg, rows, row_fields, columns, column_fields, statistic, which, banners, rule,
+                 failures)
+
+
+_UNSCORED = ("metric", "rule")  # fields a failed cell has no value of: its failures are counted without them
+
+
+def _scored_part(fields: list[str], values: tuple) -> tuple:
+    return tuple(v for f, v in zip(fields, values) if f not in _UNSCORED)
+
+
+def _failures(frame: pd.DataFrame, fields: list[str]) -> dict[tuple, dict[str, int]]:
+    """The failed and timed-out cells of ``frame``, counted by status, per value of ``fields``."""
+    if not len(frame) or not fields:
+        return {}
+    bad = frame[frame["status"].isin(["failed", "timeout"])].drop_duplicates("key")
+    return {values if isinstance(values, tuple) else (values,): group["status"].value_counts().to_dict()
+            for values, group in bad.groupby(fields, sort=False, dropna=False)}
+
+
+def failure_text(counts: dict[str, int]) -> str:
+    """``3 failed, 1 timeout``."""
+    return ", ".join(f"{counts[s]} {s}" for s in ("failed", "timeout") if counts.get(s))
 
 
 def rule_rows(rule: str) -> list[str]:
@@ -158,11 +189,11 @@ def _banners(suite: Suite, profile: str, frame: pd.DataFrame, cells: list[Cell])
         banners.append(f"Profile '{profile}': items, clip length or iterations are scaled down from the paper's protocol.")
     statuses = frame.drop_duplicates("key")["status"].value_counts() if len(frame) else pd.Series(dtype=int)
     done = int(statuses.sum())
-    failed = int(statuses.get("failed", 0) + statuses.get("timeout", 0))
+    failed, timeout = int(statuses.get("failed", 0)), int(statuses.get("timeout", 0))
     missing = len(cells) - done
-    if failed or missing:
-        banners.append(f"INCOMPLETE: {failed} failed and {missing} missing of {len(cells)} cells; "
-                       "the means below leave them out.")
+    if failed or timeout or missing:
+        banners.append(f"INCOMPLETE: {failed} failed, {timeout} timeout and {missing} missing of "
+                       f"{len(cells)} cells; the means below leave them out.")
     return banners
 
 
@@ -221,7 +252,9 @@ def entries(table: Table) -> dict[tuple[tuple, tuple], Entry]:
         for column in table.columns:
             hit = index.get(row + column)
             if hit is None or int(hit["n"]) == 0:
-                entry = Entry("—", None, None, 0)
+                failed = table.failures.get(_scored_part(table.row_fields, row)
+                                            + _scored_part(table.column_fields, column))
+                entry = Entry(f"— ({failure_text(failed)})" if failed else "—", None, None, 0)
             else:
                 n = int(hit["n"])
                 value = float(hit["median" if table.statistic == "median" else "mean"])
