@@ -15,7 +15,6 @@ with the same weights as one that was never interrupted.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import time
 from dataclasses import dataclass
