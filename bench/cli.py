@@ -14,7 +14,8 @@ from pathlib import Path
 # Further sub-commands live in their own modules, each with ``register(subparsers)`` that adds its parser
 # and sets ``handler`` (a function taking the parsed args and returning an exit status).
 COMMAND_MODULES: list[str] = ["bench.commands.score", "bench.commands.corrupt", "bench.commands.data",
-                              "bench.commands.compare", "bench.commands.check", "bench.commands.train"]
+                              "bench.commands.compare", "bench.commands.check", "bench.commands.train",
+                              "bench.commands.claims", "bench.commands.leaderboard", "bench.commands.merge"]
 
 # Exit statuses a script can rely on (README, "Exit codes").
 EXIT_OK, EXIT_CELLS_FAILED, EXIT_USAGE, EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130

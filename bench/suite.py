@@ -113,6 +113,7 @@ class Suite:
     layout: dict[str, Any] = field(default_factory=dict)
     references: list[dict] = field(default_factory=list)
     path: Path | None = None
+    claims: list = field(default_factory=list)  # the paper's claims as checks (bench.paper_claims.Claim)
 
     @property
     def where(self) -> str:
@@ -180,7 +181,7 @@ _DEFAULT_SETTINGS = {"items": 10, "seeds": [0], "seconds": 1.0, "sample_rate": 1
 
 
 _TOP_KEYS = {"name", "title", "description", "paper", "include", "methods", "datasets", "corruptions",
-             "metrics", "profiles", "layout", "references", "protocol", "training", *_DEFAULT_SETTINGS}
+             "metrics", "profiles", "layout", "references", "protocol", "training", "claims", *_DEFAULT_SETTINGS}
 # What a [[methods]], [[datasets]] or [[corruptions]] entry may say besides its name, params and label.
 _ENTRY_KEYS = {"methods": {"protocol", "datasets", "corruptions", "training", "training_data"},
                "datasets": {"split", "standin_params"},
@@ -196,6 +197,7 @@ def parse_suite(data: dict, path: Path | None = None) -> Suite:
         if key not in _TOP_KEYS:
             raise ValueError(f"{where}: unknown key {key!r}.{did_you_mean(key, _TOP_KEYS)}")
     includes = data.pop("include", [])
+    claims = data.pop("claims", [])
     suite = Suite(
         name=data.pop("name"), title=data.pop("title", ""), description=data.pop("description", ""),
         paper=data.pop("paper", ""), includes=[includes] if isinstance(includes, str) else list(includes),
@@ -214,6 +216,7 @@ def parse_suite(data: dict, path: Path | None = None) -> Suite:
         raise ValueError(f"{where}: items must be a positive number or \"all\" (every item of the split), "
                          f"not {settings['items']!r}")
     suite.settings = settings
+    suite.claims = _claims(claims, where, [m.label for m in suite.methods])
     _check_select(settings["select"], f"{where}: select", suite.metrics)
     if suite.has_table and not (suite.datasets and suite.corruptions and suite.metrics):
         raise ValueError(f"{where}: the suite declares methods but no datasets, corruptions or metrics")
@@ -230,6 +233,14 @@ def parse_suite(data: dict, path: Path | None = None) -> Suite:
         if "select" in override:
             _check_select(override["select"], f"{where}: [profiles.{profile}] select", suite.metrics)
     return suite
+
+
+def _claims(entries, where: str, methods: list[str]) -> list:
+    from bench.paper_claims import parse_claim
+
+    if not isinstance(entries, list):
+        raise ValueError(f"{where}: claims must be an array of tables ([[claims]])")
+    return [parse_claim(entry, f"{where}: [[claims]] #{i + 1}", methods) for i, entry in enumerate(entries)]
 
 
 def _table(value, where: str) -> dict:

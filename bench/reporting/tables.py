@@ -36,6 +36,10 @@ class Table:
     which: str
     banners: list[str] = field(default_factory=list)
     rule: str = FINAL  # the selection rule (bench.rules); a "rule" row field shows several (rule_rows)
+    claims: list = field(default_factory=list)  # the paper's claims evaluated (bench.paper_claims.Evaluation)
+
+
+NO_ITERATES = "no iterates"  # a rule-row table's one row for a method without traced iterates
 
 
 def build_tables(suite: Suite, cells: list[Cell], store: ResultsStore, profile: str,
@@ -43,7 +47,12 @@ def build_tables(suite: Suite, cells: list[Cell], store: ResultsStore, profile: 
     """The tables of ``suite`` and its includes; ``select`` (a rule of bench.rules) overrides the suites' own."""
     labels = {c.key: c.labels for c in cells}
     frame = store.table([c.key for c in cells], labels)
-    return [_build_table(table, frame, cells, profile, select) for table in suite.tables()]
+    tables = [_build_table(table, frame, cells, profile, select) for table in suite.tables()]
+    from bench.paper_claims import evaluate_table
+
+    for table in tables:
+        table.claims = evaluate_table(table.suite, frame, profile) if table.suite.claims else []
+    return tables
 
 
 def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: str,
@@ -66,7 +75,7 @@ def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: 
     if "rule" in row_fields:  # one row per rule: the long table's `which` becomes the row's label
         shown = {which_of(r): r for r in rule_rows(rule)}
         ok = sub[(sub["status"] == "ok") & (sub["which"].isin(list(shown))) & (sub["metric"].isin(outputs))]
-        ok = ok.assign(rule=ok["which"].map(shown))
+        ok = _once_without_iterates(ok.assign(rule=ok["which"].map(shown)))
     else:
         ok = sub[(sub["status"] == "ok") & (sub["which"] == which) & (sub["metric"].isin(outputs))]
     group = [*row_fields, *column_fields]
@@ -75,7 +84,7 @@ def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: 
         q25=lambda v: v.quantile(0.25), q75=lambda v: v.quantile(0.75), n="count").reset_index()
 
     order = {"method": [m.label for m in suite.methods], "dataset": [d.label for d in suite.datasets],
-             "corruption": [c.label for c in suite.corruptions], "metric": outputs, "rule": rule_rows(rule)}
+             "corruption": [c.label for c in suite.corruptions], "metric": outputs, "rule": [*rule_rows(rule), NO_ITERATES]}
     present_columns = {tuple(row) for row in agg[column_fields].itertuples(index=False)}
     present_rows = {tuple(row) for row in agg[row_fields].itertuples(index=False)}
     columns = [c for c in shown_columns or _product([order[f] for f in column_fields]) if c in present_columns]
@@ -91,6 +100,17 @@ def rule_rows(rule: str) -> list[str]:
     """The rules a table with a "rule" row field shows: the final iterate, the table's oracle rule and every
     blind rule (the stopping-rules layout)."""
     return list(dict.fromkeys([FINAL, rule, *(f"blind:{name}" for name in BLIND_RULES)]))
+
+
+def _once_without_iterates(ok: pd.DataFrame) -> pd.DataFrame:
+    """A method whose records trace no iterate (the corrupted input, a Wiener filter) has its final estimate
+    under every rule: keep that one row, labelled NO_ITERATES, instead of one identical row per rule."""
+    if ok.empty:
+        return ok
+    flat = ~ok.groupby("method")["iterates"].transform("any").astype(bool)
+    ok = ok[~flat | (ok["rule"] == FINAL)].copy()
+    ok.loc[flat.loc[ok.index], "rule"] = NO_ITERATES
+    return ok
 
 
 def _missing_rule(rule: str, frame: pd.DataFrame) -> list[str]:
