@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="use the synthetic stand-in for every corpus that is missing")
         p.add_argument("--data", help="data root (default: $BENCH_DATA or ~/bench-data)")
         if results:
-            p.add_argument("--results", help="results directory (default: $BENCH_RESULTS or ./results)")
+            p.add_argument("--results", help="results directory (default: $BENCH_RESULTS or ./results); status "
+                                             "and report: A,B,... reads several folders as one")
         add_selection_args(p, add_method=True)
 
     p = sub.add_parser("run", help="run every cell of a suite that has no result yet")
@@ -239,9 +240,9 @@ def _cells(args, from_folder: bool = False):
         cells = expand(suite, args.profile, synthetic=args.synthetic, data_root=args.data)
         return suite, limit_items(cells, selection.limit)
     from bench.from_records import cells_from_records, held_profile
-    from bench.store import ResultsStore
+    from bench.merge import open_results  # A,B: several folders read as one
 
-    store = ResultsStore(args.results)
+    store = open_results(args.results)
     held = cells_from_records(suite, store.records(), args.profile)
     args.profile = args.profile or held_profile(suite, held, store.root)
     synthetic = args.synthetic or any(c.dataset.get("standin_for") for c in held)
@@ -402,10 +403,10 @@ def _print_training(cells, store) -> None:
 
 
 def cmd_status(args) -> int:
-    from bench.store import ResultsStore
+    from bench.merge import open_results  # A,B: several folders read as one
 
     suite, cells = _cells(args, from_folder=True)
-    store = ResultsStore(args.results)
+    store = open_results(args.results)
     counts = _counts(cells, store)
     damaged = store.scan()[1]
     from bench import train_stage
@@ -431,10 +432,10 @@ def cmd_status(args) -> int:
 def cmd_report(args) -> int:
     from bench.reporting.formats import RENDERERS
     from bench.reporting.tables import build_tables
-    from bench.store import ResultsStore
+    from bench.merge import open_results  # A,B: several folders read as one
 
     suite, cells = _cells(args, from_folder=True)
-    store = ResultsStore(args.results)
+    store = open_results(args.results)
     tables = build_tables(suite, cells, store, args.profile, select=args.select)
     if args.figures:
         from bench.reporting.figures import write_figures
@@ -450,13 +451,9 @@ def cmd_report(args) -> int:
                              device=args.device)
         print(f"wrote {index}", file=sys.stderr)
         return EXIT_OK
-    text = RENDERERS[args.format](tables)
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text)
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        print(text)
+    from bench.text_output import emit
+
+    emit(RENDERERS[args.format](tables), args.output)
     if args.parquet:
         store.export_parquet(args.parquet, [c.key for c in cells], {c.key: c.labels for c in cells})
         print(f"wrote {args.parquet}", file=sys.stderr)

@@ -181,6 +181,15 @@ class FolderUnion(ResultsStore):
         return super().write(record)
 
 
+def existing_roots(spec) -> list[Path]:
+    """The folders of ``--results`` (A,B,...), each of which must exist (FileNotFoundError naming the missing)."""
+    roots = split_roots(spec)
+    missing = [str(r) for r in roots if not r.is_dir()]
+    if missing:
+        raise FileNotFoundError(f"{', '.join(missing)}: no such results folder")
+    return roots
+
+
 def open_results(spec) -> ResultsStore:
     """``--results``: one folder, or ``A,B,...`` read as one."""
     roots = split_roots(spec)

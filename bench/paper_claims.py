@@ -281,14 +281,13 @@ def _notes(claim, table, scope, profile: str, findings: list[Finding], without_i
     labels = set(claim.a) | (set() if claim.b == [INPUT] else set(claim.b))
     if labels & without_iterates and not labels <= without_iterates:
         notes.append(f"{', '.join(sorted(labels & without_iterates))}: no iterates (its final estimate under every rule)")
-    if any(f.verdict == UNDECIDED for f in findings):
-        fitted = _iterations(scope, labels - without_iterates)
-        full = table.protocol.get("iterations")
-        if fitted is not None and full and fitted < full:
-            notes.append(f"the run fitted {fitted} of the paper protocol's {full} iterations: "
-                         "a fit of the full length may decide it")
-        elif profile != "paper":
-            notes.append(f"profile {profile}: clips and items are scaled down from the paper's protocol")
+    fitted = _iterations(scope, labels - without_iterates)
+    full = table.protocol.get("iterations")
+    if fitted is not None and full and fitted < full:
+        notes.append(f"the run fitted {fitted} of the paper protocol's {full} iterations: its verdicts speak of "
+                     "that short fit, and a fit of the full length may decide otherwise")
+    elif profile != "paper" and any(f.verdict == UNDECIDED for f in findings):
+        notes.append(f"profile {profile}: clips and items are scaled down from the paper's protocol")
     return notes
 
 
@@ -307,16 +306,19 @@ EXPLANATION = ("Advantage: side A minus side B in the metric's direction (positi
                "advantage held (n x (half-width / distance to the threshold)^2).")
 
 
-def markdown(evaluations: list[Evaluation]) -> str:
+def markdown(evaluations: list[Evaluation], explain: bool = True) -> str:
     """The claims of one table as a Markdown section (empty when it has none)."""
     if not evaluations:
         return ""
     from bench.reporting.markdown import cell_text
 
-    statistic = evaluations[0].statistic
-    lines = [f"**Claims of the paper** ({EXPLANATION.format(statistic=statistic)})", "",
-             "| Claim | Source | Metric | Rule | n | Advantage | 95 % CI | Paper | Verdict |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [f"**Claims of the paper**" + (f" ({EXPLANATION.format(statistic=evaluations[0].statistic)})"
+                                          if explain else ""), ""]
+    if not any(ev.findings for ev in evaluations):
+        return "\n".join(lines + [f"- {cell_text(ev.claim.statement)} ({cell_text(ev.claim.source)}): no pairs"
+                                  for ev in evaluations]) + "\n"
+    lines += ["| Claim | Source | Metric | Rule | n | Advantage | 95 % CI | Paper | Verdict |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for ev in evaluations:
         c = ev.claim
         head = [cell_text(c.statement) + (f" (margin {c.margin:g})" if c.margin else ""), cell_text(c.source),
@@ -324,6 +326,7 @@ def markdown(evaluations: list[Evaluation]) -> str:
         paper = f"{ev.paper:+.2f}" if ev.paper is not None else "—"
         if not ev.findings:
             lines.append("| " + " | ".join(head + ["—", "0", "—", "—", paper, "no pairs"]) + " |")
+            continue
         for i, f in enumerate(ev.findings):
             shown = head if i == 0 else ["", "", ""]
             lines.append("| " + " | ".join(shown + [f.rule, str(f.n), f"{f.advantage:+.2f}",
@@ -367,18 +370,22 @@ def page(evaluations: list[Evaluation], where: str) -> str:
     """``bench claims``: every claim, table by table, and how many this folder decides."""
     from bench.suite import PROFILES
 
-    lines = [f"# The papers' claims on {where}", ""]
+    statistics = sorted({ev.statistic for ev in evaluations}) or ["mean"]
+    lines = [f"# The papers' claims on {where}", "", EXPLANATION.format(statistic=" or ".join(statistics)) +
+             " A median table (Mimilakis et al., Venkataramani et al.) uses the median.", ""]
     by_table: dict[tuple[str, str], list[Evaluation]] = {}
     for ev in evaluations:
         by_table.setdefault((ev.table, ev.profile), []).append(ev)
+    summary = []
     for (table, profile), evs in by_table.items():
-        lines += [f"## {table} (profile {profile})", "", markdown(evs)]
-    decided = [ev for ev in evaluations if ev.decided]
-    lines += ["## Summary", "",
-              f"{len(decided)} of {len(evaluations)} claims are decided (supported or contradicted under at least "
-              "one rule) by this folder; undecided: "
-              + (", ".join(f"{ev.table}: {ev.claim.statement[:60]}" for ev in evaluations if not ev.decided) or "none")
-              + "."]
+        held = any(ev.findings for ev in evs)
+        lines += [f"## {table}" + (f" (profile {profile})" if held else ": no records in this folder"), "",
+                  markdown(evs, explain=False)]
+        summary.append(f"- {table}" + (f" ({profile})" if held else "") +
+                       f": {sum(ev.decided for ev in evs)} of {len(evs)} decided")
+    decided = sum(ev.decided for ev in evaluations)
+    lines += ["## Summary", "", f"{decided} of {len(evaluations)} claims are decided (supported or contradicted "
+              "under at least one rule) by this folder:", "", *summary]
     if "cpu" not in PROFILES:
         lines += ["", "The `cpu` profile (the largest scale two CPU cores finish in about an hour) is not defined "
                       "yet, so which claims it decides is not known: run it and pass its folder here."]

@@ -162,3 +162,6 @@ def test_a_planted_disagreement_is_listed_and_both_records_are_kept(folder, tmp_
     assert main(["leaderboard", "--results", f"{a.root},{b.root}", "--resamples", "5"]) == 0
     assert "1 cells disagree" in capsys.readouterr().err
     assert len(gather([a.root, b.root]).chosen) == len(records)
+    # report reads the union too: every item of the suite, though each folder holds only some
+    assert main(["report", "--suite", str(folder / "planted.toml"), "--results", f"{a.root},{b.root}"]) == 0
+    assert "over n=12 items" in capsys.readouterr().out

@@ -154,3 +154,16 @@ def test_every_paper_suite_declares_claims_with_sources(name):
     tables = [t for t in load_suite(name).tables() if t.references]
     assert tables and all(t.claims for t in tables)
     assert all(c.source for t in tables for c in t.claims)
+
+
+def test_a_rule_row_table_shows_a_method_without_iterates_once(tmp_path, capsys):
+    path = write_suite(tmp_path, items=3)
+    path.write_text(path.read_text().replace('layout = { columns = ["dataset", "metric"] }',
+                                             'layout = { rows = ["method", "rule"], columns = ["metric"] }'))
+    plant(path, tmp_path / "results", scores)
+    assert main(["report", "--suite", str(path), "--results", str(tmp_path / "results")]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    noisy = [line for line in rows if line.startswith("| Noisy ")]
+    assert len(noisy) == 1 and "| no iterates |" in noisy[0]
+    a_rows = [line for line in rows if line.startswith("| A ") or line.startswith("|  | ")]
+    assert any("blind:wmv" in line for line in a_rows)  # a method with iterates keeps a row per rule

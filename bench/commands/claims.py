@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -18,23 +16,18 @@ def register(subparsers) -> None:
 
 
 def cmd_claims(args) -> int:
-    from bench.merge import open_results, split_roots
+    from bench.merge import existing_roots, open_results
     from bench.paper_claims import as_json, evaluate_records, page
     from bench.selection import load_suites
+    from bench.text_output import emit
 
     suite = load_suites(args.suite)
+    roots = existing_roots(args.results)
     store = open_results(args.results)
-    missing = [str(r) for r in split_roots(args.results) if not r.is_dir()]
-    if missing:
-        raise FileNotFoundError(f"{', '.join(missing)}: no such results folder")
     evaluations = evaluate_records(suite, list(store.records()), args.profile)
     if not any(t.claims for t in suite.tables()):
         raise ValueError(f"suite {suite.name} declares no claims")
-    where = ", ".join(str(r) for r in split_roots(args.results))
+    where = ", ".join(map(str, roots))
     text = page(evaluations, where) if args.format == "md" else json.dumps(as_json(evaluations), indent=1)
-    if args.output:
-        Path(args.output).write_text(text)
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        print(text)
+    emit(text, args.output)
     return 0

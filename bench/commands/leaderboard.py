@@ -1,9 +1,6 @@
 """``bench leaderboard``: every method that ran on a task, ranked across the suites of the results folders."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 FORMATS = ("md", "json", "html")
 
 
@@ -27,12 +24,10 @@ def register(subparsers) -> None:
 def cmd_leaderboard(args) -> int:
     from bench import leaderboard
     from bench.compare import parse_method
-    from bench.merge import open_results, split_roots
+    from bench.merge import existing_roots, open_results
+    from bench.text_output import emit
 
-    roots = split_roots(args.results)
-    missing = [str(r) for r in roots if not r.is_dir()]
-    if missing:
-        raise FileNotFoundError(f"{', '.join(missing)}: no such results folder")
+    roots = existing_roots(args.results)
     if args.resamples < 1:
         raise ValueError(f"--resamples {args.resamples}: need at least 1")
     boards = leaderboard.boards(list(open_results(args.results).records()), args.profile, args.resamples,
@@ -55,12 +50,7 @@ def cmd_leaderboard(args) -> int:
             raise ValueError(f"--add-method {candidate}: no finished records of it in {where}; run it first, "
                              f"e.g. bench run --suite smoke --add-method '{candidate}'")
         lines += found
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text)
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        print(text)
+    emit(text, args.output)
     for line in lines:
         print(line)
     return 0
