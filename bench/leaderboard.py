@@ -185,8 +185,7 @@ def ordinal(n: int) -> str:
 
 def candidate_line(board: Board, spec: str) -> str | None:
     """"would rank 3rd of 9 on denoising; interval 2nd-5th" for the entry of this method spec."""
-    entry = next((e for e in board.entries if e.spec == spec or e.spec.split("[")[0] == spec and "[" not in spec),
-                 None)
+    entry = next((e for e in board.entries if e.spec == spec), None)
     if entry is None:
         return None
     low, high = entry.interval
@@ -260,6 +259,7 @@ def html_page(boards_: list[Board], where: str) -> str:
         body = []
         for e in board.entries:
             shown = _row(e)
+            shown[1] = f"{e.method} ({e.spec})"  # no Markdown code marks in HTML
             numbers = [e.position, None, e.interval[0], e.score, None, e.oracle, e.final, e.mean_rank, e.groups,
                        e.pairs]
             cells = [f'<td data-sort="{n}">{escape(t)}</td>' if isinstance(n, (int, float)) else

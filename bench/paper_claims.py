@@ -329,12 +329,40 @@ def markdown(evaluations: list[Evaluation], explain: bool = True) -> str:
             continue
         for i, f in enumerate(ev.findings):
             shown = head if i == 0 else ["", "", ""]
-            lines.append("| " + " | ".join(shown + [f.rule, str(f.n), f"{f.advantage:+.2f}",
-                                                    f"[{f.ci[0]:+.2f}, {f.ci[1]:+.2f}]", paper if i == 0 else "",
+            lines.append("| " + " | ".join(shown + [f.rule, str(f.n), _number(f.advantage),
+                                                    f"[{_number(f.ci[0])}, {_number(f.ci[1])}]", paper if i == 0 else "",
                                                     verdict_text(f)]) + " |")
         tail = [f"**{ev.summary}**", *ev.notes]
         lines.append("| " + " | ".join(["", "", "", "", "", "", "", "", cell_text("; ".join(tail))]) + " |")
     return "\n".join(lines) + "\n"
+
+
+def html(evaluations: list[Evaluation]) -> str:
+    """The claims of one table as an HTML table (``bench report --format html``), one row per claim and rule."""
+    if not evaluations:
+        return ""
+    from bench.reporting.html import escape
+
+    rows = []
+    for ev in evaluations:
+        paper = f"{ev.paper:+.2f}" if ev.paper is not None else "—"
+        for i, f in enumerate(ev.findings or [None]):
+            claim = f"{ev.claim.statement} ({ev.claim.source})" if i == 0 else ""
+            cells = [claim, ev.claim.metric if i == 0 else ""]
+            cells += ([f.rule, str(f.n), _number(f.advantage), f"[{_number(f.ci[0])}, {_number(f.ci[1])}]",
+                       paper if i == 0 else "", verdict_text(f)] if f else ["—", "0", "—", "—", paper, "no pairs"])
+            rows.append("<tr>" + "".join(f'<td class="row">{escape(c)}</td>' for c in cells) + "</tr>")
+        rows.append(f'<tr><td class="row" colspan="8"><strong>{escape(ev.summary)}</strong> '
+                    f"{escape('; '.join(ev.notes))}</td></tr>")
+    head = "".join(f"<th>{h}</th>" for h in ["Claim", "Metric", "Rule", "n", "Advantage", "95 % CI", "Paper",
+                                             "Verdict"])
+    return (f'<h3>Claims of the paper</h3><p class="caption">{escape(EXPLANATION.format(statistic=evaluations[0].statistic))}'
+            f'</p><table class="claims"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _number(x: float) -> str:
+    """Two decimals, or two significant digits for a small nonzero value (not a bare +0.00)."""
+    return f"{x:+.2f}" if x == 0 or abs(x) >= 0.1 else f"{x:+.2g}"
 
 
 def verdict_text(f: Finding) -> str:

@@ -165,3 +165,16 @@ def test_a_planted_disagreement_is_listed_and_both_records_are_kept(folder, tmp_
     # report reads the union too: every item of the suite, though each folder holds only some
     assert main(["report", "--suite", str(folder / "planted.toml"), "--results", f"{a.root},{b.root}"]) == 0
     assert "over n=12 items" in capsys.readouterr().out
+    assert main(["status", "--suite", str(folder / "planted.toml"), "--results", f"{a.root},{b.root}",
+                 "--synthetic"]) == 0
+    assert f"{len(records)} cells: {len(records)} done" in capsys.readouterr().out
+
+
+def test_a_candidate_is_found_by_its_exact_parameters():
+    def entry(spec, position):
+        return leaderboard.Entry("M", spec, "blind:wmv", 1.0, 2.0, 0.5, 1.0, 1, 4, ["s"], position, (position, 2))
+
+    board = leaderboard.Board("denoising", "snr", [entry("m[holdout=0.1]", 1), entry("m", 2)])
+    assert leaderboard.candidate_line(board, "m") == "M (m) would rank 2nd of 2 on denoising; interval 2nd"
+    assert leaderboard.candidate_line(board, "m[holdout=0.1]").endswith("rank 1st of 2 on denoising; interval 1st-2nd")
+    assert leaderboard.candidate_line(board, "other") is None

@@ -139,6 +139,11 @@ def test_bench_claims_prints_every_claim_from_the_records_alone(planted, capsys)
     assert main(["report", "--suite", str(path), "--results", str(results)]) == 0
     report = capsys.readouterr().out
     assert report.index("Claims of the paper") > report.index("| Method |")
+    html_folder = path.parent / "html"
+    assert main(["report", "--suite", str(path), "--results", str(results), "--format", "html", "-o",
+                 str(html_folder), "--examples", "0"]) == 0
+    page = (html_folder / "index.html").read_text()
+    assert page.index('<table class="claims">') > page.index("<table>") and "supported only with the oracle" in page
 
 
 def test_bad_claims_are_one_clear_error(tmp_path):
