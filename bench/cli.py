@@ -14,7 +14,8 @@ from pathlib import Path
 # Further sub-commands live in their own modules, each with ``register(subparsers)`` that adds its parser
 # and sets ``handler`` (a function taking the parsed args and returning an exit status).
 COMMAND_MODULES: list[str] = ["bench.commands.score", "bench.commands.corrupt", "bench.commands.data",
-                              "bench.commands.compare", "bench.commands.check", "bench.commands.train"]
+                              "bench.commands.compare", "bench.commands.check", "bench.commands.train",
+                              "bench.commands.claims", "bench.commands.leaderboard", "bench.commands.merge"]
 
 # Exit statuses a script can rely on (README, "Exit codes").
 EXIT_OK, EXIT_CELLS_FAILED, EXIT_USAGE, EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
@@ -98,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="use the synthetic stand-in for every corpus that is missing")
         p.add_argument("--data", help="data root (default: $BENCH_DATA or ~/bench-data)")
         if results:
-            p.add_argument("--results", help="results directory (default: $BENCH_RESULTS or ./results)")
+            p.add_argument("--results", help="results directory (default: $BENCH_RESULTS or ./results); status "
+                                             "and report: A,B,... reads several folders as one")
         add_selection_args(p, add_method=True)
 
     p = sub.add_parser("run", help="run every cell of a suite that has no result yet")
@@ -238,9 +240,9 @@ def _cells(args, from_folder: bool = False):
         cells = expand(suite, args.profile, synthetic=args.synthetic, data_root=args.data)
         return suite, limit_items(cells, selection.limit)
     from bench.from_records import cells_from_records, held_profile
-    from bench.store import ResultsStore
+    from bench.merge import open_results  # A,B: several folders read as one
 
-    store = ResultsStore(args.results)
+    store = open_results(args.results)
     held = cells_from_records(suite, store.records(), args.profile)
     args.profile = args.profile or held_profile(suite, held, store.root)
     synthetic = args.synthetic or any(c.dataset.get("standin_for") for c in held)
@@ -406,10 +408,10 @@ def _print_training(cells, store) -> None:
 
 
 def cmd_status(args) -> int:
-    from bench.store import ResultsStore
+    from bench.merge import open_results  # A,B: several folders read as one
 
     suite, cells = _cells(args, from_folder=True)
-    store = ResultsStore(args.results)
+    store = open_results(args.results)
     counts = _counts(cells, store)
     damaged = store.scan()[1]
     from bench import train_stage
@@ -433,15 +435,15 @@ def cmd_status(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from bench.files import write_text
     from bench.reporting.formats import RENDERERS
     from bench.reporting.tables import build_tables
-    from bench.store import ResultsStore
+    from bench.merge import open_results, split_roots  # A,B: several folders read as one
 
-    store = ResultsStore(args.results)
-    if not store.root.is_dir():
-        raise ValueError(f"--results {store.root}: no such folder (`bench run` writes a suite's results there)")
+    for root in split_roots(args.results):
+        if not root.is_dir():
+            raise ValueError(f"--results {root}: no such folder (`bench run` writes a suite's results there)")
     suite, cells = _cells(args, from_folder=True)
+    store = open_results(args.results)
     tables = build_tables(suite, cells, store, args.profile, select=args.select)
     if args.figures:
         from bench.reporting.figures import write_figures
@@ -457,12 +459,9 @@ def cmd_report(args) -> int:
                              device=args.device)
         print(f"wrote {index}", file=sys.stderr)
         return EXIT_OK
-    text = RENDERERS[args.format](tables)
-    if args.output:
-        write_text(args.output, text)
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
-        print(text)
+    from bench.text_output import emit
+
+    emit(RENDERERS[args.format](tables), args.output)
     if args.parquet:
         store.export_parquet(args.parquet, [c.key for c in cells], {c.key: c.labels for c in cells})
         print(f"wrote {args.parquet}", file=sys.stderr)

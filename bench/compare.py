@@ -136,12 +136,13 @@ class Verdict:
 
 
 def bootstrap_ci(differences: np.ndarray, confidence: float = 0.95, resamples: int = 2000,
-                 seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean difference (a fixed seed: the same data, the same answer)."""
+                 seed: int = 0, statistic=np.mean) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean difference (or of ``statistic``, e.g. np.median; a fixed seed:
+    the same data, the same answer)."""
     if len(differences) < 2 or np.all(differences == differences[0]):
         value = float(differences[0]) if len(differences) else float("nan")
         return value, value
-    result = stats.bootstrap((differences,), np.mean, confidence_level=confidence, n_resamples=resamples,
+    result = stats.bootstrap((differences,), statistic, confidence_level=confidence, n_resamples=resamples,
                              method="percentile", rng=np.random.default_rng(seed))
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 

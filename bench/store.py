@@ -93,7 +93,7 @@ class ResultsStore:
 
 COLUMNS = ["key", "suite", "method", "dataset", "corruption", "profile", "item", "seed", "status", "metric",
            "which", "value", "method_name", "method_version", "dataset_name", "standin_for", "synthetic",
-           "corruption_name", "wall_time_s", "device", "error"]
+           "corruption_name", "wall_time_s", "device", "error", "iterates", "iterations"]
 
 
 def long_table(records: Iterable[dict], labels: dict[str, dict] | None = None) -> pd.DataFrame:
@@ -109,7 +109,9 @@ def long_table(records: Iterable[dict], labels: dict[str, dict] | None = None) -
                 "method_name": cfg["method"]["name"], "method_version": cfg["method"]["version"],
                 "dataset_name": ds["name"], "standin_for": ds.get("standin_for"), "synthetic": synthetic,
                 "corruption_name": cfg["corruption"]["name"], "wall_time_s": r.get("wall_time_s"),
-                "device": r.get("device"), "error": r.get("error")}
+                "device": r.get("device"), "error": r.get("error"),
+                # whether the fit traced iterates (else every rule is its final estimate), and how many it ran
+                "iterates": bool(r.get("trace")), "iterations": (cfg.get("protocol") or {}).get("iterations")}
         emitted = False
         for which, field in (("estimate", "scores"), ("input", "input_scores"), ("oracle", "oracle_scores")):
             for metric, value in (r.get(field) or {}).items():

@@ -113,6 +113,7 @@ class Suite:
     layout: dict[str, Any] = field(default_factory=dict)
     references: list[dict] = field(default_factory=list)
     path: Path | None = None
+    claims: list = field(default_factory=list)  # the paper's claims as checks (bench.paper_claims.Claim)
 
     @property
     def where(self) -> str:
@@ -181,7 +182,7 @@ _DEFAULT_SETTINGS = {"items": 10, "seeds": [0], "seconds": 1.0, "sample_rate": 1
 
 
 _TOP_KEYS = {"name", "title", "description", "paper", "include", "methods", "datasets", "corruptions",
-             "metrics", "profiles", "layout", "references", "protocol", "training", *_DEFAULT_SETTINGS}
+             "metrics", "profiles", "layout", "references", "protocol", "training", "claims", *_DEFAULT_SETTINGS}
 # What a [[methods]], [[datasets]] or [[corruptions]] entry may say besides its name, params and label.
 _ENTRY_KEYS = {"methods": {"protocol", "datasets", "corruptions", "training", "training_data"},
                "datasets": {"split", "standin_params"},
@@ -195,6 +196,7 @@ def parse_suite(data: dict, path: Path | None = None) -> Suite:
     where = str(path) if path else f"suite {data['name']}"
     reject_unknown(data, _TOP_KEYS, where)
     includes = data.pop("include", [])
+    claims = data.pop("claims", [])
     suite = Suite(
         name=data.pop("name"), title=data.pop("title", ""), description=data.pop("description", ""),
         paper=data.pop("paper", ""), includes=[includes] if isinstance(includes, str) else list(includes),
@@ -209,6 +211,7 @@ def parse_suite(data: dict, path: Path | None = None) -> Suite:
     settings.update(data)
     _check_settings(settings, where)
     suite.settings = settings
+    suite.claims = _claims(claims, where, [m.label for m in suite.methods])
     _check_select(settings["select"], f"{where}: select", suite.metrics)
     if suite.has_table and not (suite.datasets and suite.corruptions and suite.metrics):
         raise ValueError(f"{where}: the suite declares methods but no datasets, corruptions or metrics")
@@ -261,6 +264,14 @@ def _check_settings(values: dict, where: str) -> None:
                          f"not {values['sample_rate']!r}")
     if values.get("timeout_s") is not None and not (number(values["timeout_s"]) and values["timeout_s"] > 0):
         raise ValueError(f"{where}: timeout_s must be a number of seconds above 0, not {values['timeout_s']!r}")
+
+
+def _claims(entries, where: str, methods: list[str]) -> list:
+    from bench.paper_claims import parse_claim
+
+    if not isinstance(entries, list):
+        raise ValueError(f"{where}: claims must be an array of tables ([[claims]])")
+    return [parse_claim(entry, f"{where}: [[claims]] #{i + 1}", methods) for i, entry in enumerate(entries)]
 
 
 def _table(value, where: str) -> dict:

@@ -35,7 +35,8 @@ INSPECT = """
 
 
 def load_page(chromium: str, url: str, user_data_dir: Path, screenshot: Path | None = None,
-              timeout: float = 60) -> dict:
+              timeout: float = 60, expression: str = INSPECT) -> dict:
+    """What ``expression`` (a script returning a JSON string; by default INSPECT) finds on the loaded page."""
     user_data_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen([chromium, *FLAGS, f"--user-data-dir={user_data_dir}", "about:blank"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -43,7 +44,7 @@ def load_page(chromium: str, url: str, user_data_dir: Path, screenshot: Path | N
         port = _devtools_port(user_data_dir, proc, timeout)
         targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10))
         ws_url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
-        return asyncio.run(asyncio.wait_for(_drive(ws_url, url, screenshot), timeout))
+        return asyncio.run(asyncio.wait_for(_drive(ws_url, url, screenshot, expression), timeout))
     finally:
         proc.terminate()
         try:
@@ -64,7 +65,7 @@ def _devtools_port(user_data_dir: Path, proc, timeout: float) -> int:
     raise TimeoutError("chromium did not open its DevTools port")
 
 
-async def _drive(ws_url: str, url: str, screenshot: Path | None) -> dict:
+async def _drive(ws_url: str, url: str, screenshot: Path | None, expression: str) -> dict:
     from tornado.websocket import websocket_connect
 
     ws = await websocket_connect(ws_url, max_message_size=256 * 2**20)
@@ -89,7 +90,7 @@ async def _drive(ws_url: str, url: str, screenshot: Path | None) -> dict:
     await call("Page.navigate", url=url)
     while not any(e.get("method") == "Page.loadEventFired" for e in events):
         events.append(json.loads(await ws.read_message()))
-    result = await call("Runtime.evaluate", expression=INSPECT, awaitPromise=True, returnByValue=True)
+    result = await call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
     dom = json.loads(result["result"]["value"])
     if screenshot is not None:
         import base64

@@ -53,7 +53,7 @@ def cmd_compare(args) -> int:
     from bench.compare import Comparison, cells_for, outputs_of, pairs, parse_method, verdicts
     from bench.protocol import fitting_iterations, summary_lines
     from bench.selection import Selection, aim, limit_items, load_suites
-    from bench.store import ResultsStore
+    from bench.merge import open_results
 
     if not args.baseline and not args.baseline_results:
         raise ValueError("give --baseline METHOD, --baseline-results DIR, or both")
@@ -63,8 +63,8 @@ def cmd_compare(args) -> int:
     candidate = parse_method(args.candidate)
     baseline = parse_method(args.baseline or args.candidate)
     options = {"synthetic": args.synthetic, "data_root": args.data}
-    store = ResultsStore(args.results)
-    baseline_store = ResultsStore(args.baseline_results) if args.baseline_results else store
+    store = open_results(args.results)  # A,B: several folders read as one (new cells go to the first)
+    baseline_store = open_results(args.baseline_results) if args.baseline_results else store
     held = list(store.records())  # where a corpus is missing, the cells are the folder's records
     if args.profile is None:
         from bench.from_records import cells_from_records, held_profile

@@ -59,6 +59,10 @@ def table_html(table: Table) -> str:
         body.append(f"<tr{group}>" + "".join(cells) + "</tr>")
     parts.append(f'<table><thead>{"".join(head)}</thead><tbody>{"".join(body)}</tbody></table>')
     parts.append(f'<p class="caption">{escape(caption(table))}</p>')
+    if table.claims:
+        from bench.paper_claims import html as claims_html
+
+        parts.append(claims_html(table.claims))
     return "\n".join(parts)
 
 

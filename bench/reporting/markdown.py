@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 
+from bench.paper_claims import markdown as claims_markdown
 from bench.reporting.tables import Table, caption, entries, header, shown_row_labels
 
 
@@ -39,4 +40,6 @@ def render_markdown(tables: list[Table]) -> str:
                 cells.append(text + (f" [{cell_text(entry.reference_text)}]" if entry.reference else ""))
             out.write("| " + " | ".join([cell_text(s) for s in shown] + cells) + " |\n")
         out.write(f"\n{caption(table)}\n\n")
+        if table.claims:
+            out.write(claims_markdown(table.claims) + "\n")
     return out.getvalue()

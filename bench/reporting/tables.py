@@ -38,6 +38,10 @@ class Table:
     rule: str = FINAL  # the selection rule (bench.rules); a "rule" row field shows several (rule_rows)
     # cells that failed or timed out, counted by status, per row and column with the metric and rule left out
     failures: dict[tuple, dict[str, int]] = field(default_factory=dict)
+    claims: list = field(default_factory=list)  # the paper's claims evaluated (bench.paper_claims.Evaluation)
+
+
+NO_ITERATES = "no iterates"  # a rule-row table's one row for a method without traced iterates
 
 
 def build_tables(suite: Suite, cells: list[Cell], store: ResultsStore, profile: str,
@@ -45,7 +49,12 @@ def build_tables(suite: Suite, cells: list[Cell], store: ResultsStore, profile: 
     """The tables of ``suite`` and its includes; ``select`` (a rule of bench.rules) overrides the suites' own."""
     labels = {c.key: c.labels for c in cells}
     frame = store.table([c.key for c in cells], labels)
-    return [_build_table(table, frame, cells, profile, select) for table in suite.tables()]
+    tables = [_build_table(table, frame, cells, profile, select) for table in suite.tables()]
+    from bench.paper_claims import evaluate_table
+
+    for table in tables:
+        table.claims = evaluate_table(table.suite, frame, profile) if table.suite.claims else []
+    return tables
 
 
 def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: str,
@@ -68,7 +77,7 @@ def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: 
     if "rule" in row_fields:  # one row per rule: the long table's `which` becomes the row's label
         shown = {which_of(r): r for r in rule_rows(rule)}
         ok = sub[(sub["status"] == "ok") & (sub["which"].isin(list(shown))) & (sub["metric"].isin(outputs))]
-        ok = ok.assign(rule=ok["which"].map(shown))
+        ok = _once_without_iterates(ok.assign(rule=ok["which"].map(shown)))
     else:
         ok = sub[(sub["status"] == "ok") & (sub["which"] == which) & (sub["metric"].isin(outputs))]
     group = [*row_fields, *column_fields]
@@ -77,7 +86,7 @@ def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: 
         q25=lambda v: v.quantile(0.25), q75=lambda v: v.quantile(0.75), n="count").reset_index()
 
     order = {"method": [m.label for m in suite.methods], "dataset": [d.label for d in suite.datasets],
-             "corruption": [c.label for c in suite.corruptions], "metric": outputs, "rule": rule_rows(rule)}
+             "corruption": [c.label for c in suite.corruptions], "metric": outputs, "rule": [*rule_rows(rule), NO_ITERATES]}
     present_columns = {tuple(row) for row in agg[column_fields].itertuples(index=False)}
     present_rows = {tuple(row) for row in agg[row_fields].itertuples(index=False)}
     # a row (or, in a table where nothing is scored, a column) whose cells all failed is shown with its
@@ -122,6 +131,17 @@ def rule_rows(rule: str) -> list[str]:
     """The rules a table with a "rule" row field shows: the final iterate, the table's oracle rule and every
     blind rule (the stopping-rules layout)."""
     return list(dict.fromkeys([FINAL, rule, *(f"blind:{name}" for name in BLIND_RULES)]))
+
+
+def _once_without_iterates(ok: pd.DataFrame) -> pd.DataFrame:
+    """A method whose records trace no iterate (the corrupted input, a Wiener filter) has its final estimate
+    under every rule: keep that one row, labelled NO_ITERATES, instead of one identical row per rule."""
+    if ok.empty:
+        return ok
+    flat = ~ok.groupby("method")["iterates"].transform("any").astype(bool)
+    ok = ok[~flat | (ok["rule"] == FINAL)].copy()
+    ok.loc[flat.loc[ok.index], "rule"] = NO_ITERATES
+    return ok
 
 
 def _missing_rule(rule: str, frame: pd.DataFrame) -> list[str]:
