@@ -312,7 +312,7 @@ def markdown(evaluations: list[Evaluation], explain: bool = True) -> str:
         return ""
     from bench.reporting.markdown import cell_text
 
-    lines = [f"**Claims of the paper**" + (f" ({EXPLANATION.format(statistic=evaluations[0].statistic)})"
+    lines = ["**Claims of the paper**" + (f" ({EXPLANATION.format(statistic=evaluations[0].statistic)})"
                                           if explain else ""), ""]
     if not any(ev.findings for ev in evaluations):
         return "\n".join(lines + [f"- {cell_text(ev.claim.statement)} ({cell_text(ev.claim.source)}): no pairs"
