@@ -274,12 +274,16 @@ def cmd_run(args) -> int:
         raise ValueError(f"--timeout {args.timeout:g}: a time limit must be positive")
     backend = backend_options(args)
     shard = scheduler.parse_shard(args.shard)
+    if args.compile:
+        os.environ["BENCH_COMPILE"] = "1"  # read by bench.fitting in the workers, which inherit it, and the key
+    from bench.devices import device_pool
+
+    # the precision of a fitted prior's cells is chosen (and keyed) for the kind of device they run on
+    os.environ["BENCH_PLAN_DEVICE"] = "cuda" if any(d.startswith("cuda") for d in device_pool(args.devices)) else "cpu"
     suite, cells = _cells(args)
     if args.timeout:
         for cell in cells:
             cell.labels["timeout_s"] = args.timeout
-    if args.compile:
-        os.environ["BENCH_COMPILE"] = "1"  # read by bench.fitting in the workers, which inherit it
     store = ResultsStore(args.results)
     if not args.dry_run:
         _check_writable(store.root)
