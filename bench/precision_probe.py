@@ -332,14 +332,11 @@ def machine(device: str = "cpu") -> dict:
 
 def crash_facts() -> str:
     """torch and oneDNN versions and the CPU's bf16-relevant flags, in a few words for an error line."""
-    from importlib import metadata
+    import torch  # (seconds to import where the run's process had not: a crash is worth them)
 
     model, flags = _cpu()
-    torch = sys.modules.get("torch")
-    version = torch.__version__ if torch is not None else metadata.version("torch")
-    onednn = onednn_version() if torch is not None else "unknown (torch not loaded here)"
     have = ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in RELEVANT_FLAGS)
-    return f"torch {version}, oneDNN {onednn}, CPU {model} ({have})"
+    return f"torch {torch.__version__}, oneDNN {onednn_version()}, CPU {model} ({have})"
 
 
 if __name__ == "__main__":

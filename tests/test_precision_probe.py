@@ -9,9 +9,13 @@ from torch import nn
 
 from bench import precision_probe
 from bench.cells import expand
+from bench.cli import _held_precisions
+from bench.from_records import cells_from_records
 from bench.fitting import FittedPrior
 from bench.method import method
 from bench.precision_probe import FP32, Candidate, probe, resolve
+from bench.reporting.tables import build_tables
+from bench.store import ResultsStore
 from bench.suite import read_suite_file
 from bench.worker import run_cell
 
@@ -51,7 +55,7 @@ class TinyPrior(FittedPrior):
 
 SUITE = """
 name = "probe"
-items = 1
+items = {items}
 seeds = [0]
 seconds = 0.05
 sample_rate = 8000
@@ -89,11 +93,11 @@ def children(tmp_path) -> list[str]:
     return log.read_text().split() if log.exists() else []
 
 
-def cells(tmp_path, chain, params="{}"):
+def cells(tmp_path, chain, params="{}", items=1):
     TinyPrior.chain = chain
     precision_probe._planned.cache_clear()  # planning remembers its choice per process
     path = tmp_path / "probe.toml"
-    path.write_text(SUITE.replace("{params}", params))
+    path.write_text(SUITE.replace("{params}", params).replace("{items}", str(items)))
     return expand(read_suite_file(path), "paper")
 
 
@@ -179,6 +183,22 @@ def test_an_fp32_record_and_a_bf16_record_of_one_cell_do_not_share_a_key(tmp_pat
     monkeypatch.setenv("BENCH_COMPILE", "1")
     [compiled] = cells(tmp_path, [FP32])
     assert compiled.config["precision"] == {"ran": "fp32", "compile": True} and compiled.key != fp32.key
+
+
+def test_a_report_of_a_folder_two_machines_filled_names_the_mixed_precisions(tmp_path):
+    store = ResultsStore(tmp_path / "results")
+    first, _ = cells(tmp_path, [OK, FP32], items=2)  # machine A: its probe passes planted-ok
+    store.write(run_cell(first))
+    here = cells(tmp_path, [FP32], items=2)  # machine B: float32 only; it runs the other item
+    store.write(run_cell(here[1]))
+    assert store.status_of(here[0].key) is None  # this machine's key of item 0 is not in the folder
+    suite = read_suite_file(tmp_path / "probe.toml")
+    shown = _held_precisions(here, cells_from_records(suite, store.records()), store)
+    assert [c.key for c in shown] == [first.key, here[1].key]
+    [table] = build_tables(suite, shown, store, "paper")
+    assert "MIXED PRECISION: test-tiny-prior: planted-ok (1 cells), fp32 (1 cells)." in table.banners
+    [alone] = build_tables(suite, [here[1]], store, "paper")
+    assert not any("PRECISION" in banner for banner in alone.banners)
 
 
 def test_the_real_probe_runs_a_prior_network(tmp_path, monkeypatch):
