@@ -281,12 +281,14 @@ def forward_backward(target: dict, candidate: Candidate) -> None:
 
 
 def _main(spec: str) -> int:
+    from bench import precision_probe  # this module under its own name (run as __main__ here)
+
     data = json.loads(spec)
-    candidate = Candidate(**data["candidate"])
+    candidate = precision_probe.Candidate(**data["candidate"])
     module, function = candidate.runner.split(":")
     try:
         getattr(importlib.import_module(module), function)(data["target"], candidate)
-    except NonFinite as exc:
+    except precision_probe.NonFinite as exc:
         print(exc, flush=True)
         return 3
     return 0

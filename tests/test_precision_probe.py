@@ -207,6 +207,8 @@ def test_the_real_probe_runs_a_prior_network(tmp_path, monkeypatch):
     target = {"method": "unet-conv", "params": {}, "shape": [2, 512, 16], "device": "cpu"}
     assert probe(target, FP32) is None
     assert "the probe failed" in probe(dict(target, method="no-such-method"), FP32)
+    assert probe(dict(target, method="test-nan-network", shape=[1, 8]), FP32) == \
+        "the probe failed: non-finite loss, output or gradient"
 
 
 def _has_avx512_bf16() -> bool:
