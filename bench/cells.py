@@ -4,9 +4,9 @@ The key is a hash of the cell's canonical configuration, which includes the regi
 method, corruption and metrics, the dataset's revision, the clip preparation (rate, length, split) and the
 protocol the method runs under (``bench.protocol``: only the fields it uses, after its defaults and the
 profile's scaling) and, for a fitted prior, the precision configuration that runs (``bench.precision_probe``:
-chosen by a probe on the planning machine, re-checked by the worker). Expansion first checks every name and parameter of a table (``check_table``). Labels
-used by a table are kept beside the configuration, outside the hash, so the same experiment in two suites
-is computed once.
+chosen by a probe on the planning machine, re-checked by the worker). Expansion first checks every name and
+parameter of a table (``check_table``). Labels used by a table are kept beside the configuration, outside the
+hash, so the same experiment in two suites is computed once.
 """
 from __future__ import annotations
 

@@ -420,8 +420,9 @@ class FittedPrior(Method):
 
     def checked_precision(self, observation, context):
         """The configuration to fit with, checked on this machine before any fit: the one the cell's key
-        promises (``RunContext.precision``, from the cell's ``config["precision"]``; planned without it, as by a direct call, this machine's own
-        choice). Raises ``bench.precision_probe.PrecisionRefused`` (one line) where it is refused here."""
+        promises (``RunContext.precision``, from the cell's ``config["precision"]``; for a cell planned without
+        one, as by a direct call, this machine's own choice). Raises ``bench.precision_probe.PrecisionRefused``
+        (one line) where it is refused here."""
         from bench.precision_probe import PrecisionRefused, check_promised
 
         device = torch.device(context.device)

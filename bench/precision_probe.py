@@ -173,7 +173,11 @@ def _planned(method: str, params: str, sample_rate: int, seconds: float | None, 
 
     from bench.method import build_method
 
+    from bench.devices import visible_gpus
+
     prior = build_method(method, json.loads(params))
+    if device == "cuda" and not visible_gpus():  # planned for GPUs elsewhere (a login node): their workers check
+        return prior.precision_chain(device)[0].name
     samples = int(round((seconds or PLANNING_SECONDS) * sample_rate))
     shape = prior.input_shape(SimpleNamespace(signal=np.zeros(samples, dtype=np.float32), known={}))
     resolution = prior.plan_precision(shape, device)
