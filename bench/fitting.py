@@ -372,8 +372,9 @@ class FittedPrior(Method):
     initialisation and input noise), runs ``fit`` and reports traces to each cell's context.
 
     The protocol fields every prior uses, with their defaults, are ``protocol_defaults``; a subclass
-    replaces the defaults it changes. Parameters common to every prior: ``precision`` ("auto": bf16 and
-    channels-last on CUDA and on CPUs with native bf16, float32 elsewhere; "fp32"; "bf16") and ``holdout``
+    replaces the defaults it changes. Parameters common to every prior: ``precision`` ("auto": on CUDA and
+    on CPUs with native bf16 the first of bf16 channels-last, bf16 NCHW and float32 that a probe runs on the
+    machine, float32 elsewhere; "fp32"; "bf16": either bf16 layout, never float32) and ``holdout``
     (the fraction of observed entries held out of the loss for self-validation, 0 by default; a subclass
     names its loss weights in ``loss_weights``, and one that names none cannot hold anything out).
     """
