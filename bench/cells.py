@@ -3,11 +3,12 @@
 The key is a hash of the cell's canonical configuration, which includes the registered versions of the
 method, corruption and metrics, the dataset's revision, the clip preparation (rate, length, split) and the
 protocol the method runs under (``bench.protocol``: only the fields it uses, after its defaults and the
-profile's scaling), hashed by ``bench.keys.config_key`` as a training job's is. A trained method's cells
-also hold the key of their training job (planned by ``bench.training_jobs``). Expansion first checks every
-name and parameter of a table (``check_table``). Labels
-used by a table are kept beside the configuration, outside the hash, so the same experiment in two suites
-is computed once.
+profile's scaling) and, for a fitted prior, the precision configuration that runs (``bench.precision_probe``:
+chosen by a probe on the planning machine, re-checked by the worker), hashed by ``bench.keys.config_key`` as a
+training job's is. A trained method's cells also hold the key of their training job (planned by
+``bench.training_jobs``). Expansion first checks every name and parameter of a table (``check_table``). Labels
+used by a table are kept beside the configuration, outside the hash, so the same experiment in two suites is
+computed once.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bench.dataset import Dataset, dataset_or_standin
 from bench.keys import canonical_json, config_key  # noqa: F401 - canonical_json: the old import path
 from bench.method import Method
 from bench.parameters import check_parameters
+from bench.precision_probe import planned_precision
 from bench.registry import CORRUPTIONS, DATASETS, METHODS, METRICS, UnknownNameError
 from bench.seeds import corruption_seed, method_seed
 from bench.rules import parse_rule
@@ -129,6 +131,7 @@ def _expand_table(suite: Suite, profile: str, synthetic: bool, data_root) -> lis
                     continue
                 m_config = {"name": m.name, "version": m_entry.version, "params": m.params}
                 protocol = protocols[id(m)]
+                precision = planned_precision(m.name, m.params, dataset_config)  # probed on this machine
                 for item in items:
                     for seed in settings["seeds"]:
                         config = {"format": CELL_FORMAT, "method": m_config, "dataset": dataset_config,
@@ -140,6 +143,8 @@ def _expand_table(suite: Suite, profile: str, synthetic: bool, data_root) -> lis
                         job = jobs.get(id(m), {}).get(int(seed))
                         if job is not None:
                             config["training"] = job.key
+                        if precision is not None:
+                            config["precision"] = precision
                         cells.append(Cell(config, labels, training=job))
     return cells
 

@@ -252,7 +252,21 @@ def _cells(args, from_folder: bool = False):
         print(f"bench: {str(exc).splitlines()[0]}; showing the {len(held)} records in {store.root} alone (cells never run cannot "
               "be counted as missing)", file=sys.stderr)
         cells = held
-    return suite, limit_items(cells, selection.limit)
+    return suite, limit_items(_held_precisions(cells, held, store), selection.limit)
+
+
+def _held_precisions(cells, held, store):
+    """Each cell this machine would run, or where the folder has no record of it but one of the same cell run
+    in another precision configuration (planned on another machine: bench.precision_probe), that record's."""
+    from bench.cells import canonical_json
+
+    def unkeyed(cell) -> str:
+        return canonical_json({k: v for k, v in cell.config.items() if k != "precision"})
+    elsewhere = {}
+    for cell in sorted(held, key=lambda c: c.key):
+        elsewhere.setdefault(unkeyed(cell), cell)
+    return [cell if store.status_of(cell.key) is not None or "precision" not in cell.config
+            else elsewhere.get(unkeyed(cell), cell) for cell in cells]
 
 
 def _counts(cells, store) -> dict:
@@ -276,12 +290,19 @@ def cmd_run(args) -> int:
         raise ValueError(f"--timeout {args.timeout:g}: a time limit must be positive")
     backend = backend_options(args)
     shard = scheduler.parse_shard(args.shard)
+    if args.compile:
+        os.environ["BENCH_COMPILE"] = "1"  # read by bench.fitting in the workers, which inherit it, and the key
+    from bench.devices import visible_gpus
+
+    # a fitted prior's precision is chosen (and keyed) for the kind of device its cells run on (a Slurm run
+    # planned on a login node without GPUs: set BENCH_PLAN_DEVICE=cuda there)
+    if "BENCH_PLAN_DEVICE" not in os.environ:
+        gpus = "cuda" in (args.devices or "") or (args.devices in (None, "", "auto") and visible_gpus())
+        os.environ["BENCH_PLAN_DEVICE"] = "cuda" if gpus else "cpu"
     suite, cells = _cells(args)
     if args.timeout:
         for cell in cells:
             cell.labels["timeout_s"] = args.timeout
-    if args.compile:
-        os.environ["BENCH_COMPILE"] = "1"  # read by bench.fitting in the workers, which inherit it
     store = ResultsStore(args.results)
     if not args.dry_run:
         _check_writable(store.root)

@@ -22,10 +22,13 @@ largest power of two of problems that fits in a fraction of the free memory (``b
 of different clip lengths or protocols in one batch are fitted as separate groups. The batch size is not
 part of a cell's key: it changes how a cell is computed (float rounding), not what.
 
-Precision ``auto``: bf16 compute and channels-last on CUDA and on CPUs that compute bf16 natively (AMX or
-AVX-512 BF16; elsewhere bf16 is emulated and several times slower than float32), float32 otherwise; the
-method parameter ``precision = "fp32"`` turns them off. tests/test_fitting.py bounds the bf16 difference;
-benchmarks/precision_tolerance.py measures it on real speech.
+Precision ``auto``: on CUDA and on CPUs that compute bf16 natively (AMX or AVX-512 BF16; elsewhere bf16 is
+emulated and several times slower than float32) the first of bf16 channels-last, bf16 in the default layout
+and float32 that a probe of the network at the clip's shape runs on this machine (``bench.precision_probe``);
+float32 elsewhere. The method parameter ``precision = "fp32"`` turns bf16 off. The configuration is chosen
+when a run is planned and is part of the cell key (``config["precision"]``); the worker re-checks it on its
+machine before the fit (``FittedPrior.checked_precision``) and the record says what ran (``precision``).
+tests/test_fitting.py bounds the bf16 difference; benchmarks/precision_tolerance.py measures it on real speech.
 
 Self-validation: a prior given ``holdout = f`` (a method parameter) keeps a fraction f of the observed
 entries of its loss out of the fit, chosen at random per problem (``hold_out``), and reports at every trace
@@ -369,8 +372,9 @@ class FittedPrior(Method):
     initialisation and input noise), runs ``fit`` and reports traces to each cell's context.
 
     The protocol fields every prior uses, with their defaults, are ``protocol_defaults``; a subclass
-    replaces the defaults it changes. Parameters common to every prior: ``precision`` ("auto": bf16 and
-    channels-last on CUDA and on CPUs with native bf16, float32 elsewhere; "fp32"; "bf16") and ``holdout``
+    replaces the defaults it changes. Parameters common to every prior: ``precision`` ("auto": on CUDA and
+    on CPUs with native bf16 the first of bf16 channels-last, bf16 NCHW and float32 that a probe runs on the
+    machine, float32 elsewhere; "fp32"; "bf16": either bf16 layout, never float32) and ``holdout``
     (the fraction of observed entries held out of the loss for self-validation, 0 by default; a subclass
     names its loss weights in ``loss_weights``, and one that names none cannot hold anything out).
     """
@@ -392,7 +396,45 @@ class FittedPrior(Method):
         self.holdout = float(holdout)
 
     def resolved_precision(self, device: torch.device) -> Precision:
+        """Today's rule without a probe (benchmarks); fits use ``checked_precision``."""
         return Precision.resolve(self.precision, device, native_bf16=None if self.bf16_on_cpu else False)
+
+    def precision_chain(self, device) -> list:
+        """The candidate configurations of this prior's precision setting on ``device``, in order."""
+        from bench.precision_probe import candidates_for
+
+        kind = torch.device(device).type
+        return candidates_for(self.precision, kind == "cuda" or (kind == "cpu" and self.bf16_on_cpu
+                                                                 and cpu_has_native_bf16()))
+
+    def probe_target(self, shape: Sequence[int], device) -> dict:
+        """What a precision probe runs: this network (its parameters but the precision's) at input ``shape``."""
+        params = {k: v for k, v in self.params.items() if k not in ("precision", "holdout")}
+        return {"method": self.registered_name, "params": params, "shape": [int(n) for n in shape],
+                "device": torch.device(device).type}
+
+    def plan_precision(self, shape: Sequence[int], device):
+        """The configuration a cell at input ``shape`` will run on a ``device`` of this machine's kind."""
+        from bench.precision_probe import resolve
+
+        return resolve(self.precision, self.probe_target(shape, device), self.precision_chain(device))
+
+    def checked_precision(self, observation, context):
+        """The configuration to fit with, checked on this machine before any fit: the one the cell's key
+        promises (``RunContext.precision``, from the cell's ``config["precision"]``; for a cell planned without
+        one, as by a direct call, this machine's own choice). Raises ``bench.precision_probe.PrecisionRefused``
+        (one line) where it is refused here."""
+        from bench.precision_probe import PrecisionRefused, check_promised
+
+        device = torch.device(context.device)
+        target, chain = self.probe_target(self.input_shape(observation), device), self.precision_chain(device)
+        promised = getattr(context, "precision", None)
+        if promised is not None:
+            return check_promised(self.precision, promised, target, chain)
+        resolution = self.plan_precision(self.input_shape(observation), device)
+        if resolution.ran is None:
+            raise PrecisionRefused(resolution.refusal_line())
+        return resolution
 
     # -- hooks ------------------------------------------------------------------------------------------
     def network(self) -> nn.Module:
@@ -429,25 +471,27 @@ class FittedPrior(Method):
             key = repr((obs.signal.shape, sorted(ctx.protocol.items()), ctx.device))
             groups.setdefault(key, []).append(i)
         for group in groups.values():
-            size = self._memory_batch(observations[group[0]], contexts[group[0]], len(group))
+            resolution = self.checked_precision(observations[group[0]], contexts[group[0]])
+            size = self._memory_batch(observations[group[0]], contexts[group[0]], len(group), resolution.ran.precision)
             for start in range(0, len(group), size):
                 indices = group[start:start + size]
-                estimates = self._fit_group([observations[i] for i in indices], [contexts[i] for i in indices])
+                estimates = self._fit_group([observations[i] for i in indices], [contexts[i] for i in indices],
+                                            resolution)
                 for i, estimate in zip(indices, estimates):
                     results[i] = estimate
         return results
 
-    def _memory_batch(self, observation, context, wanted: int) -> int:
+    def _memory_batch(self, observation, context, wanted: int, precision: Precision) -> int:
         """How many of ``wanted`` problems to fit at once: all on the CPU or with ``$BENCH_PRIOR_BATCH``;
         on CUDA as many as ``batch_for_memory`` allows, from one probe step of one problem."""
         device = torch.device(context.device)
         if wanted == 1 or device.type != "cuda" or batch_override() is not None:
             return wanted
-        per_problem = self._probe_memory(observation, context, device)
+        per_problem = self._probe_memory(observation, context, device, precision)
         free, _ = torch.cuda.mem_get_info(device)
         return min(wanted, batch_for_memory(per_problem, free))
 
-    def _probe_memory(self, observation, context, device: torch.device) -> int:
+    def _probe_memory(self, observation, context, device: torch.device, precision: Precision) -> int:
         """Peak device memory of one training step of one problem (forward, backward, Adam), in bytes,
         under its own random streams so that the fits that follow are unchanged."""
         schedule = Schedule.from_protocol(context.protocol)
@@ -460,13 +504,13 @@ class FittedPrior(Method):
             inputs = self.draw_input(observation, torch.Generator().manual_seed(0)).unsqueeze(0).to(device)
             model = Ensemble(self.network, [0]).to(device)
             fit(model, inputs, lambda out, step: self.objective(out, problems, step, schedule),
-                Schedule(iterations=1, lr=schedule.lr), precision=self.resolved_precision(device))
+                Schedule(iterations=1, lr=schedule.lr), precision=precision)
             del model, problems, inputs
         peak = torch.cuda.max_memory_allocated(device) - baseline
         torch.cuda.empty_cache()
         return peak
 
-    def _fit_group(self, observations, contexts) -> list[Estimate]:
+    def _fit_group(self, observations, contexts, resolution) -> list[Estimate]:
         device = torch.device(contexts[0].device)
         schedule = Schedule.from_protocol(contexts[0].protocol)
         # net, input, fit, held-out entries (generate_state(n)[:3] does not depend on n)
@@ -511,7 +555,7 @@ class FittedPrior(Method):
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(int(seeds[0][2]))
             outputs = fit(model, inputs, lambda out, step: self.objective(out, problems, step, schedule),
-                          schedule, precision=self.resolved_precision(device), trace=trace,
+                          schedule, precision=resolution.ran.precision, trace=trace,
                           trace_at=lambda i: any(ctx.wants_trace(i) for ctx in contexts),
                           redraw=redraw if any(redrawn) else None, progress=contexts[0].progress,
                           compile=compile_requested(), timings=timings)
@@ -519,8 +563,9 @@ class FittedPrior(Method):
         with torch.no_grad():
             final_loss = self.objective(outputs, problems, schedule.iterations - 1, schedule).cpu().numpy()
             waves = self.signals(outputs, problems).cpu().numpy()
+        precision = resolution.record(compiled=compile_requested() and len(observations) == 1)  # as fit() does
         return [Estimate(wave, info={"final_loss": float(loss), "iterations": schedule.iterations,
-                                     "batch": len(observations), **timings})
+                                     "batch": len(observations), "precision": precision, **timings})
                 for wave, loss in zip(waves, final_loss)]
 
 

@@ -38,6 +38,8 @@ class RunContext:
     # iterate (its loss, and its loss on held-out observed samples where it holds some out), for the blind
     # stopping rules (bench.stopping)
     fit_stats_callback: Callable[[int, dict[str, float]], None] | None = None
+    # the precision configuration the cell's key promises (bench.precision_probe), for methods that have one
+    precision: str | None = None
 
     def __post_init__(self):
         if not isinstance(self.protocol, Protocol):

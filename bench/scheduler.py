@@ -379,9 +379,23 @@ def _lost_record(cell: Cell, device: str, status: str, reason: str) -> dict:
     """The record of a cell whose worker process died or was stopped: no scores, the reason why."""
     from bench.provenance import provenance
 
+    if "killed by signal" in reason:  # a crash below Python: what an upstream bug report needs, on one line
+        reason = crash_line(cell, reason)
     return {"key": cell.key, "config": cell.config, "labels": cell.labels, "device": device, "status": status,
             "error": reason, "wall_time_s": None, "peak_rss_mb": None, "peak_cuda_mb": None,
             "provenance": provenance()}
+
+
+def crash_line(cell: Cell, reason: str) -> str:
+    """``reason`` with the method, the precision configuration it ran under, the torch and oneDNN versions and
+    the CPU's bf16-relevant flags (README, Troubleshooting)."""
+    from bench.precision_probe import crash_facts
+
+    method = cell.method
+    params = ", ".join(f"{k}={v!r}" for k, v in sorted(method.get("params", {}).items()))
+    ran = (cell.config.get("precision") or {}).get("ran", "not a fitted prior")
+    return (f"{reason} in {method['name']} ({params or 'default params'}; precision {ran}); {crash_facts()}; "
+            "see README, Troubleshooting")
 
 
 def _run_dask(work, slots, scheduler_address, data_root, consume, run_batch: Callable | None = None) -> None:

@@ -139,7 +139,8 @@ class _CellRun:
                                       protocol=dict(config["protocol"]), trace_callback=self.on_trace,
                                       deadline=self.started + timeout if timeout else None,
                                       progress=FitProgress.for_cell(self.cell.key),
-                                      fit_stats_callback=self.fit_stats.__setitem__)
+                                      fit_stats_callback=self.fit_stats.__setitem__,
+                                      precision=(config.get("precision") or {}).get("ran"))
             return True
         except Exception as exc:  # noqa: BLE001 - a bad file or parameter fails this cell only
             self.fail(exc)
@@ -179,6 +180,8 @@ class _CellRun:
         try:
             trace_scoring.collect_into(self)
             estimate = result if isinstance(result, Estimate) else Estimate(result)
+            if "precision" in estimate.info:  # the configuration that ran (bench.precision_probe)
+                self.record["precision"] = estimate.info.pop("precision")
             _check_estimate(estimate.signal, self.observation.reference)
             scores, errors = self.scorer.score(estimate.signal)
             scores.update(self.scorer.improvements(scores, self.input_scores))

@@ -130,6 +130,11 @@ def test_a_method_that_kills_its_worker_fails_only_its_cells(tmp_path, jobs, how
     by_method = _records_by_method(results)
     assert len(by_method["test-dies"]) == 2 and len(by_method["identity"]) == 2
     assert all(r["status"] == "failed" and reason in r["error"] for r in by_method["test-dies"])
+    if how == "segfault":  # what an upstream report needs: method, configuration, versions, CPU flags
+        facts = ("in test-dies (how='segfault'; precision not a fitted prior)", "torch ", "oneDNN ", "avx512_bf16 ",
+                 "amx_bf16 ", "avx2 ")
+        assert all(fact in r["error"].splitlines()[0] for r in by_method["test-dies"] for fact in facts)
+        assert all(fact in done.stderr for fact in facts)  # the run's summary
     assert all(r["status"] == "ok" for r in by_method["identity"])  # cells after the crash still ran
     assert reason in done.stderr
 

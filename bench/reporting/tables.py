@@ -214,7 +214,25 @@ def _banners(suite: Suite, profile: str, frame: pd.DataFrame, cells: list[Cell])
     if failed or timeout or missing:
         banners.append(f"INCOMPLETE: {failed} failed, {timeout} timeout and {missing} missing of "
                        f"{len(cells)} cells; the means below leave them out.")
+    banners += _precision_banner(cells)
     return banners
+
+
+def _precision_banner(cells: list[Cell]) -> list[str]:
+    """Where a table's fitted priors ran in more than one precision configuration (a folder filled by two
+    machines, or priors that resolved differently): which ran in which (bench.precision_probe)."""
+    ran: dict[str, dict[str, int]] = {}
+    for cell in cells:
+        if cell.config.get("precision"):
+            precision = cell.config["precision"]
+            text = precision["ran"] + (", compiled" if precision.get("compile") else "")
+            counts = ran.setdefault(cell.labels.get("method") or cell.method["name"], {})
+            counts[text] = counts.get(text, 0) + 1
+    if len({text for counts in ran.values() for text in counts}) < 2:
+        return []
+    parts = [f"{method}: " + ", ".join(f"{text} ({n} cells)" for text, n in counts.items())
+             for method, counts in ran.items()]
+    return ["MIXED PRECISION: " + "; ".join(parts) + "."]
 
 
 def _standin_text(declared, dataset: dict) -> str:

@@ -262,3 +262,23 @@ class TrainedDenoiser(TrainedMethod):
         with torch.no_grad():
             x = torch.from_numpy(observation.signal)[None, None].to(context.device)
             return self.model(x)[0, 0].cpu().numpy()
+
+
+@method("test-nan-network", version="1")
+class NaNNetwork(Method):
+    """Only a network, whose output is NaN: the precision probe's finiteness check (bench.precision_probe)."""
+
+    tasks = ("denoising",)
+
+    def network(self):
+        import torch  # here, not at the top: the plugins load in every test worker
+
+        class NaNs(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.weight = torch.nn.Parameter(torch.ones(1))
+
+            def forward(self, x):
+                return x * self.weight * float("nan")
+
+        return NaNs()
