@@ -125,10 +125,12 @@ class Registry:
         base = getattr(importlib.import_module(module), base_name)
         if isinstance(obj, type) and issubclass(obj, base) or not isinstance(obj, type) and isinstance(obj, base):
             return
+        import bench
+
+        where = f"bench.{base_name}" if base_name in bench.__all__ else f"{module}.{base_name}"
         what = f"class {_qualname(obj)}" if isinstance(obj, type) else f"{type(obj).__name__} {_qualname(obj)}"
         raise RegistrationError(f"{self.singular} {name!r}: {what} is not a {base_name} "
-                                f"(a {self.singular} must {'subclass' if isinstance(obj, type) else 'be'} "
-                                f"{module}.{base_name})")
+                                f"(a {self.singular} must {'subclass' if isinstance(obj, type) else 'be'} {where})")
 
     # -- lookup -------------------------------------------------------------------------------------
     def get(self, name: str) -> Entry:
