@@ -1,2 +1,63 @@
-"""bench: a benchmark and evaluation harness for unsupervised audio restoration."""
+"""bench: a benchmark and evaluation harness for unsupervised audio restoration.
+
+The names below are the plugin API: what a method, dataset, corruption or metric written outside this
+package imports, as ``from bench import Method, method``. Everything else is the harness's own and may change.
+They load on first use (PEP 562), so ``import bench`` imports no torch; ``FittedPrior`` and ``TrainedMethod``
+do.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    # the audio a plugin receives and returns
+    "Clip": "bench.audio", "Observation": "bench.audio", "Estimate": "bench.audio", "TASKS": "bench.audio",
+    # methods
+    "Method": "bench.method", "RunContext": "bench.method", "CellTimeout": "bench.method", "method": "bench.method",
+    "Protocol": "bench.protocol",
+    "FittedPrior": "bench.fitting", "Problems": "bench.fitting", "Schedule": "bench.fitting",
+    "TrainedMethod": "bench.training", "TrainingContext": "bench.training", "TrainingData": "bench.training",
+    # datasets
+    "Dataset": "bench.dataset", "CorpusMissing": "bench.dataset", "dataset": "bench.dataset",
+    "FileCorpus": "bench.corpus", "AudioRef": "bench.corpus", "Track": "bench.corpus",
+    # corruptions
+    "Corruption": "bench.corruptions", "corruption": "bench.corruptions",
+    # metrics
+    "Metric": "bench.metrics", "Output": "bench.metrics", "MetricUndefined": "bench.metrics",
+    "metric": "bench.metrics", "improvement": "bench.metrics",
+    # the registries
+    "UnknownNameError": "bench.registry",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next access is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+class _Package(types.ModuleType):
+    """``bench.method`` and ``bench.dataset`` name both a decorator of the API and a submodule. Importing a
+    submodule sets it as an attribute of its package; here it does not, so ``bench.method`` stays the
+    decorator (the submodule is still ``sys.modules["bench.method"]``, reached by ``from bench.method import``)."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -102,11 +102,8 @@ class Dataset:
 
 
 def dataset(name: str, *, version: str = "1", description: str | None = None):
-    def decorate(cls):
-        DATASETS.add(name, cls, version=version, description=description, kind=cls.kind)
-        return cls
-
-    return decorate
+    """Decorator registering a Dataset subclass (``bench.registry``)."""
+    return DATASETS.register(name, version=version, description=description)
 
 
 def build_dataset(name: str, params: dict | None = None, root=None) -> Dataset:

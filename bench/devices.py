@@ -1,7 +1,8 @@
-"""Which devices this machine offers: found without initialising CUDA, so any process may ask.
+"""Which devices this machine offers: found without initialising CUDA, so any process may ask; and the
+one way a worker process is pinned to its device.
 
 It sits below the methods and the scheduler: fitting code asks it how large a batch to fit, the scheduler
-asks it which devices to spread workers over.
+asks it which devices to spread workers over, and a worker (of cells or of training jobs) pins itself.
 """
 from __future__ import annotations
 
@@ -49,6 +50,26 @@ def device_pool(devices: str | None = None, here: bool = True) -> list[str]:
             shown = ", ".join(visible_gpus()) or "none"
             raise ValueError(f"--devices {devices}: this machine has no {device} (its GPUs: {shown})")
     return pool
+
+
+_PINNED: str | None = None
+
+
+def pin(device: str) -> str:
+    """Pin this process to ``device`` ("cpu", "cuda:1", ...) and return its name inside the process ("cuda"
+    for the one GPU it then sees). Call before CUDA initialises: only the first call pins, and a process keeps
+    that device for its life (later calls get the first device's local name)."""
+    global _PINNED
+    if _PINNED is None:
+        if device.startswith("cuda:"):
+            os.environ["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]
+        _PINNED = device
+    return "cuda" if _PINNED.startswith("cuda:") else _PINNED
+
+
+def pinned_device() -> str | None:
+    """The device this process was pinned to (its name on the machine, "cuda:1"), None before ``pin``."""
+    return _PINNED
 
 
 def default_jobs(pool: list[str]) -> int:

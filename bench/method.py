@@ -98,15 +98,8 @@ class Method:
 
 
 def method(name: str, *, version: str = "1", description: str | None = None):
-    """Decorator registering a Method subclass."""
-
-    def decorate(cls):
-        if not cls.tasks:
-            raise TypeError(f"method {name!r} must list the tasks it handles")
-        METHODS.add(name, cls, version=version, description=description, tasks=tuple(cls.tasks))
-        return cls
-
-    return decorate
+    """Decorator registering a Method subclass, which must list its ``tasks`` (``bench.registry``)."""
+    return METHODS.register(name, version=version, description=description)
 
 
 def build_method(name: str, params: dict | None = None) -> Method:

@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from bench.cells import Cell
-from bench.devices import default_jobs, device_pool, visible_gpus  # noqa: F401 - visible_gpus: old import path
-from bench.devices import runs_here
+from bench.devices import default_jobs, device_pool, pin, pinned_device, runs_here, visible_gpus  # noqa: F401 - visible_gpus: old import path
 from bench.progress import ProgressBoard, progress_bar, watch
 from bench.store import ResultsStore
-from bench.worker import pin_device, run_cells
+from bench.worker import run_cells
 
 
 @dataclass
@@ -98,19 +97,11 @@ def pending(cells: Iterable[Cell], store: ResultsStore, retry_failed: bool = Fal
 
 
 # -- running --------------------------------------------------------------------------------------------
-_PINNED_DEVICE: str | None = None
-
-
 def _run_batch(cells: list[Cell], device: str, data_root) -> list[dict]:
     """Run cells on ``device``; the first call pins this process to its device (later calls keep it)."""
-    global _PINNED_DEVICE
-    if _PINNED_DEVICE is None:
-        pin_device(device)
-        _PINNED_DEVICE = device
-    local = "cuda" if _PINNED_DEVICE.startswith("cuda:") else _PINNED_DEVICE
-    records = run_cells(cells, device=local, data_root=data_root)
+    records = run_cells(cells, device=pin(device), data_root=data_root)
     for record in records:
-        record["device"] = _PINNED_DEVICE
+        record["device"] = pinned_device()
     return records
 
 
@@ -367,8 +358,7 @@ def _import_what_cells_use(batch: list[Cell]) -> None:
     for cell in batch:
         METHODS.get(cell.method["name"]), DATASETS.get(cell.dataset["name"])
         CORRUPTIONS.get(cell.config["corruption"]["name"])
-        for metric in cell.config["metrics"]:
-            METRICS.get(metric["name"])
+    METRICS.entries()  # every metric: a cell looks its outputs' units up among all of them (output_spec)
 
 
 def _time_limit(batch: list[Cell]) -> float | None:

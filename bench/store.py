@@ -31,6 +31,20 @@ def results_root(explicit: str | os.PathLike | None = None) -> Path:
     return Path(explicit or os.environ.get("BENCH_RESULTS", "results"))
 
 
+def check_writable(root: Path) -> None:
+    """Fail before any cell runs if the results folder cannot take records (raises OSError naming it)."""
+    import errno
+
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "--results is not a folder", str(root))
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryFile(dir=root):
+            pass
+    except OSError as exc:
+        raise OSError(exc.errno, f"results folder not writable ({exc.strerror})", str(root)) from None
+
+
 class ResultsStore:
     def __init__(self, root: str | os.PathLike | None = None):
         self.root = results_root(root)

@@ -180,10 +180,9 @@ def train_batch(jobs: list[TrainingJob], device: str, data_root, *, results_root
     """Worker side: train ``jobs`` one after another on ``device``, with every core when it is the CPU."""
     from bench.progress import FitProgress
     from bench.training import run_job
-    from bench.worker import pin_device
+    from bench.devices import pin
 
-    pin_device(device)
-    local = "cuda" if device.startswith("cuda:") else device
+    local = pin(device)
     import torch
 
     threads = torch.get_num_threads()  # restored after: a sequential run's cells keep their thread count

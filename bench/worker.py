@@ -7,7 +7,6 @@ memory, returns NaN/Inf or the wrong shape fails its cell with the reason, and t
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import resource
 import sys
 import time
@@ -21,6 +20,7 @@ from bench.cells import Cell
 from bench.failures import describe_failure
 from bench.corruptions import build_corruption
 from bench.dataset import build_dataset
+from bench.devices import pin as pin_device  # noqa: F401 - old import path of the one pinning path
 from bench.jsonable import to_json
 from bench.method import CellTimeout, RunContext, build_method
 from bench.metrics import Metric, evaluate, get_metric, output_spec
@@ -312,8 +312,3 @@ def _peak_memory(device: str) -> dict:
         out["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
     return out
 
-
-def pin_device(device: str) -> None:
-    """Make a CUDA device the only one this process sees; call before CUDA initialises."""
-    if device.startswith("cuda:"):
-        os.environ["CUDA_VISIBLE_DEVICES"] = device.split(":", 1)[1]

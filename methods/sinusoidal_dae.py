@@ -38,6 +38,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
 
 from bench.audio import Estimate, Observation
 from bench.method import method
@@ -54,11 +57,6 @@ TV_TARGETS = ("remix", "vocals")
 TV_FORMS = ("code", "paper")
 
 
-def _torch():
-    import torch
-    return torch
-
-
 def mel_spaced(low_hz: float, high_hz: float, n: int) -> np.ndarray:
     """``n`` frequencies equally spaced on the mel scale from ``low_hz`` to ``high_hz``."""
     mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
@@ -67,7 +65,6 @@ def mel_spaced(low_hz: float, high_hz: float, n: int) -> np.ndarray:
 
 def total_variation(code, form: str = "code"):
     """TV of codes (B, C, T): the public code's (``form="code"``) or Eq. 1 as printed ("paper")."""
-    torch = _torch()
     d_frames = code[:, :, 1:] - code[:, :, :-1]
     d_channels = code[:, 1:, :] - code[:, :-1, :]
     channels, frames = code.shape[1], code.shape[2]
@@ -79,161 +76,143 @@ def total_variation(code, form: str = "code"):
 
 def negative_snr(target, estimate, eps: float = 1e-8):
     """-10 log10(||x||^2 / ||x - x_hat||^2), one ratio over the whole batch (as the code)."""
-    torch = _torch()
     return -10 * torch.log10((target.pow(2).sum() + eps) / ((target - estimate).pow(2).sum() + eps))
 
 
-def _build_modules():
-    """The torch modules, defined on first use so that listing methods imports no torch."""
-    torch = _torch()
-    nn, F = torch.nn, torch.nn.functional
+class SincFirstStage(nn.Module):
+    """SincNet band-pass filters (Ravanelli & Bengio) as the encoder's first stage."""
 
-    class SincFirstStage(nn.Module):
-        """SincNet band-pass filters (Ravanelli & Bengio) as the encoder's first stage."""
+    def __init__(self, channels: int, kernel: int, hop: int, sample_rate: int):
+        super().__init__()
+        edges = mel_spaced(80.0, sample_rate / 2 - 100.0, channels + 1) / sample_rate
+        self.low = nn.Parameter(torch.tensor(edges[:-1], dtype=torch.float32))
+        self.band = nn.Parameter(torch.tensor(np.diff(edges), dtype=torch.float32))
+        self.hop = hop
+        self.register_buffer("t", torch.arange(kernel, dtype=torch.float32) - (kernel - 1) / 2, persistent=False)
+        self.register_buffer("window", torch.hamming_window(kernel, periodic=False), persistent=False)
 
-        def __init__(self, channels: int, kernel: int, hop: int, sample_rate: int):
-            super().__init__()
-            edges = mel_spaced(80.0, sample_rate / 2 - 100.0, channels + 1) / sample_rate
-            self.low = nn.Parameter(torch.tensor(edges[:-1], dtype=torch.float32))
-            self.band = nn.Parameter(torch.tensor(np.diff(edges), dtype=torch.float32))
-            self.hop = hop
-            self.register_buffer("t", torch.arange(kernel, dtype=torch.float32) - (kernel - 1) / 2, persistent=False)
-            self.register_buffer("window", torch.hamming_window(kernel, periodic=False), persistent=False)
+    def filters(self):
+        low = self.low.abs()
+        high = low + self.band.abs()
+        band_pass = (2 * high[:, None] * torch.special.sinc(2 * high[:, None] * self.t)
+                     - 2 * low[:, None] * torch.special.sinc(2 * low[:, None] * self.t))
+        band_pass = band_pass * self.window
+        return band_pass / band_pass.abs().amax(dim=1, keepdim=True).clamp_min(1e-8)
 
-        def filters(self):
-            low = self.low.abs()
-            high = low + self.band.abs()
-            band_pass = (2 * high[:, None] * torch.special.sinc(2 * high[:, None] * self.t)
-                         - 2 * low[:, None] * torch.special.sinc(2 * low[:, None] * self.t))
-            band_pass = band_pass * self.window
-            return band_pass / band_pass.abs().amax(dim=1, keepdim=True).clamp_min(1e-8)
+    def forward(self, x):
+        return F.conv1d(x, self.filters()[:, None, :], stride=self.hop)
 
-        def forward(self, x):
-            return F.conv1d(x, self.filters()[:, None, :], stride=self.hop)
+    def channel_axes(self):
+        return [(self.low, (0,)), (self.band, (0,))]
 
-        def channel_axes(self):
-            return [(self.low, (0,)), (self.band, (0,))]
+class Encoder(nn.Module):
+    def __init__(self, channels, hop, kind, sample_rate):
+        super().__init__()
+        if kind == "sinc":
+            self.first = SincFirstStage(channels, KERNEL, hop, sample_rate)
+        else:
+            self.first = nn.Conv1d(1, channels, KERNEL, stride=hop, bias=False)
+        self.dilated = nn.Conv1d(channels, channels, DILATED_KERNEL, dilation=DILATION,
+                                 padding=DILATION * (DILATED_KERNEL - 1) // 2, bias=False)
+        for conv in (self.first, self.dilated):  # the code's initialisation (gain sqrt(2), not torch's)
+            if isinstance(conv, nn.Conv1d):
+                nn.init.kaiming_uniform_(conv.weight)
 
-    class Encoder(nn.Module):
-        def __init__(self, channels, hop, kind, sample_rate):
-            super().__init__()
-            if kind == "sinc":
-                self.first = SincFirstStage(channels, KERNEL, hop, sample_rate)
-            else:
-                self.first = nn.Conv1d(1, channels, KERNEL, stride=hop, bias=False)
-            self.dilated = nn.Conv1d(channels, channels, DILATED_KERNEL, dilation=DILATION,
-                                     padding=DILATION * (DILATED_KERNEL - 1) // 2, bias=False)
-            for conv in (self.first, self.dilated):  # the code's initialisation (gain sqrt(2), not torch's)
-                if isinstance(conv, nn.Conv1d):
-                    nn.init.kaiming_uniform_(conv.weight)
+    def forward(self, x):  # (B, 1, N + 2P) -> (B, C, T)
+        h = self.first(x)
+        return F.relu(self.dilated(h) + h)
 
-        def forward(self, x):  # (B, 1, N + 2P) -> (B, C, T)
-            h = self.first(x)
-            return F.relu(self.dilated(h) + h)
+    def channel_axes(self):
+        first = self.first.channel_axes() if isinstance(self.first, SincFirstStage) else [(self.first.weight, (0,))]
+        return first + [(self.dilated.weight, (0, 1))]
 
-        def channel_axes(self):
-            first = self.first.channel_axes() if isinstance(self.first, SincFirstStage) else [(self.first.weight, (0,))]
-            return first + [(self.dilated.weight, (0, 1))]
+class SinusoidalDecoder(nn.Module):
+    """Eq. 4's atoms; ``shared_envelope`` gives the plain cosine decoder."""
 
-    class SinusoidalDecoder(nn.Module):
-        """Eq. 4's atoms; ``shared_envelope`` gives the plain cosine decoder."""
+    def __init__(self, channels, hop, squared, shared_envelope, sample_rate):
+        super().__init__()
+        self.hop, self.squared = hop, squared
+        self.frequency = nn.Parameter(torch.tensor(mel_spaced(30.0, sample_rate / 2, channels) / sample_rate,
+                                                   dtype=torch.float32))
+        self.phase = nn.Parameter(torch.randn(channels))
+        self.envelope = nn.Parameter(torch.full((1 if shared_envelope else channels, KERNEL),
+                                                1.0 / (channels + KERNEL)))
+        self.register_buffer("t", torch.arange(KERNEL, dtype=torch.float32), persistent=False)
 
-        def __init__(self, channels, hop, squared, shared_envelope, sample_rate):
-            super().__init__()
-            self.hop, self.squared = hop, squared
-            self.frequency = nn.Parameter(torch.tensor(mel_spaced(30.0, sample_rate / 2, channels) / sample_rate,
-                                                       dtype=torch.float32))
-            self.phase = nn.Parameter(torch.randn(channels))
-            self.envelope = nn.Parameter(torch.full((1 if shared_envelope else channels, KERNEL),
-                                                    1.0 / (channels + KERNEL)))
-            self.register_buffer("t", torch.arange(KERNEL, dtype=torch.float32), persistent=False)
+    def carriers(self):
+        return self.frequency.pow(2) if self.squared else self.frequency
 
-        def carriers(self):
-            return self.frequency.pow(2) if self.squared else self.frequency
+    def atoms(self):  # (C, L)
+        return torch.cos(2 * math.pi * self.carriers()[:, None] * self.t + self.phase[:, None]) * self.envelope
 
-        def atoms(self):  # (C, L)
-            return torch.cos(2 * math.pi * self.carriers()[:, None] * self.t + self.phase[:, None]) * self.envelope
+    def forward(self, code):
+        return F.conv_transpose1d(code, self.atoms()[:, None, :], stride=self.hop)
 
-        def forward(self, code):
-            return F.conv_transpose1d(code, self.atoms()[:, None, :], stride=self.hop)
+    def sort_order(self):
+        return torch.argsort(self.carriers().detach())
 
-        def sort_order(self):
-            return torch.argsort(self.carriers().detach())
+    def channel_axes(self):
+        axes = [(self.frequency, (0,)), (self.phase, (0,))]
+        return axes + ([(self.envelope, (0,))] if self.envelope.shape[0] > 1 else [])
 
-        def channel_axes(self):
-            axes = [(self.frequency, (0,)), (self.phase, (0,))]
-            return axes + ([(self.envelope, (0,))] if self.envelope.shape[0] > 1 else [])
+class ConvDecoder(nn.Module):
+    def __init__(self, channels, hop, tanh):
+        super().__init__()
+        self.synthesis = nn.ConvTranspose1d(channels, 1, KERNEL, stride=hop, bias=False)
+        self.tanh = tanh
 
-    class ConvDecoder(nn.Module):
-        def __init__(self, channels, hop, tanh):
-            super().__init__()
-            self.synthesis = nn.ConvTranspose1d(channels, 1, KERNEL, stride=hop, bias=False)
-            self.tanh = tanh
+    def forward(self, code):
+        y = self.synthesis(code)
+        return torch.tanh(y) if self.tanh else y
 
-        def forward(self, code):
-            y = self.synthesis(code)
-            return torch.tanh(y) if self.tanh else y
+class SinusoidalDAE(nn.Module):
+    def __init__(self, channels=800, hop=384, encoder="conv", decoder="mod-cos", squared_frequencies=True,
+                 tanh=False, sample_rate=SAMPLE_RATE):
+        super().__init__()
+        self.hop = hop
+        self.encoder = Encoder(channels, hop, encoder, sample_rate)
+        if decoder == "conv":
+            self.decoder = ConvDecoder(channels, hop, tanh)
+        else:
+            self.decoder = SinusoidalDecoder(channels, hop, squared_frequencies, decoder == "cos", sample_rate)
 
-    class SinusoidalDAE(nn.Module):
-        def __init__(self, channels=800, hop=384, encoder="conv", decoder="mod-cos", squared_frequencies=True,
-                     tanh=False, sample_rate=SAMPLE_RATE):
-            super().__init__()
-            self.hop = hop
-            self.encoder = Encoder(channels, hop, encoder, sample_rate)
-            if decoder == "conv":
-                self.decoder = ConvDecoder(channels, hop, tanh)
-            else:
-                self.decoder = SinusoidalDecoder(channels, hop, squared_frequencies, decoder == "cos", sample_rate)
+    def padding(self, length: int) -> tuple[int, int]:
+        """The code's framing: T = ceil(N / S) frames, the signal centred in them (zeros either side)."""
+        frames = -(-length // self.hop)
+        total = frames * self.hop + KERNEL - self.hop - length
+        return total // 2, total - total // 2
 
-        def padding(self, length: int) -> tuple[int, int]:
-            """The code's framing: T = ceil(N / S) frames, the signal centred in them (zeros either side)."""
-            frames = -(-length // self.hop)
-            total = frames * self.hop + KERNEL - self.hop - length
-            return total // 2, total - total // 2
+    def encode(self, x):  # (B, N) -> (B, C, ceil(N / S))
+        return self.encoder(F.pad(x[:, None, :], self.padding(x.shape[-1])))
 
-        def encode(self, x):  # (B, N) -> (B, C, ceil(N / S))
-            return self.encoder(F.pad(x[:, None, :], self.padding(x.shape[-1])))
+    def decode(self, code, length: int):  # (B, C, T) -> (B, N)
+        left = self.padding(length)[0]
+        y = self.decoder(code)[:, 0, left:left + length]
+        return F.pad(y, (0, length - y.shape[-1]))
 
-        def decode(self, code, length: int):  # (B, C, T) -> (B, N)
-            left = self.padding(length)[0]
-            y = self.decoder(code)[:, 0, left:left + length]
-            return F.pad(y, (0, length - y.shape[-1]))
+    def forward(self, x):
+        return self.decode(self.encode(x), x.shape[-1])
 
-        def forward(self, x):
-            return self.decode(self.encode(x), x.shape[-1])
-
-        @torch.no_grad()
-        def sort_atoms(self, optimizer=None):
-            """Sort atoms by carrier frequency, permuting the encoder's channels alike (the output does not
-            change), and the optimiser's per-parameter state (Adam's moments) with them."""
-            order = self.decoder.sort_order()
-            for parameter, axes in self.decoder.channel_axes() + self.encoder.channel_axes():
-                tensors = [parameter.data]
-                if optimizer is not None:
-                    tensors += [v for v in optimizer.state.get(parameter, {}).values()
-                                if torch.is_tensor(v) and v.shape == parameter.shape]
-                for tensor in tensors:
-                    permuted = tensor
-                    for axis in axes:
-                        permuted = permuted.index_select(axis, order)
-                    tensor.copy_(permuted)
-            return order
-
-    return SinusoidalDAE
-
-
-_MODULES = {}
-
-
-def model_class():
-    if "dae" not in _MODULES:
-        _MODULES["dae"] = _build_modules()
-    return _MODULES["dae"]
+    @torch.no_grad()
+    def sort_atoms(self, optimizer=None):
+        """Sort atoms by carrier frequency, permuting the encoder's channels alike (the output does not
+        change), and the optimiser's per-parameter state (Adam's moments) with them."""
+        order = self.decoder.sort_order()
+        for parameter, axes in self.decoder.channel_axes() + self.encoder.channel_axes():
+            tensors = [parameter.data]
+            if optimizer is not None:
+                tensors += [v for v in optimizer.state.get(parameter, {}).values()
+                            if torch.is_tensor(v) and v.shape == parameter.shape]
+            for tensor in tensors:
+                permuted = tensor
+                for axis in axes:
+                    permuted = permuted.index_select(axis, order)
+                tensor.copy_(permuted)
+        return order
 
 
 def segments(signal, length: int, hop: int):
     """Rows of ``length`` samples every ``hop`` samples (a view; a signal shorter than one row is padded)."""
-    torch = _torch()
     if signal.shape[-1] < length:
         signal = torch.nn.functional.pad(signal, (0, length - signal.shape[-1]))
     return signal.unfold(-1, length, hop)
@@ -270,7 +249,7 @@ class SinusoidalDAEMethod(TrainedMethod):
         self.tv_target, self.tv = tv_target, tv
 
     def build(self):
-        return model_class()(self.channels, self.hop, self.encoder, self.decoder, self.squared_frequencies,
+        return SinusoidalDAE(self.channels, self.hop, self.encoder, self.decoder, self.squared_frequencies,
                              self.tanh)
 
     def details(self):
@@ -282,7 +261,6 @@ class SinusoidalDAEMethod(TrainedMethod):
     # -- training ---------------------------------------------------------------------------------------
     def loss(self, model, vocals, remix, protocol, generator=None):
         """(loss, neg-SNR, TV) of one batch: vocals and remix (B, N), the batch mean already removed."""
-        torch = _torch()
         noisy = vocals + protocol["noise_std"] * torch.randn(vocals.shape, generator=generator,
                                                              device=vocals.device)
         code_v = model.encode(noisy)
@@ -294,7 +272,6 @@ class SinusoidalDAEMethod(TrainedMethod):
 
     def batches(self, data, context):
         """(vocals, remix) batches of one epoch: sets of four tracks, segments shuffled within a set."""
-        torch = _torch()
         p = context.protocol
         source = data["tracks"]
         length = int(round(p["segment_s"] * source.sample_rate))
@@ -322,7 +299,6 @@ class SinusoidalDAEMethod(TrainedMethod):
                 yield v - v.mean(), m - m.mean()
 
     def fit(self, data, context):
-        torch = _torch()
         self.model = self.build().to(context.device)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=context.protocol["lr"])
         for _ in context.epochs(self.model, optimizer):
@@ -338,7 +314,6 @@ class SinusoidalDAEMethod(TrainedMethod):
 
     # -- evaluation -------------------------------------------------------------------------------------
     def restore(self, observation: Observation, context) -> Estimate:
-        torch = _torch()
         model = self.model
         with torch.no_grad():
             if observation.task == "reconstruction":

@@ -1,4 +1,4 @@
-"""Aiming runs: selection flags, several suites, --add-method rows, JSON outputs, the lazy listing, fit
+"""Aiming runs: selection flags, several suites, --add-method rows, JSON outputs, the listing without imports, fit
 progress shown by the parent, and the README's example prior run through --add-method."""
 from __future__ import annotations
 
@@ -152,31 +152,39 @@ def test_report_json_carries_references(tmp_path, capsys):
     assert table["row_fields"] == ["method"] and table["statistic"] == "mean"
 
 
-def test_list_json_and_list_without_torch(tmp_path):
-    env = {**os.environ, "BENCH_CACHE": str(tmp_path / "cache")}
+IMPLEMENTATION_PACKAGES = ("bench.methods.", "bench.datasets.", "bench.metrics.", "bench.corruptions.")
+
+
+def test_list_json_and_list_without_torch():
+    """`bench list` reads the registrations from source: no torch, no implementation module, from the first
+    call on (there is no index to fill)."""
     probe = ("import sys, json; from bench.cli import main; main(sys.argv[1:]); "
-             "print(json.dumps(sorted(m for m in ('torch', 'scipy', 'museval', 'pyroomacoustics', 'matplotlib') "
-             "if m in sys.modules)), file=sys.stderr)")
+             "print(json.dumps(sorted(m for m in sys.modules if m in ('torch', 'scipy', 'museval', "
+             f"'pyroomacoustics', 'matplotlib') or m.startswith({IMPLEMENTATION_PACKAGES!r}))), file=sys.stderr)")
 
     def listed(*args):
-        done = subprocess.run([sys.executable, "-c", probe, "list", *args], env=env, capture_output=True,
+        done = subprocess.run([sys.executable, "-c", probe, "list", *args], capture_output=True,
                               text=True, check=True)
         return done.stdout, json.loads(done.stderr.strip().splitlines()[-1])
 
     out, imported = listed("suites", "--json")
     assert imported == [] and "smoke" in [s["name"] for s in json.loads(out)["suites"]]
-    first, _ = listed("--json")  # fills the index
-    again, imported = listed("--json")
-    assert imported == [] and json.loads(again) == json.loads(first)
-    methods = {m["name"]: m for m in json.loads(again)["methods"]}
+    out, imported = listed("--json")
+    assert imported == []
+    listed_all = json.loads(out)
+    methods = {m["name"]: m for m in listed_all["methods"]}
     assert methods["identity"]["version"] == "1" and methods["test-iterative"]["description"]
+    assert methods["sinusoidal-dae"]["description"].startswith("Mimilakis et al. (2020)")
+    assert {"si_sdr_i", "psnr_i", "bss_v4"} <= {m["name"] for m in listed_all["metrics"]}
+    assert {"reverb", "gaussian-noise"} <= {c["name"] for c in listed_all["corruptions"]}
+    assert {"vctk", "synthetic-speech"} <= {d["name"] for d in listed_all["datasets"]}
 
 
-def test_list_index_follows_a_changed_plugin(tmp_path):
+def test_list_follows_a_changed_plugin(tmp_path):
     plugin = tmp_path / "aim_plugin.py"
-    plugin.write_text('from bench.method import Method, method\n\n@method("aim-x", version="1")\n'
+    plugin.write_text('from bench import Method, method\n\n@method("aim-x", version="1")\n'
                       'class X(Method):\n    """First."""\n    tasks = ("denoising",)\n')
-    env = {**os.environ, "BENCH_CACHE": str(tmp_path / "cache"), "BENCH_PLUGINS": "aim_plugin",
+    env = {**os.environ, "BENCH_PLUGINS": "aim_plugin",
            "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
 
     def methods():
@@ -186,7 +194,6 @@ def test_list_index_follows_a_changed_plugin(tmp_path):
 
     assert methods()["aim-x"]["version"] == "1"
     plugin.write_text(plugin.read_text().replace('version="1"', 'version="2"').replace("First.", "Second."))
-    os.utime(plugin, ns=(plugin.stat().st_atime_ns, plugin.stat().st_mtime_ns + 10**9))
     assert methods()["aim-x"] == {"name": "aim-x", "version": "2", "description": "Second."}
 
 
@@ -234,6 +241,21 @@ def test_readme_example_prior_runs_on_the_smoke_suite(tmp_path):
     mine = [r for r in records if r["config"]["method"]["name"] == name]
     assert len(mine) == 2 and all(r["status"] == "ok" for r in mine)  # denoising: one item of each dataset
     assert f"| {name} |" in run.stdout
+
+
+def test_readme_plugin_examples_import_from_bench_and_register(tmp_path):
+    text = README.read_text()
+    section = text[text.index("## Adding a method"):text.index("## Results")]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 2
+    for index, code in enumerate(blocks):
+        assert re.findall(r"from bench\.\w+ import", code) == []  # the declared API: `from bench import ...`
+        (tmp_path / f"readme_plugin_{index}.py").write_text(code)
+    env = {**os.environ, "BENCH_PLUGINS": "readme_plugin_0,readme_plugin_1",
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-m", "bench.cli", "list", "methods", "--json"], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    assert {"my-prior", "my-denoiser"} <= {m["name"] for m in json.loads(out)["methods"]}
 
 
 def test_list_details_still_imports_and_shows_tasks(capsys):

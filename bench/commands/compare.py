@@ -4,7 +4,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-EXIT_REGRESSION = 1
+from bench.commands.arguments import add_backend_args, add_selection_args, backend_options
+from bench.commands.exit_codes import EXIT_CELLS_FAILED, EXIT_OK
+
+EXIT_REGRESSION = EXIT_CELLS_FAILED
 
 
 def register(subparsers) -> None:
@@ -12,8 +15,6 @@ def register(subparsers) -> None:
         "compare", help="paired comparison of a candidate method against a baseline; exit 1 on a regression",
         description="Runs the candidate (and the baseline) on the suite's datasets, corruptions, items and seeds "
                     "(cached cells are reused) and tests the paired per-item differences of every metric.")
-    from bench.selection import add_selection_args
-
     p.add_argument("--suite", required=True, help="suite name or path to a suite .toml (a,b: several)")
     add_selection_args(p, methods=False)
     p.add_argument("--candidate", required=True, help="method, optionally with parameters: name[key=value,...]")
@@ -31,8 +32,6 @@ def register(subparsers) -> None:
     p.add_argument("--synthetic", action="store_true", help="synthetic stand-ins for missing corpora")
     p.add_argument("--data", help="data root (default: $BENCH_DATA or ~/bench-data)")
     p.add_argument("--results", help="results directory (default: $BENCH_RESULTS or ./results)")
-    from bench.cli import add_backend_args
-
     add_backend_args(p)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-o", "--output", help="also write the Markdown summary here (e.g. $GITHUB_STEP_SUMMARY)")
@@ -49,7 +48,6 @@ def parse_tolerances(values: list[str]) -> dict[str, float]:
 
 def cmd_compare(args) -> int:
     from bench import scheduler
-    from bench.cli import backend_options
     from bench.compare import Comparison, cells_for, outputs_of, pairs, parse_method, verdicts
     from bench.protocol import fitting_iterations, summary_lines
     from bench.selection import Selection, aim, limit_items, load_suites
@@ -96,4 +94,4 @@ def cmd_compare(args) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a") as f:  # appending: a CI job summary file may hold other steps' output
             f.write(text + "\n")
-    return EXIT_REGRESSION if result.regression else 0
+    return EXIT_REGRESSION if result.regression else EXIT_OK

@@ -30,15 +30,8 @@ class Corruption:
 
 
 def corruption(name: str, *, version: str = "1", description: str | None = None):
-    """Decorator registering a Corruption subclass."""
-
-    def decorate(cls):
-        if cls.task == "":
-            raise TypeError(f"corruption {name!r} must set a task")
-        CORRUPTIONS.add(name, cls, version=version, description=description, task=cls.task)
-        return cls
-
-    return decorate
+    """Decorator registering a Corruption subclass, which must set its ``task`` (``bench.registry``)."""
+    return CORRUPTIONS.register(name, version=version, description=description)
 
 
 def build_corruption(name: str, params: dict | None = None, data_root=None) -> Corruption:

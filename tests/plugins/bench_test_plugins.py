@@ -6,9 +6,7 @@ import time
 
 import numpy as np
 
-from bench.audio import Clip
-from bench.dataset import Dataset, dataset
-from bench.method import Method, method
+from bench import Clip, Dataset, Method, dataset, method
 
 
 @method("test-raises", version="1")
@@ -214,7 +212,7 @@ class SlowFit(Method):
 
 
 # -- a trained method (bench.training): a small convolutional denoiser learnt on clean training speech -------
-from bench.training import TrainedMethod  # noqa: E402
+from bench import TrainedMethod  # noqa: E402
 
 
 @method("test-trained-denoiser", version="1")
