@@ -34,6 +34,7 @@ def results_root(explicit: str | os.PathLike | None = None) -> Path:
 def check_writable(root: Path) -> None:
     """Fail before any cell runs if the results folder cannot take records (raises OSError naming it)."""
     import errno
+    import tempfile
 
     if root.exists() and not root.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, "--results is not a folder", str(root))
