@@ -333,6 +333,8 @@ def load_suite(name_or_path: str) -> Suite:
     if name_or_path.endswith(".toml") or os.sep in name_or_path or "/" in name_or_path:
         return read_suite_file(name_or_path)
     entry = SUITES.get(name_or_path)
+    if isinstance(entry.obj, UnreadableSuite):
+        raise ValueError(entry.obj.error)
     return entry.obj() if callable(entry.obj) and not isinstance(entry.obj, Suite) else entry.obj
 
 
@@ -340,17 +342,13 @@ def _is_star_suite(name: str) -> bool:
     return "*" in load_suite(name).includes
 
 
-class UnreadableSuite:
+class UnreadableSuite(Suite):
     """Registered in place of a suite file that cannot be read (registered under its file's stem) or of a
     name two files declare: only a command that loads it fails, with ``error``; the others work."""
 
-    includes: tuple[str, ...] = ()
-
     def __init__(self, error: str):
+        super().__init__(name="")
         self.error = error
-
-    def __call__(self) -> Suite:
-        raise ValueError(self.error)
 
 
 _SUITE_FILES: dict[str, Path] = {}  # name -> the file that declared it, for the suites of folders
