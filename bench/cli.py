@@ -277,7 +277,7 @@ def cmd_run(args) -> int:
     suite, cells = _cells(args)
     if args.timeout:
         for cell in cells:
-            cell.labels["timeout_s"] = args.timeout
+            cell.run_options["timeout_s"] = args.timeout
     if args.compile:
         os.environ["BENCH_COMPILE"] = "1"  # read by bench.fitting in the workers, which inherit it
     store = ResultsStore(args.results)

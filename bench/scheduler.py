@@ -5,7 +5,8 @@ device for its life, setting ``CUDA_VISIBLE_DEVICES`` before CUDA initialises, a
 hangs past the time limit or outlives the run is stopped by this process. With ``backend="dask"`` the same
 cells go to a Dask distributed cluster through joblib's backend switch; ``backend="sequential"`` runs them
 in this process (a method's crash then ends the run: for debugging); ``backend="submitit"`` sends them
-as SLURM job arrays (``bench.submitit_backend``).
+as SLURM job arrays (``bench.submitit_backend``). ``bench.dispatch`` runs them on each backend, as it runs
+the training stage's jobs.
 Records are written by this process as results arrive, so an interrupted run loses only cells in flight,
 and a rerun dispatches only the cells without a record.
 """
@@ -19,7 +20,9 @@ from typing import Callable, Iterable
 
 from bench.cells import Cell
 from bench.devices import default_jobs, device_pool, visible_gpus  # noqa: F401 - visible_gpus: old import path
+from bench.dispatch import CLAIM_AS_DISPATCHED, dispatch
 from bench.progress import ProgressBoard, watch
+from bench.record import lost as lost_record
 from bench.store import ResultsStore
 from bench.worker import pin_device, run_cells
 
@@ -107,10 +110,7 @@ def _run_batch(cells: list[Cell], device: str, data_root) -> list[dict]:
         pin_device(device)
         _PINNED_DEVICE = device
     local = "cuda" if _PINNED_DEVICE.startswith("cuda:") else _PINNED_DEVICE
-    records = run_cells(cells, device=local, data_root=data_root)
-    for record in records:
-        record["device"] = _PINNED_DEVICE
-    return records
+    return run_cells(cells, device=local, data_root=data_root, device_label=_PINNED_DEVICE)
 
 
 def batches(cells: list[Cell], size_of: Callable[[Cell], int]) -> list[list[Cell]]:
@@ -213,9 +213,6 @@ def _finished_since(store: ResultsStore, key: str, since: float) -> bool:
         return record is not None and (record["status"] == "ok" or store.path(key).stat().st_mtime >= since)
     except FileNotFoundError:
         return False
-
-
-CLAIM_AS_DISPATCHED = ("processes", "loky", "sequential")  # backends that claim a batch as a worker takes it
 
 
 class _Claimer:
@@ -321,23 +318,9 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
             show()
 
     try:
-        if backend == "dask":
-            _run_dask(work, slots, scheduler_address, data_root, consume)
-        elif backend in ("submitit", "submitit-local"):
-            from bench.submitit_backend import SlurmOptions, run_submitit
-
-            run_submitit(work, _run_batch, data_root, consume, results_root=store.root,
-                         options=slurm or SlurmOptions(), local=backend == "submitit-local",
-                         lost_record=_lost_record)
-        elif backend == "sequential":  # in this process, on the first device: for debugging a method
-            for batch in work:
-                batch = claimed(batch) if take else batch
-                if batch:
-                    consume(_run_batch(batch, slots[0], data_root))
-        elif backend in ("processes", "loky"):
-            _run_processes(work, slots, data_root, consume, claimed if take else None)
-        else:
-            raise ValueError(f"--backend {backend}: not one of processes, dask, submitit, submitit-local, sequential")
+        dispatch(work, slots, _run_batch, consume, lost_record, backend=backend, data_root=data_root,
+                 results_root=store.root, scheduler_address=scheduler_address, slurm=slurm,
+                 take=claimed if take else None, time_limit=_time_limit, prepare=_import_what_cells_use)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
@@ -345,23 +328,6 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
             stop_watching()
         bar.close()
     return summary
-
-
-def _run_processes(work, slots, data_root, consume, take=None) -> None:
-    """Run batches in worker processes (even for one slot, so a crash or hang costs only its cells).
-    A batch whose worker dies or passes the hard time limit gets a record saying so. ``take``: as in
-    ``WorkerPool.run``."""
-    from bench.worker_pool import WorkerPool
-
-    pool = WorkerPool(slots, _run_batch, data_root, prepare=_import_what_cells_use)
-    try:
-        for outcome in pool.run(work, _time_limit, take=take):
-            if outcome.records is not None:
-                consume(outcome.records)
-            else:
-                consume([_lost_record(cell, outcome.device, *outcome.lost) for cell in outcome.batch])
-    finally:
-        pool.close()
 
 
 def _import_what_cells_use(batch: list[Cell]) -> None:
@@ -375,45 +341,7 @@ def _import_what_cells_use(batch: list[Cell]) -> None:
 
 
 def _time_limit(batch: list[Cell]) -> float | None:
-    return batch[0].labels.get("timeout_s")
-
-
-def _lost_record(cell: Cell, device: str, status: str, reason: str) -> dict:
-    """The record of a cell whose worker process died or was stopped: no scores, the reason why."""
-    from bench.provenance import provenance
-
-    return {"key": cell.key, "config": cell.config, "labels": cell.labels, "device": device, "status": status,
-            "error": reason, "wall_time_s": None, "peak_rss_mb": None, "peak_cuda_mb": None,
-            "provenance": provenance()}
-
-
-def _run_dask(work, slots, scheduler_address, data_root, consume, run_batch: Callable | None = None) -> None:
-    """Run batches on a Dask cluster (``scheduler_address``, else a LocalCluster of one worker per slot) with
-    ``run_batch`` (default: cells' ``_run_batch``; the training stage sends its jobs the same way)."""
-    run_batch = run_batch or _run_batch
-    try:
-        from distributed import Client, LocalCluster
-        from joblib import Parallel, delayed, parallel_config
-    except ImportError:
-        raise RuntimeError("--backend dask needs dask[distributed]: pip install 'bench[dask]'") from None
-    cluster = None
-    if scheduler_address:
-        client = Client(scheduler_address)
-    else:
-        cluster = LocalCluster(n_workers=len(slots), threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
-    try:
-        with parallel_config(backend="dask"):
-            parallel = Parallel(n_jobs=-1, return_as="generator_unordered")
-            # Dask workers are not pinned by token; each batch names its device round-robin.
-            tasks = (delayed(run_batch)(batch, slots[i % len(slots)], data_root)
-                     for i, batch in enumerate(work))
-            for records in parallel(tasks):
-                consume(records)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    return batch[0].run_options.get("timeout_s")
 
 
 def _progress_bar(total: int, enabled: bool):

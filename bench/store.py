@@ -41,14 +41,16 @@ class ResultsStore:
         return self.cells_dir / key[:2] / f"{key}.json"
 
     def write(self, record: dict) -> Path:
-        """Validate (``bench.record``) and write atomically; an invalid record raises and writes nothing."""
-        record = schema.check(schema.stamp(record))
+        """Validate (``bench.record``: the JSON that will be on disk) and write atomically; an invalid record
+        raises and writes nothing."""
+        text = json.dumps(schema.stamp(record), allow_nan=False, default=_json_default)
+        record = schema.check(json.loads(text))
         path = self.path(record["key"])
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{record['key']}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "w") as f:
-                json.dump(record, f, allow_nan=False, default=_json_default)
+                f.write(text)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
