@@ -41,6 +41,8 @@ class Cell:
     key: str = ""
     training: Any = None  # a trained method's TrainingJob (its key is in config["training"])
     checkpoint: str | None = None  # where its trained weights are (bench.training_jobs.attach_checkpoints)
+    synthetic: bool = False  # whether its clips are generated: decided at expansion, stamped on its record
+    run_options: dict = field(default_factory=dict)  # how to run it, not hashed: {"timeout_s": seconds or None}
 
     def __post_init__(self):
         self.key = self.key or config_key(self.config)
@@ -68,11 +70,13 @@ class Cell:
         return method_seed(c["seed"], c["method"], c["dataset"]["name"], c["item"])
 
     def to_dict(self) -> dict:
-        return {"key": self.key, "config": self.config, "labels": self.labels}
+        return {"key": self.key, "config": self.config, "labels": self.labels, "synthetic": self.synthetic,
+                "run_options": self.run_options}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Cell":
-        return cls(data["config"], data.get("labels", {}), data["key"])
+        return cls(data["config"], data.get("labels", {}), data["key"], synthetic=bool(data.get("synthetic")),
+                   run_options=dict(data.get("run_options") or {}))
 
 
 def expand(suite: Suite, profile: str = "paper", *, synthetic: bool = False, data_root=None) -> list[Cell]:
@@ -120,7 +124,7 @@ def _expand_table(suite: Suite, profile: str, synthetic: bool, data_root) -> lis
     metrics = [{"name": m, "version": METRICS.get(m).version} for m in suite.metrics]
     cells = []
     for ds in suite.datasets:
-        dataset_config, items = _resolve_dataset(ds, settings, synthetic, data_root)
+        dataset_config, items, generated = _resolve_dataset(ds, settings, synthetic, data_root)
         for corruption in suite.corruptions:
             c_entry = CORRUPTIONS.get(corruption.name)
             c_params = c_entry.obj.resolve_params(corruption.params, synthetic=synthetic, data_root=data_root)
@@ -138,14 +142,14 @@ def _expand_table(suite: Suite, profile: str, synthetic: bool, data_root) -> lis
                                   "corruption": c_config, "item": item, "seed": int(seed),
                                   "metrics": metrics, "protocol": protocol}
                         labels = {"suite": suite.name, "method": m.label, "dataset": ds.label,
-                                  "corruption": corruption.label, "profile": profile,
-                                  "timeout_s": settings.get("timeout_s")}
+                                  "corruption": corruption.label, "profile": profile}
                         job = jobs.get(id(m), {}).get(int(seed))
                         if job is not None:
                             config["training"] = job.key
                         if precision is not None:
                             config["precision"] = precision
-                        cells.append(Cell(config, labels, training=job))
+                        cells.append(Cell(config, labels, training=job, synthetic=generated,
+                                          run_options={"timeout_s": settings.get("timeout_s")}))
     return cells
 
 
@@ -157,8 +161,9 @@ def method_runs_on(method, dataset, corruption) -> bool:
                  or corruption.name in only_corruptions))
 
 
-def _resolve_dataset(ds, settings: dict, synthetic: bool, data_root) -> tuple[dict, list[str]]:
-    """The dataset part of the configuration and the chosen items; a stand-in if asked and needed."""
+def _resolve_dataset(ds, settings: dict, synthetic: bool, data_root) -> tuple[dict, list[str], bool]:
+    """The dataset part of the configuration, the chosen items and whether the clips are generated; a
+    stand-in if asked and needed."""
     name, params, instance, standin_for = dataset_or_standin(ds.name, ds.params, synthetic, data_root,
                                                              ds.extra.get("standin_params"))
     split = ds.extra.get("split", settings.get("split")) or instance.default_split
@@ -169,4 +174,4 @@ def _resolve_dataset(ds, settings: dict, synthetic: bool, data_root) -> tuple[di
     config = {"name": name, "revision": instance.revision, "params": params, "split": split,
               "sample_rate": int(settings["sample_rate"]), "seconds": settings.get("seconds"),
               "standin_for": standin_for}
-    return config, items
+    return config, items, bool(instance.synthetic)

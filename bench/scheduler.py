@@ -5,7 +5,8 @@ device for its life, setting ``CUDA_VISIBLE_DEVICES`` before CUDA initialises, a
 hangs past the time limit or outlives the run is stopped by this process. With ``backend="dask"`` the same
 cells go to a Dask distributed cluster through joblib's backend switch; ``backend="sequential"`` runs them
 in this process (a method's crash then ends the run: for debugging); ``backend="submitit"`` sends them
-as SLURM job arrays (``bench.submitit_backend``).
+as SLURM job arrays (``bench.submitit_backend``). ``bench.dispatch`` runs them on each backend, as it runs
+the training stage's jobs.
 Records are written by this process as results arrive, so an interrupted run loses only cells in flight,
 and a rerun dispatches only the cells without a record.
 """
@@ -19,7 +20,9 @@ from typing import Callable, Iterable
 
 from bench.cells import Cell
 from bench.devices import default_jobs, device_pool, pin, pinned_device, runs_here, visible_gpus  # noqa: F401 - visible_gpus: old import path
+from bench.dispatch import CLAIM_AS_DISPATCHED, dispatch
 from bench.progress import ProgressBoard, progress_bar, watch
+from bench.record import lost as lost_record
 from bench.store import ResultsStore
 from bench.worker import run_cells
 
@@ -99,10 +102,7 @@ def pending(cells: Iterable[Cell], store: ResultsStore, retry_failed: bool = Fal
 # -- running --------------------------------------------------------------------------------------------
 def _run_batch(cells: list[Cell], device: str, data_root) -> list[dict]:
     """Run cells on ``device``; the first call pins this process to its device (later calls keep it)."""
-    records = run_cells(cells, device=pin(device), data_root=data_root)
-    for record in records:
-        record["device"] = pinned_device()
-    return records
+    return run_cells(cells, device=pin(device), data_root=data_root, device_label=pinned_device())
 
 
 def batches(cells: list[Cell], size_of: Callable[[Cell], int]) -> list[list[Cell]]:
@@ -206,9 +206,6 @@ def _finished_since(store: ResultsStore, key: str, since: float) -> bool:
         return False
 
 
-CLAIM_AS_DISPATCHED = ("processes", "loky", "sequential")  # backends that claim a batch as a worker takes it
-
-
 class _Claimer:
     """Claims cells for one pass of a run: ``take(cells)`` returns those this run now holds and keeps aside
     those a live other run holds (``report`` names them and their holders once, and returns them)."""
@@ -309,23 +306,9 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
             show()
 
     try:
-        if backend == "dask":
-            _run_dask(work, slots, scheduler_address, data_root, consume)
-        elif backend in ("submitit", "submitit-local"):
-            from bench.submitit_backend import SlurmOptions, run_submitit
-
-            run_submitit(work, _run_batch, data_root, consume, results_root=store.root,
-                         options=slurm or SlurmOptions(), local=backend == "submitit-local",
-                         lost_record=_lost_record)
-        elif backend == "sequential":  # in this process, on the first device: for debugging a method
-            for batch in work:
-                batch = claimed(batch) if take else batch
-                if batch:
-                    consume(_run_batch(batch, slots[0], data_root))
-        elif backend in ("processes", "loky"):
-            _run_processes(work, slots, data_root, consume, claimed if take else None)
-        else:
-            raise ValueError(f"--backend {backend}: not one of processes, dask, submitit, submitit-local, sequential")
+        dispatch(work, slots, _run_batch, consume, _lost, backend=backend, data_root=data_root,
+                 results_root=store.root, scheduler_address=scheduler_address, slurm=slurm,
+                 take=claimed if take else None, time_limit=_time_limit, prepare=_import_what_cells_use)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
@@ -333,23 +316,6 @@ def _dispatch(cells: list[Cell], store: ResultsStore, *, devices: str | None = N
             stop_watching()
         bar.close()
     return summary
-
-
-def _run_processes(work, slots, data_root, consume, take=None) -> None:
-    """Run batches in worker processes (even for one slot, so a crash or hang costs only its cells).
-    A batch whose worker dies or passes the hard time limit gets a record saying so. ``take``: as in
-    ``WorkerPool.run``."""
-    from bench.worker_pool import WorkerPool
-
-    pool = WorkerPool(slots, _run_batch, data_root, prepare=_import_what_cells_use)
-    try:
-        for outcome in pool.run(work, _time_limit, take=take):
-            if outcome.records is not None:
-                consume(outcome.records)
-            else:
-                consume([_lost_record(cell, outcome.device, *outcome.lost) for cell in outcome.batch])
-    finally:
-        pool.close()
 
 
 def _import_what_cells_use(batch: list[Cell]) -> None:
@@ -362,18 +328,15 @@ def _import_what_cells_use(batch: list[Cell]) -> None:
 
 
 def _time_limit(batch: list[Cell]) -> float | None:
-    return batch[0].labels.get("timeout_s")
+    return batch[0].run_options.get("timeout_s")
 
 
-def _lost_record(cell: Cell, device: str, status: str, reason: str) -> dict:
-    """The record of a cell whose worker process died or was stopped: no scores, the reason why."""
-    from bench.provenance import provenance
-
-    if "killed by signal" in reason:  # a crash below Python: what an upstream bug report needs, on one line
+def _lost(cell: Cell, device: str | None, status: str, reason: str) -> dict:
+    """The record of a cell whose worker process died or was stopped: no scores, the reason why (for a crash
+    below Python, what an upstream bug report needs, on one line)."""
+    if "killed by signal" in reason:
         reason = crash_line(cell, reason)
-    return {"key": cell.key, "config": cell.config, "labels": cell.labels, "device": device, "status": status,
-            "error": reason, "wall_time_s": None, "peak_rss_mb": None, "peak_cuda_mb": None,
-            "provenance": provenance()}
+    return lost_record(cell, device, status, reason)
 
 
 def crash_line(cell: Cell, reason: str) -> str:
@@ -386,35 +349,6 @@ def crash_line(cell: Cell, reason: str) -> str:
     ran = (cell.config.get("precision") or {}).get("ran", "not a fitted prior")
     return (f"{reason} in {method['name']} ({params or 'default params'}; precision {ran}); {crash_facts()}; "
             "see README, Troubleshooting")
-
-
-def _run_dask(work, slots, scheduler_address, data_root, consume, run_batch: Callable | None = None) -> None:
-    """Run batches on a Dask cluster (``scheduler_address``, else a LocalCluster of one worker per slot) with
-    ``run_batch`` (default: cells' ``_run_batch``; the training stage sends its jobs the same way)."""
-    run_batch = run_batch or _run_batch
-    try:
-        from distributed import Client, LocalCluster
-        from joblib import Parallel, delayed, parallel_config
-    except ImportError:
-        raise RuntimeError("--backend dask needs dask[distributed]: pip install 'bench[dask]'") from None
-    cluster = None
-    if scheduler_address:
-        client = Client(scheduler_address)
-    else:
-        cluster = LocalCluster(n_workers=len(slots), threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
-    try:
-        with parallel_config(backend="dask"):
-            parallel = Parallel(n_jobs=-1, return_as="generator_unordered")
-            # Dask workers are not pinned by token; each batch names its device round-robin.
-            tasks = (delayed(run_batch)(batch, slots[i % len(slots)], data_root)
-                     for i, batch in enumerate(work))
-            for records in parallel(tasks):
-                consume(records)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def estimate_seconds(todo: list[Cell], store: ResultsStore, finished: Iterable[Cell]) -> float | None:

@@ -6,6 +6,7 @@ same folder and renamed over its final name, so readers never see half a record 
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import pandas as pd
 
 from bench import record as schema
 from bench.record import STATUSES, RecordError  # noqa: F401 - STATUSES re-exported for older callers
-from bench.files import write_json
+from bench.files import write_text
 
 
 @dataclass
@@ -55,9 +56,11 @@ class ResultsStore:
         return self.cells_dir / key[:2] / f"{key}.json"
 
     def write(self, record: dict) -> Path:
-        """Validate (``bench.record``) and write atomically; an invalid record raises and writes nothing."""
-        record = schema.check(schema.stamp(record))
-        return write_json(self.path(record["key"]), record, durable=True, allow_nan=False, default=_json_default)
+        """Validate (``bench.record``: the JSON that will be on disk) and write atomically; an invalid record
+        raises and writes nothing."""
+        text = json.dumps(schema.stamp(record), allow_nan=False, default=_json_default)
+        record = schema.check(json.loads(text))
+        return write_text(self.path(record["key"]), text, durable=True)
 
     def read(self, key: str) -> dict | None:
         """The cell's record, or None where there is none or it is damaged (so its cell runs again)."""

@@ -1,8 +1,9 @@
 """``--backend submitit``: batches of cells as SLURM job arrays, through ``submitit``.
 
-Each array task runs one batch with ``bench.scheduler._run_batch`` and returns its records; this process
+Each array task runs one batch with the batch function ``bench.dispatch`` hands over and returns its records; this process
 writes them as jobs finish, so claims, resume and failure isolation work as with local workers: a job that
-fails, is cancelled or runs out of time gets a record per cell with submitit's error. ``submitit-local``
+fails, is cancelled or runs out of time gets a record per cell with submitit's error (``bench.record.lost``,
+through the ``lost_record`` it is given). ``submitit-local``
 runs the same jobs as local processes (submitit's LocalExecutor), to try a run without a cluster.
 
 The training stage sends its jobs the same way, one array task per training job, before the cells

@@ -20,6 +20,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 import numpy as np
 
+from bench.scoring import Scorer
+
 _POOL: ProcessPoolExecutor | None = None
 
 
@@ -45,14 +47,11 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 def score_point(metric_names: list[str], reference: np.ndarray, sr: int, known: dict | None, signal: np.ndarray,
                 trace_only: bool, input_scores: dict) -> dict:
-    """One trace point's scores: the metrics (only the trace-safe ones with ``trace_only``) and improvements."""
+    """One trace point's scores, in a scoring process (``bench.scoring.Scorer.trace_point``)."""
     from bench.metrics import get_metric
-    from bench.worker import Scorer
 
     scorer = Scorer([get_metric(name) for name in metric_names], reference, sr, known)
-    scores, _ = scorer.score(signal, trace_only=trace_only)
-    scores.update(scorer.improvements(scores, input_scores, only_scored=True))
-    return scores
+    return scorer.trace_point(signal, input_scores, trace_only)
 
 
 class AsyncTrace:
@@ -71,7 +70,8 @@ class AsyncTrace:
         self.pending.append((int(iteration), future))
 
     def collect(self) -> tuple[list[dict], BaseException | None]:
-        """Wait for every submitted point: the scored points (iteration order) and the first failure, if any."""
+        """Wait for every submitted point: the scored points (iteration order) and the first failure, if any
+        (the caller raises it after keeping the other points, so it fails the cell as a synchronous one would)."""
         trace, failure = [], None
         for iteration, future in self.pending:
             try:
@@ -82,25 +82,12 @@ class AsyncTrace:
         return trace, failure
 
 
-def pending_for(cell_run) -> AsyncTrace | None:
-    """The asynchronous trace of a prepared ``bench.worker._CellRun`` (made on its first trace point), or
-    None where its points are scored synchronously."""
-    if "async_trace" not in vars(cell_run):
-        workers, context = trace_workers(cell_run.device), cell_run.context
-        trace_all = context.trace_all_metrics
-        cell_run.async_trace = workers and AsyncTrace(
-            workers, [m["name"] for m in cell_run.cell.config["metrics"]], cell_run.observation.reference,
-            cell_run.observation.sr, trace_only=not trace_all, input_scores=cell_run.input_scores,
-            known=cell_run.scorer.known) or None
-    return cell_run.async_trace
-
-
-def collect_into(cell_run) -> None:
-    """Append the cell's asynchronously scored points, if any, to its trace (waits for them); a point whose
-    scoring failed raises here, after the others are in, and so fails the cell as a synchronous one would."""
-    pending = vars(cell_run).get("async_trace")
-    if pending is not None:
-        points, failure = pending.collect()
-        cell_run.trace.extend(points)
-        if failure is not None:
-            raise failure
+def start(device: str, metric_names: list[str], scorer: Scorer, input_scores: dict,
+          trace_only: bool) -> AsyncTrace | None:
+    """The asynchronous trace of a cell on ``device`` scored by ``scorer``'s reference, rate and mask, or None
+    where its points are to be scored synchronously (``trace_workers``)."""
+    workers = trace_workers(device)
+    if not workers:
+        return None
+    return AsyncTrace(workers, metric_names, scorer.reference, scorer.sr, trace_only=trace_only,
+                      input_scores=input_scores, known=scorer.known)

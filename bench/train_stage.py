@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from bench.dispatch import dispatch
+from bench.record import lost as lost_record
 from bench.training_jobs import TrainingJob, jobs_root
 
 CLAIM_PREFIX = "training-"
@@ -140,40 +142,20 @@ def _run(jobs, results_root, devices, backend, data_root, progress, scheduler_ad
                 print(f"training {state['key'][:12]} {state['state']}: {(state.get('error') or '').splitlines()[0]}",
                       file=sys.stderr)
 
-    def failed(job: TrainingJob, device: str, status: str, reason: str) -> dict:
-        return {"key": job.key, "state": "failed", "error": reason}
-
-    run_batch = functools.partial(train_batch, results_root=str(results_root))
     try:
-        if backend == "sequential":
-            for job in jobs:
-                consume(run_batch([job], pool[0], data_root))
-        elif backend == "dask":
-            from bench.scheduler import _run_dask
-
-            _run_dask([[job] for job in jobs], pool, scheduler_address, data_root, consume, run_batch=run_batch)
-        elif backend in ("submitit", "submitit-local"):
-            from bench.submitit_backend import SlurmOptions, run_submitit
-
-            run_submitit([[job] for job in jobs], run_batch, data_root, consume, results_root=results_root,
-                         options=slurm or SlurmOptions(), local=backend == "submitit-local", lost_record=failed)
-        else:
-            from bench.worker_pool import WorkerPool
-
-            workers = WorkerPool(pool, run_batch, data_root)
-            try:
-                for outcome in workers.run([[job] for job in jobs], lambda batch: None):
-                    if outcome.records is not None:
-                        consume(outcome.records)
-                    else:
-                        consume([failed(job, outcome.device, *outcome.lost) for job in outcome.batch])
-            finally:
-                workers.close()
+        dispatch([[job] for job in jobs], pool, functools.partial(train_batch, results_root=str(results_root)),
+                 consume, _lost_state, backend=backend, data_root=data_root, results_root=results_root,
+                 scheduler_address=scheduler_address, slurm=slurm)
     finally:
         if stop:
             stop()
         bar.close()
     return states
+
+
+def _lost_state(job: TrainingJob, device: str | None, status: str, reason: str) -> dict:
+    """The final state of a job whose worker or submitit job gave none: failed, and why."""
+    return {"key": job.key, "state": "failed", "error": reason}
 
 
 def train_batch(jobs: list[TrainingJob], device: str, data_root, *, results_root: str) -> list[dict]:
@@ -209,8 +191,6 @@ def _usable_cores() -> int:
 
 def untrained_records(cells, states: dict[str, dict]) -> list[dict]:
     """Failed records for the cells whose training job did not finish, saying why."""
-    from bench.scheduler import _lost_record
-
     out = []
     for cell in cells:
         if cell.training is None:
@@ -218,5 +198,5 @@ def untrained_records(cells, states: dict[str, dict]) -> list[dict]:
         state = states.get(cell.training.key, {"state": "pending"})
         if state["state"] != "done":
             reason = (state.get("error") or state["state"]).splitlines()[0]
-            out.append(_lost_record(cell, "-", "failed", f"training job {cell.training.key} {state['state']}: {reason}"))
+            out.append(lost_record(cell, None, "failed", f"training job {cell.training.key} {state['state']}: {reason}"))
     return out

@@ -23,10 +23,12 @@ from bench.dataset import build_dataset
 from bench.devices import pin as pin_device  # noqa: F401 - old import path of the one pinning path
 from bench.jsonable import to_json
 from bench.method import CellTimeout, RunContext, build_method
-from bench.metrics import Metric, evaluate, get_metric, output_spec
+from bench.metrics import get_metric, output_spec
 from bench.progress import FitProgress
 from bench.provenance import provenance
+from bench.record import of_cell
 from bench.rules import picks, stated_noise_std
+from bench.scoring import Scorer
 from bench.seeds import item_seed
 from bench.stopping import WMV_WINDOW, residual, window_variance
 
@@ -39,8 +41,10 @@ def run_cell(cell: Cell, device: str = "cpu", data_root=None) -> dict:
     return run_cells([cell], device, data_root)[0]
 
 
-def run_cells(cells: list[Cell], device: str = "cpu", data_root=None) -> list[dict]:
+def run_cells(cells: list[Cell], device: str = "cpu", data_root=None, *, device_label: str | None = None) -> list[dict]:
     """Run cells that share a method configuration; one ``restore_batch`` call when the method has it.
+    ``device_label``: the device the records name, where it is not ``device`` (a pinned ``cuda:1`` that
+    this process sees as ``cuda``).
 
     Each cell is prepared (clip, corruption, input scores) on its own, so a bad file fails only its cell.
     A batched method fits all prepared cells at once; if it raises, every cell of the batch fails with
@@ -75,10 +79,8 @@ def run_cells(cells: list[Cell], device: str = "cpu", data_root=None) -> list[di
     memory = _peak_memory(device)
     elapsed = time.monotonic() - started
     finished_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    for r in runs:
-        r.record.update(memory, wall_time_s=r.wall_time(elapsed), provenance=provenance(),
-                        finished_at=finished_at, batch_size=len(cells))
-    return [r.record for r in runs]
+    return [r.record(device=device_label or device, wall_time_s=r.wall_time(elapsed), provenance=provenance(),
+                     finished_at=finished_at, batch_size=len(cells), **memory) for r in runs]
 
 
 def reproduce(cell: Cell, device: str = "cpu", data_root=None) -> tuple[Observation, Estimate]:
@@ -86,7 +88,7 @@ def reproduce(cell: Cell, device: str = "cpu", data_root=None) -> tuple[Observat
     protocol) and return what the method saw and what it made; raises where a run would fail the cell."""
     run = _CellRun(cell, device, data_root, time.monotonic())
     if not run.prepare():
-        raise MethodFailure(f"cannot prepare cell {cell.key}: {run.record['error']}")
+        raise MethodFailure(f"cannot prepare cell {cell.key}: {run.error}")
     method = _build(cell, device)
     result = method.restore(run.observation.for_method(), run.context)
     estimate = result if isinstance(result, Estimate) else Estimate(result)
@@ -110,9 +112,10 @@ class _CellRun:
 
     def __init__(self, cell: Cell, device: str, data_root, started: float):
         self.cell, self.device, self.data_root, self.started = cell, device, data_root, started
-        self.record: dict[str, Any] = {"key": cell.key, "config": cell.config, "labels": cell.labels,
-                                       "device": device, "status": "ok", "error": None}
+        self.status, self.error = "ok", None
+        self.results: dict[str, Any] = {}  # the record's fields this cell's run found (bench.record)
         self.trace: list[dict] = []
+        self.async_trace: trace_scoring.AsyncTrace | None = None  # where its points are scored off this thread
         self.iterates: dict[int, np.ndarray] = {}  # the traced signals, scored again at the rules' picks
         self.blind: dict[int, dict] = {}  # per traced iterate, what a blind stopping rule may read
         self.fit_stats: dict[int, dict] = {}  # the fit's losses at reported iterates (RunContext.fit_stats_callback)
@@ -134,13 +137,15 @@ class _CellRun:
             self.scorer = Scorer(self.metrics, self.observation.reference, self.observation.sr,
                                   self.observation.known)
             self.input_scores, self.input_errors = self.scorer.score(self.observation.baseline_estimate())
-            timeout = self.cell.labels.get("timeout_s")
+            timeout = self.cell.run_options.get("timeout_s")
             self.context = RunContext(device=self.device, seed=self.cell.method_seed,
                                       protocol=dict(config["protocol"]), trace_callback=self.on_trace,
                                       deadline=self.started + timeout if timeout else None,
                                       progress=FitProgress.for_cell(self.cell.key),
                                       fit_stats_callback=self.fit_stats.__setitem__,
                                       precision=(config.get("precision") or {}).get("ran"))
+            self.async_trace = trace_scoring.start(self.device, [m["name"] for m in config["metrics"]], self.scorer,
+                                                   self.input_scores, trace_only=not self.context.trace_all_metrics)
             return True
         except Exception as exc:  # noqa: BLE001 - a bad file or parameter fails this cell only
             self.fail(exc)
@@ -150,11 +155,10 @@ class _CellRun:
     def on_trace(self, iteration: int, signal: np.ndarray) -> None:
         if _shape_ok(signal, self.observation.reference) and np.all(np.isfinite(signal)):
             self.note_blind(int(iteration), signal)
-            if (pending := trace_scoring.pending_for(self)) is not None:  # scored off this thread
-                return pending.submit(iteration, signal)
-            scores, _ = self.scorer.score(signal, trace_only=not self.context.trace_all_metrics)
-            scores.update(self.scorer.improvements(scores, self.input_scores, only_scored=True))
-            self.trace.append({"iteration": int(iteration), "scores": scores})
+            if self.async_trace is not None:  # scored off this thread
+                return self.async_trace.submit(iteration, signal)
+            self.trace.append({"iteration": int(iteration), "scores": self.scorer.trace_point(
+                signal, self.input_scores, trace_only=not self.context.trace_all_metrics)})
 
     def note_blind(self, iteration: int, signal: np.ndarray) -> None:
         """Keep the iterate and what a blind stopping rule may read about it (bench.stopping): the fit's loss
@@ -178,15 +182,15 @@ class _CellRun:
 
     def finish(self, result) -> None:
         try:
-            trace_scoring.collect_into(self)
+            self.collect_async_trace()
             estimate = result if isinstance(result, Estimate) else Estimate(result)
             if "precision" in estimate.info:  # the configuration that ran (bench.precision_probe)
-                self.record["precision"] = estimate.info.pop("precision")
+                self.results["precision"] = estimate.info.pop("precision")
             _check_estimate(estimate.signal, self.observation.reference)
             scores, errors = self.scorer.score(estimate.signal)
             scores.update(self.scorer.improvements(scores, self.input_scores))
             self.attach_blind()
-            self.record.update(
+            self.results.update(
                 scores=scores, input_scores=self.input_scores,
                 # a method that traces nothing has one iterate, its estimate: that is its oracle too
                 oracle_scores=_oracle(self.trace) if self.trace else dict(scores),
@@ -220,43 +224,34 @@ class _CellRun:
                 out[rule] = {"iteration": iteration, "scores": scored[iteration]}
         return out
 
+    def collect_async_trace(self) -> None:
+        """Append the points scored off this thread, if any, to the trace (waits for them); a point whose
+        scoring failed raises here, after the others are in."""
+        if self.async_trace is not None:
+            points, failure = self.async_trace.collect()
+            self.trace.extend(points)
+            if failure is not None:
+                raise failure
+
     def fail(self, exc: BaseException) -> None:
         if isinstance(exc, CellTimeout):
-            self.record.update(status="timeout", error=str(exc))
+            self.status, self.error = "timeout", str(exc)
         else:
-            self.record.update(status="failed", error=describe_failure(exc))
+            self.status, self.error = "failed", describe_failure(exc)
         try:
-            trace_scoring.collect_into(self)
+            self.collect_async_trace()
         except Exception:  # noqa: BLE001 - the cell has failed already; keep the points that were scored
             pass
-        if getattr(self, "trace", None):
+        if self.trace:
             self.attach_blind()
-            self.record["trace"] = self.trace  # what was seen before the failure helps diagnose it
+            self.results["trace"] = self.trace  # what was seen before the failure helps diagnose it
+
+    def record(self, **finished) -> dict:
+        """The cell's record (``bench.record``): what its run found and ``finished`` (device, timings)."""
+        return of_cell(self.cell, status=self.status, error=self.error, **self.results, **finished)
 
     def wall_time(self, batch_elapsed: float) -> float:
         return self.own_time if self.own_time is not None else batch_elapsed
-
-
-class Scorer:
-    def __init__(self, metrics: list[Metric], reference: np.ndarray, sr: int, known: dict | None = None):
-        self.metrics, self.reference, self.sr, self.known = metrics, reference, sr, known
-        self.trace_metrics = [m for m in metrics if m.trace_safe]
-
-    def score(self, estimate: np.ndarray, trace_only: bool = False) -> tuple[dict, dict]:
-        return evaluate(self.trace_metrics if trace_only else self.metrics, self.reference, estimate, self.sr,
-                        self.known)
-
-    def improvements(self, scores: dict, input_scores: dict, only_scored: bool = False) -> dict:
-        """Each improvement metric's value (None where a score is missing; left out with ``only_scored``
-        where the estimate's base score was not computed, as on a traced iterate without that metric)."""
-        out = {}
-        for m in self.metrics:
-            if m.base is not None:
-                if only_scored and m.base not in scores:
-                    continue
-                a, b = scores.get(m.base), input_scores.get(m.base)
-                out[m.name] = None if a is None or b is None else a - b
-        return out
 
 
 def _oracle(trace: list[dict]) -> dict:

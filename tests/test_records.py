@@ -3,6 +3,7 @@ results folder without corpora or flags."""
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -82,18 +83,147 @@ def _executions(count):
 
 
 # -- the schema -----------------------------------------------------------------------------------------
+SMALL = {"name": "small", "items": 1, "seeds": [0], "seconds": 0.1, "sample_rate": 8000, "metrics": ["si_sdr"],
+         "timeout_s": 60,
+         "methods": [{"name": "identity"}, {"name": "test-raises"}, {"name": "test-crash"},
+                     {"name": "test-trained-denoiser"}],
+         "datasets": [{"name": "test-tone"}], "corruptions": [{"name": "gaussian-noise", "params": {"std": 0.1}}],
+         "training": {"epochs": 1}}
+
+
+def _small_cells(seeds=(0,)) -> dict[str, list]:
+    from bench.cells import expand
+    from bench.suite import parse_suite
+
+    cells = {}
+    for cell in expand(parse_suite({**SMALL, "seeds": list(seeds)})):
+        cells.setdefault(cell.method["name"], []).append(cell)
+    return cells
+
+
+def _stored(tmp_path, record) -> dict:
+    """``record`` as the store writes it and reads it back: both validate it against the shipped schema."""
+    store = ResultsStore(tmp_path / "schema")
+    store.write(record)
+    back = store.read(record["key"])
+    assert back is not None, "written, then read back as damaged"
+    return back
+
+
 def test_write_stamps_and_validates(tmp_path):
     store = ResultsStore(tmp_path)
     config = {"method": {"name": "identity"}, "dataset": {"name": "test-tone"}, "corruption": {"name": "x"},
               "item": "0001", "seed": 0}
-    store.write({"key": "ab" * 16, "config": config, "labels": {}, "status": "ok"})
+    store.write({"key": "ab" * 16, "config": config, "labels": {}, "status": "ok", "synthetic": True})
     record = store.read("ab" * 16)
-    assert record["format"] == RECORD_FORMAT and record["synthetic"] is True  # test-tone is generated
+    assert record["format"] == RECORD_FORMAT and record["synthetic"] is True
+    with pytest.raises(RecordError, match="no 'synthetic' field"):  # decided at expansion, not guessed here
+        store.write({"key": "ef" * 16, "config": config, "labels": {}, "status": "ok"})
     with pytest.raises(RecordError, match="unknown status 'done'"):
-        store.write({"key": "cd" * 16, "config": config, "labels": {}, "status": "done"})
-    assert not store.path("cd" * 16).exists()
+        store.write({"key": "cd" * 16, "config": config, "labels": {}, "status": "done", "synthetic": True})
+    assert not store.path("cd" * 16).exists() and not store.path("ef" * 16).exists()
     with pytest.raises(RecordError, match="'seed'"):
         check({**record, "config": {**config, "seed": "0"}})
+    # Records already in results folders still read: of format 0 (synthetic learnt from the dataset), and of
+    # format 1 with the time limit among the labels, as they were written before run_options.
+    old = store.path("01" * 16)
+    old.parent.mkdir(parents=True)
+    old.write_text(json.dumps({"key": "01" * 16, "config": config, "labels": {"timeout_s": 5}, "status": "ok"}))
+    assert store.read("01" * 16)["synthetic"] is True  # test-tone is generated
+    old.write_text(json.dumps({**record, "key": "01" * 16, "labels": {"suite": "s", "timeout_s": 5}}))
+    assert store.read("01" * 16) is not None
+
+
+def test_the_schema_refuses_unknown_fields_and_wrong_types(tmp_path):
+    from bench.record import lost, of_cell
+
+    cell = _small_cells()["identity"][0]
+    good = json.loads(json.dumps(lost(cell, "cpu", "failed", "why")))
+    assert check(dict(good)) == good
+    precision = {"requested": "bf16", "ran": "float32", "compiled": False,
+                 "refused": [{"candidate": "bf16", "reason": "no bf16 on this CPU"}]}
+    assert check({**good, "precision": precision})["precision"] == precision  # reserved, and typed
+    refused = {"colour": ("red", "unknown field 'colour'"),
+               "wall_time_s": ("fast", "'wall_time_s' is string, not number or null"),
+               "batch_size": (1.5, "'batch_size' is number"),
+               "metric_errors": ({"pesq": 3}, "'metric_errors.pesq' is integer, not string"),
+               "scores": ({"si_sdr": "high"}, "'scores.si_sdr' is string"),
+               "run_options": ({"timeout_s": 5, "retries": 2}, "unknown field 'run_options.retries'"),
+               "synthetic": ("yes", "'synthetic' is string, not boolean"),
+               "precision": ({**precision, "compiled": "no"}, "'precision.compiled' is string, not boolean")}
+    for name, (value, reason) in refused.items():
+        with pytest.raises(RecordError, match=re.escape(reason)):
+            check({**good, name: value})
+    with pytest.raises(RecordError, match="unknown field 'precision.bits'"):
+        check({**good, "precision": {**precision, "bits": 16}})
+    # An unknown field on disk makes the record damaged (its cell runs again), and none can be built.
+    path = ResultsStore(tmp_path).path(good["key"])
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({**good, "colour": "red"}))
+    assert ResultsStore(tmp_path).read(good["key"]) is None
+    with pytest.raises(TypeError, match="colour"):
+        of_cell(cell, status="ok", device="cpu", colour="red")
+
+
+def test_an_ok_cell_gives_a_valid_record_with_its_run_options_apart(tmp_path):
+    from bench.worker import run_cells
+
+    [record] = run_cells(_small_cells()["identity"])
+    assert record["status"] == "ok", record["error"]
+    stored = _stored(tmp_path, record)
+    # the fields the schema once left out are there, and now listed (unknown fields are refused)
+    for name in ("corruption_info", "estimate_info", "peak_rss_mb", "peak_cuda_mb", "batch_size"):
+        assert name in stored
+    assert "timeout_s" not in stored["labels"] and stored["run_options"] == {"timeout_s": 60}
+    assert stored["synthetic"] is True and stored["labels"]["suite"] == "small"
+
+
+def test_a_failed_cell_gives_a_valid_record(tmp_path):
+    from bench.worker import run_cells
+
+    [record] = run_cells(_small_cells()["test-raises"])
+    stored = _stored(tmp_path, record)
+    assert stored["status"] == "failed" and "deliberate failure" in stored["error"]
+    assert "scores" not in stored and "timeout_s" not in stored["labels"]
+
+
+def test_a_lost_worker_gives_a_valid_record(tmp_path):
+    from bench.scheduler import run
+
+    crashing = [c for c in _small_cells(seeds=range(6))["test-crash"] if c.method_seed % 3 == 0][:1]
+    assert crashing
+    store = ResultsStore(tmp_path / "r")
+    assert run(crashing, store, backend="processes", jobs=1, progress=False).failed == 1
+    record = store.read(crashing[0].key)  # read back: validated
+    assert record["status"] == "failed" and "worker process died" in record["error"]
+    assert record["device"] == "cpu" and record["run_options"] == {"timeout_s": 60}
+
+
+def test_a_failed_training_gives_valid_records_for_its_cells(tmp_path):
+    from bench.train_stage import untrained_records
+
+    trained = _small_cells()["test-trained-denoiser"]
+    job = trained[0].training
+    [record] = untrained_records(trained, {job.key: {"state": "failed", "error": "loss is NaN\ntraceback"}})
+    stored = _stored(tmp_path, record)
+    assert stored["status"] == "failed" and stored["device"] is None
+    assert stored["error"] == f"training job {job.key} failed: loss is NaN"
+
+
+def test_a_failed_submitit_job_gives_valid_records(tmp_path):
+    from bench.record import lost
+    from bench.submitit_backend import _records_of
+
+    class FailedJob:  # what submitit hands back for an array task SLURM stopped
+        job_id, state = "123_0", "TIMEOUT"
+
+        def exception(self):
+            return RuntimeError("DUE TO TIME LIMIT")
+
+    cells = _small_cells()["identity"]
+    [record] = _records_of(FailedJob(), cells, "cpu", lost)
+    stored = _stored(tmp_path, record)
+    assert stored["status"] == "timeout" and "submitit job 123_0 timeout: DUE TO TIME LIMIT" in stored["error"]
 
 
 # -- damaged records ------------------------------------------------------------------------------------

@@ -99,12 +99,13 @@ def test_failures_are_isolated_recorded_and_retried(tmp_path, capsys):
 def test_timeouts_are_recorded_as_timeout(tmp_path):
     suite = _suite(tmp_path, FAILING_SUITE.replace('name = "test-raises"', 'name = "test-slow"'), "slow")
     cells = [c for c in expand(load_suite(suite)) if c.method["name"] == "test-slow"][:1]
-    cells[0].labels["timeout_s"] = 0.3
+    cells[0].run_options["timeout_s"] = 0.3
     store = ResultsStore(tmp_path / "r")
     summary = run(cells, store, backend="sequential", progress=False)
     assert summary.timeout == 1
     record = store.read(cells[0].key)
     assert record["status"] == "timeout" and "time limit" in record["error"]
+    assert record["run_options"] == {"timeout_s": 0.3} and "timeout_s" not in record["labels"]
 
 
 SLOW_SUITE = """

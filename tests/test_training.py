@@ -156,19 +156,20 @@ def test_a_stopped_training_resumes_from_its_last_epoch_and_ends_with_the_same_w
 
 
 def test_training_jobs_go_to_the_dask_cluster_with_the_local_weights(tmp_path, monkeypatch):
-    """Under --backend dask a training job runs on the cluster's workers (through the scheduler's Dask
-    dispatch, with the training stage's batch function), not in a local worker process."""
+    """Under --backend dask a training job runs on the cluster's workers (through the Dask backend of
+    bench.dispatch, the one cells go through, with the training stage's batch function), not in a local
+    worker process."""
     pytest.importorskip("distributed")
-    from bench import scheduler, train_stage
+    from bench import dispatch as bench_dispatch, train_stage
 
     sent = []
-    dispatch = scheduler._run_dask
+    dispatch = bench_dispatch._run_dask
 
-    def spy(work, *args, **kwargs):
-        sent.append((work, kwargs.get("run_batch")))
-        return dispatch(work, *args, **kwargs)
+    def spy(work, slots, run_batch, *args):
+        sent.append((work, run_batch))
+        return dispatch(work, slots, run_batch, *args)
 
-    monkeypatch.setattr(scheduler, "_run_dask", spy)
+    monkeypatch.setattr(bench_dispatch, "_run_dask", spy)
     job = _job(tmp_path, epochs=1)
     states = train_stage.train([job], tmp_path / "dask", backend="dask", progress=False)
     assert states[job.key]["state"] == "done"

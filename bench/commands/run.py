@@ -49,7 +49,7 @@ def cmd_run(args) -> int:
     suite, cells = suite_cells(args)
     if args.timeout:
         for cell in cells:
-            cell.labels["timeout_s"] = args.timeout
+            cell.run_options["timeout_s"] = args.timeout
     store = ResultsStore(args.results)
     if not args.dry_run:
         check_writable(store.root)
