@@ -9,7 +9,7 @@ from torch import nn
 
 from bench import precision_probe
 from bench.cells import expand
-from bench.cli import _held_precisions
+from bench.commands.arguments import held_precisions
 from bench.from_records import cells_from_records
 from bench.fitting import FittedPrior
 from bench.method import method
@@ -193,7 +193,7 @@ def test_a_report_of_a_folder_two_machines_filled_names_the_mixed_precisions(tmp
     store.write(run_cell(here[1]))
     assert store.status_of(here[0].key) is None  # this machine's key of item 0 is not in the folder
     suite = read_suite_file(tmp_path / "probe.toml")
-    shown = _held_precisions(here, cells_from_records(suite, store.records()), store)
+    shown = held_precisions(here, cells_from_records(suite, store.records()), store)
     assert [c.key for c in shown] == [first.key, here[1].key]
     [table] = build_tables(suite, shown, store, "paper")
     assert "MIXED PRECISION: test-tiny-prior: planted-ok (1 cells), fp32 (1 cells)." in table.banners

@@ -54,10 +54,10 @@ def suite_cells(args, from_folder: bool = False):
         print(f"bench: {str(exc).splitlines()[0]}; showing the {len(held)} records in {store.root} alone (cells never run cannot "
               "be counted as missing)", file=sys.stderr)
         cells = held
-    return suite, limit_items(_held_precisions(cells, held, store), selection.limit)
+    return suite, limit_items(held_precisions(cells, held, store), selection.limit)
 
 
-def _held_precisions(cells, held, store):
+def held_precisions(cells, held, store):
     """Each cell this machine would run, or where the folder has no record of it but one of the same cell run
     in another precision configuration (planned on another machine: bench.precision_probe), that record's."""
     from bench.keys import canonical_json
