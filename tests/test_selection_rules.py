@@ -113,13 +113,33 @@ def test_wmv_waits_for_its_patience_and_otherwise_runs_to_the_end():
     assert wmv(trace) == 2
 
 
+def test_plateau_stops_at_the_third_flat_point_in_a_row():
+    """A loss that halves at every traced point up to index 10, then stays flat. Over a window of 5 points the
+    gain is 50 % or more up to index 14 and 0 from index 15 on: the flat points are 15, 16, 17, so with a
+    patience of 3 the rule fires at index 17, the trace point of its third flat gain (not 16, not 18)."""
+    its = [7 + 100 * k for k in range(30)]  # iterations unlike indices, so an index returned by mistake shows
+    loss = [2.0 ** -min(k, 10) for k in range(30)]
+    trace = BlindTrace(its, loss, [None] * 30, [None] * 30)
+    assert plateau(trace) == its[17] != its[-1]
+    # flat at 15 and 16, then one more halving at 17 (the gain is 50 % again for 17..21): the count starts
+    # over, flat at 22, 23, 24
+    broken = loss[:17] + [loss[16] * 0.5] * 13
+    assert plateau(BlindTrace(its, broken, [None] * 30, [None] * 30)) == its[24]
+    # a missing loss at 16 starts the count over too: flat at 17, 18, 19
+    gap = loss[:16] + [None] + loss[17:]
+    assert plateau(BlindTrace(its, gap, [None] * 30, [None] * 30)) == its[19]
+
+
 def test_plateau_stops_where_the_loss_stops_improving():
-    its = list(range(0, 400, 10))
+    its = list(range(0, 700, 10))
     loss = [1.0 * np.exp(-i / 50) + 0.1 for i in its]  # improvement falls below 1% over 5 points late
     trace = BlindTrace(its, loss, [None] * len(its), [None] * len(its))
     picked = plateau(trace)
+    assert picked != its[-1]  # the rule fires on this curve (on a shorter one it would only run to the end)
     k = its.index(picked)
-    assert (loss[k - 5] - loss[k]) / loss[k - 5] < 0.01 and (loss[k - 8] - loss[k - 3]) / loss[k - 8] >= 0.01
+    gains = [(loss[j - 5] - loss[j]) / loss[j - 5] for j in range(5, len(its))]
+    assert all(g < 0.01 for g in gains[k - 5 - 2:k - 5 + 1])  # three flat gains in a row end at the pick
+    assert not any(all(g < 0.01 for g in gains[j - 2:j + 1]) for j in range(2, k - 5))  # and none before
     steep = BlindTrace(its, [1.0 / (1 + i) for i in its], [None] * len(its), [None] * len(its))
     assert plateau(steep) == its[-1]  # always improving more than 1%: runs to the end
 
