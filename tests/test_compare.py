@@ -233,3 +233,33 @@ def test_compare_end_to_end_flags_a_planted_3_db_regression_on_4_pairs(tmp_path,
     mean = float(row.split("|")[6])
     assert -3.5 < mean < -2.5 and "worse" in row and "4 pairs are too few" in out
     assert "Result: REGRESSION" in out
+
+
+# Four outputs whose Wilcoxon p-values are exact: n differences all of one sign give 2 / 2^n.
+HOLM_PAIRS = {"si_sdr": 8, "snr": 8, "si_sdr_i": 6, "pesq_wb": 5}
+# Holm by hand: sorted p = 1/128, 1/128, 1/32, 1/16 times 4, 3, 2, 1 = 1/32, 3/128, 1/16, 1/16, each raised to
+# the largest before it (step-down): 1/32, 1/32, 1/16, 1/16.
+HOLM_BY_HAND = {"si_sdr": 1 / 32, "snr": 1 / 32, "si_sdr_i": 1 / 16, "pesq_wb": 1 / 16}
+
+
+def _exact_p_frame() -> pd.DataFrame:
+    rows = [{"metric": metric, "candidate": 10.0 - 0.1 * (k + 1), "baseline": 10.0}
+            for metric, n in HOLM_PAIRS.items() for k in range(n)]
+    frame = pd.DataFrame(rows)
+    frame["difference"] = frame["candidate"] - frame["baseline"]
+    return frame
+
+
+def test_the_verdicts_p_values_are_holm_adjusted_exactly():
+    """Not by a simulation at the edge of its bound: the adjusted p of each output against Holm's by hand."""
+    out = {v.metric: v for v in verdicts(_exact_p_frame(), list(HOLM_PAIRS), tolerance=0.0)}
+    assert {m: out[m].p_value for m in HOLM_PAIRS} == pytest.approx({m: 2 / 2 ** n for m, n in HOLM_PAIRS.items()})
+    assert {m: out[m].p_adjusted for m in HOLM_PAIRS} == pytest.approx(HOLM_BY_HAND, rel=1e-12)
+    # at alpha 0.05 only the two outputs whose adjusted p is 1/32 are significant (all four unadjusted)
+    assert [m for m in HOLM_PAIRS if out[m].verdict == WORSE] == ["si_sdr", "snr"]
+
+
+def test_holm_agrees_with_statsmodels():
+    multitest = pytest.importorskip("statsmodels.stats.multitest")
+    p = [0.01, 0.04, 0.03, 0.2, 0.0125, 0.9]
+    assert holm(p) == pytest.approx(list(multitest.multipletests(p, method="holm")[1]), rel=1e-12)
