@@ -185,6 +185,17 @@ def test_residual_counts_only_observed_samples_and_sums_sources():
     assert residual(x, y) == pytest.approx(51 / 4)
     assert residual(x, y, mask=np.array([1, 1, 0, 0])) == pytest.approx(0.5)
     assert residual(np.stack([x / 2, x / 2]), y) == pytest.approx(51 / 4)
+    # a multichannel observation: the mask is over time, for every channel
+    assert residual(np.stack([x, x]), np.stack([y, y]), mask=np.array([1, 1, 0, 0])) == pytest.approx(0.5)
+
+
+def test_each_rule_reads_its_column_of_the_long_table():
+    """The store's long table names the final scores "estimate" and the per-metric oracle "oracle"
+    (bench.store); a selected rule's scores are under the rule's own name."""
+    from bench.rules import which
+
+    assert (which("final"), which("oracle:each"), which("oracle:snr"), which("blind:wmv")) == \
+        ("estimate", "oracle", "oracle:snr", "blind:wmv")
 
 
 def test_blind_rules_read_no_score():
