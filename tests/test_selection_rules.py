@@ -43,6 +43,7 @@ def test_an_undefined_score_never_wins():
     assert oracle_iteration(trace, "si_sdr") == 20  # -20 beats -30; None is not 0 nor +inf
     assert oracle_iteration(trace, "snr") is None  # nothing defined: no pick
     assert picks(trace, ["snr"], None)["oracle:snr"] == (None, "no defined snr in the trace")
+    assert picks(trace, ["si_sdr"], None)["oracle:si_sdr"] == (20, None)  # a pick has no reason
 
 
 def test_rule_names_are_validated_with_close_matches():
@@ -187,6 +188,20 @@ def test_residual_counts_only_observed_samples_and_sums_sources():
     assert residual(np.stack([x / 2, x / 2]), y) == pytest.approx(51 / 4)
     # a multichannel observation: the mask is over time, for every channel
     assert residual(np.stack([x, x]), np.stack([y, y]), mask=np.array([1, 1, 0, 0])) == pytest.approx(0.5)
+    assert residual(x, y, mask=np.zeros(4)) is None  # nothing observed: no residual (not NaN)
+
+
+def test_a_recorded_trace_gives_the_rules_the_observations_power():
+    """The start guard of wmv and plateau needs the observation's power, which the worker stores in the trace
+    points' stats: read from a recorded trace, the rules wait as on a BlindTrace built by hand."""
+    stats = [{"loss": 1.0, "residual": 1.0, "wmv": 0.1, "observation_power": 1.0}] * 12 + \
+        [{"loss": 0.5, "residual": 0.5, "wmv": 0.1 + k, "observation_power": 1.0} for k in range(12)]
+    trace = _trace(*[{}] * len(stats), stats=stats)
+    blind = BlindTrace.from_trace(trace)
+    assert blind.observation_power == 1.0 and blind.started() == 12
+    assert wmv(blind) == trace[12]["iteration"]  # the first started window, the smallest variance after it
+    older = [{**p, "stats": {k: v for k, v in p["stats"].items() if k != "observation_power"}} for p in trace]
+    assert wmv(BlindTrace.from_trace(older)) == trace[0]["iteration"]  # records without it: no guard
 
 
 def test_each_rule_reads_its_column_of_the_long_table():
