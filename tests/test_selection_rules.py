@@ -199,6 +199,11 @@ def test_a_recorded_trace_gives_the_rules_the_observations_power():
     trace = _trace(*[{}] * len(stats), stats=stats)
     blind = BlindTrace.from_trace(trace)
     assert blind.observation_power == 1.0 and blind.started() == 12
+    assert (blind.loss, blind.residual, blind.wmv) == tuple([s[k] for s in stats] for k in ("loss", "residual", "wmv"))
+    assert blind.iterations == [p["iteration"] for p in trace] and blind.heldout_loss is None
+    held = [{**s, "heldout_loss": None if k == 0 else 1.0 / k} for k, s in enumerate(stats)]
+    assert BlindTrace.from_trace(_trace(*[{}] * len(held), stats=held), 0.3).heldout_loss == \
+        [s["heldout_loss"] for s in held]  # kept with its gaps, when any point has one
     assert wmv(blind) == trace[12]["iteration"]  # the first started window, the smallest variance after it
     older = [{**p, "stats": {k: v for k, v in p["stats"].items() if k != "observation_power"}} for p in trace]
     assert wmv(BlindTrace.from_trace(older)) == trace[0]["iteration"]  # records without it: no guard
