@@ -263,3 +263,42 @@ def test_holm_agrees_with_statsmodels():
     multitest = pytest.importorskip("statsmodels.stats.multitest")
     p = [0.01, 0.04, 0.03, 0.2, 0.0125, 0.9]
     assert holm(p) == pytest.approx(list(multitest.multipletests(p, method="holm")[1]), rel=1e-12)
+
+
+def _frame(**differences) -> pd.DataFrame:
+    rows = [{"metric": metric, "candidate": 10.0 + d, "baseline": 10.0} for metric, ds in differences.items() for d in ds]
+    frame = pd.DataFrame(rows)
+    frame["difference"] = frame["candidate"] - frame["baseline"]
+    return frame
+
+
+def test_the_tolerance_is_in_the_metrics_unit_on_either_side():
+    """A difference inside the tolerance is no regression, one exactly at it neither (past it is), whichever
+    direction is better: lsd is lower-is-better, so +0.2 dB there is as bad as -0.2 dB of SI-SDR."""
+    frame = _frame(si_sdr=[-0.2] * 10, lsd=[0.2] * 10, snr=[-0.25] * 10)
+    out = {v.metric: v for v in verdicts(frame, ["si_sdr", "lsd", "snr"], tolerance=0.25)}
+    assert all(v.verdict == SAME and "significant but within the tolerance" in " ".join(v.notes) for v in out.values())
+    assert verdicts(_frame(si_sdr=[-0.3] * 10), ["si_sdr"], tolerance=0.25)[0].verdict == WORSE
+
+
+def test_a_significant_test_whose_interval_reaches_the_better_side_is_no_regression():
+    """19 small losses and one large gain: the signed-rank test rejects (p ~ 1e-3), but the mean's interval
+    reaches past 0 to the better side, so with a tolerance of 0 the verdict is not 'worse'."""
+    (v,) = verdicts(_frame(si_sdr=[-0.1] * 19 + [1.5]), ["si_sdr"], tolerance=0.0)
+    assert v.p_adjusted < 0.01 and v.ci[0] < 0 < v.ci[1] < 1
+    assert v.verdict == SAME
+
+
+def test_every_output_gets_its_own_verdict_interval_and_detectable_difference():
+    frame = _exact_p_frame()
+    out = verdicts(frame, ["sir_v3", *HOLM_PAIRS], tolerance=0.0, confidence=0.5)  # sir_v3: no pairs
+    assert [v.metric for v in out] == list(HOLM_PAIRS)
+    for v in out:
+        d = frame.loc[frame["metric"] == v.metric, "difference"].to_numpy()
+        assert v.ci == bootstrap_ci(d, 0.5)
+        # the level each output's test must reach at best under Holm: alpha / outputs
+        assert v.detectable == minimum_detectable_difference(d, 0.05 / len(HOLM_PAIRS))
+    assert np.isfinite(out[0].detectable)  # 8 pairs can reach 0.05 / 4; 6 or 5 cannot
+    (alone,) = verdicts(frame[frame["metric"] == "si_sdr_i"], ["si_sdr_i"])  # one output: the level is alpha
+    assert alone.detectable == minimum_detectable_difference(
+        frame.loc[frame["metric"] == "si_sdr_i", "difference"].to_numpy(), 0.05)
