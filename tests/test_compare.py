@@ -302,3 +302,12 @@ def test_every_output_gets_its_own_verdict_interval_and_detectable_difference():
     (alone,) = verdicts(frame[frame["metric"] == "si_sdr_i"], ["si_sdr_i"])  # one output: the level is alpha
     assert alone.detectable == minimum_detectable_difference(
         frame.loc[frame["metric"] == "si_sdr_i", "difference"].to_numpy(), 0.05)
+
+
+def test_too_few_pairs_decide_neither_better_nor_no_difference_by_size_alone():
+    """Four pairs can never reach p < 0.05: a mean gain past the tolerance is not 'better' without the test,
+    and losses within the tolerance whose interval reaches past it are 'undecided', not 'no difference'."""
+    (gain,) = verdicts(_frame(si_sdr=[0.9, 0.5, 0.7, 0.6]), ["si_sdr"], tolerance=0.25)
+    assert gain.p_adjusted >= 0.05 and gain.mean_difference > 0.25 and gain.verdict == SAME
+    (loss,) = verdicts(_frame(si_sdr=[-0.05, -0.1, -0.6, -0.05]), ["si_sdr"], tolerance=0.25)
+    assert loss.ci[1] < 0 and loss.ci[0] < -0.25 < loss.mean_difference and loss.verdict == UNDECIDED
