@@ -233,3 +233,81 @@ def test_compare_end_to_end_flags_a_planted_3_db_regression_on_4_pairs(tmp_path,
     mean = float(row.split("|")[6])
     assert -3.5 < mean < -2.5 and "worse" in row and "4 pairs are too few" in out
     assert "Result: REGRESSION" in out
+
+
+# Four outputs whose Wilcoxon p-values are exact: n differences all of one sign give 2 / 2^n.
+HOLM_PAIRS = {"si_sdr": 8, "snr": 8, "si_sdr_i": 6, "pesq_wb": 5}
+# Holm by hand: sorted p = 1/128, 1/128, 1/32, 1/16 times 4, 3, 2, 1 = 1/32, 3/128, 1/16, 1/16, each raised to
+# the largest before it (step-down): 1/32, 1/32, 1/16, 1/16.
+HOLM_BY_HAND = {"si_sdr": 1 / 32, "snr": 1 / 32, "si_sdr_i": 1 / 16, "pesq_wb": 1 / 16}
+
+
+def _exact_p_frame() -> pd.DataFrame:
+    rows = [{"metric": metric, "candidate": 10.0 - 0.1 * (k + 1), "baseline": 10.0}
+            for metric, n in HOLM_PAIRS.items() for k in range(n)]
+    frame = pd.DataFrame(rows)
+    frame["difference"] = frame["candidate"] - frame["baseline"]
+    return frame
+
+
+def test_the_verdicts_p_values_are_holm_adjusted_exactly():
+    """Not by a simulation at the edge of its bound: the adjusted p of each output against Holm's by hand."""
+    out = {v.metric: v for v in verdicts(_exact_p_frame(), list(HOLM_PAIRS), tolerance=0.0)}
+    assert {m: out[m].p_value for m in HOLM_PAIRS} == pytest.approx({m: 2 / 2 ** n for m, n in HOLM_PAIRS.items()})
+    assert {m: out[m].p_adjusted for m in HOLM_PAIRS} == pytest.approx(HOLM_BY_HAND, rel=1e-12)
+    # at alpha 0.05 only the two outputs whose adjusted p is 1/32 are significant (all four unadjusted)
+    assert [m for m in HOLM_PAIRS if out[m].verdict == WORSE] == ["si_sdr", "snr"]
+
+
+def test_holm_agrees_with_statsmodels():
+    multitest = pytest.importorskip("statsmodels.stats.multitest")
+    p = [0.01, 0.04, 0.03, 0.2, 0.0125, 0.9]
+    assert holm(p) == pytest.approx(list(multitest.multipletests(p, method="holm")[1]), rel=1e-12)
+
+
+def _frame(**differences) -> pd.DataFrame:
+    rows = [{"metric": metric, "candidate": 10.0 + d, "baseline": 10.0} for metric, ds in differences.items() for d in ds]
+    frame = pd.DataFrame(rows)
+    frame["difference"] = frame["candidate"] - frame["baseline"]
+    return frame
+
+
+def test_the_tolerance_is_in_the_metrics_unit_on_either_side():
+    """A difference inside the tolerance is no regression, one exactly at it neither (past it is), whichever
+    direction is better: lsd is lower-is-better, so +0.2 dB there is as bad as -0.2 dB of SI-SDR."""
+    frame = _frame(si_sdr=[-0.2] * 10, lsd=[0.2] * 10, snr=[-0.25] * 10)
+    out = {v.metric: v for v in verdicts(frame, ["si_sdr", "lsd", "snr"], tolerance=0.25)}
+    assert all(v.verdict == SAME and "significant but within the tolerance" in " ".join(v.notes) for v in out.values())
+    assert verdicts(_frame(si_sdr=[-0.3] * 10), ["si_sdr"], tolerance=0.25)[0].verdict == WORSE
+
+
+def test_a_significant_test_whose_interval_reaches_the_better_side_is_no_regression():
+    """19 small losses and one large gain: the signed-rank test rejects (p ~ 1e-3), but the mean's interval
+    reaches past 0 to the better side, so with a tolerance of 0 the verdict is not 'worse'."""
+    (v,) = verdicts(_frame(si_sdr=[-0.1] * 19 + [1.5]), ["si_sdr"], tolerance=0.0)
+    assert v.p_adjusted < 0.01 and v.ci[0] < 0 < v.ci[1] < 1
+    assert v.verdict == SAME
+
+
+def test_every_output_gets_its_own_verdict_interval_and_detectable_difference():
+    frame = _exact_p_frame()
+    out = verdicts(frame, ["sir_v3", *HOLM_PAIRS], tolerance=0.0, confidence=0.5)  # sir_v3: no pairs
+    assert [v.metric for v in out] == list(HOLM_PAIRS)
+    for v in out:
+        d = frame.loc[frame["metric"] == v.metric, "difference"].to_numpy()
+        assert v.ci == bootstrap_ci(d, 0.5)
+        # the level each output's test must reach at best under Holm: alpha / outputs
+        assert v.detectable == minimum_detectable_difference(d, 0.05 / len(HOLM_PAIRS))
+    assert np.isfinite(out[0].detectable)  # 8 pairs can reach 0.05 / 4; 6 or 5 cannot
+    (alone,) = verdicts(frame[frame["metric"] == "si_sdr_i"], ["si_sdr_i"])  # one output: the level is alpha
+    assert alone.detectable == minimum_detectable_difference(
+        frame.loc[frame["metric"] == "si_sdr_i", "difference"].to_numpy(), 0.05)
+
+
+def test_too_few_pairs_decide_neither_better_nor_no_difference_by_size_alone():
+    """Four pairs can never reach p < 0.05: a mean gain past the tolerance is not 'better' without the test,
+    and losses within the tolerance whose interval reaches past it are 'undecided', not 'no difference'."""
+    (gain,) = verdicts(_frame(si_sdr=[0.9, 0.5, 0.7, 0.6]), ["si_sdr"], tolerance=0.25)
+    assert gain.p_adjusted >= 0.05 and gain.mean_difference > 0.25 and gain.verdict == SAME
+    (loss,) = verdicts(_frame(si_sdr=[-0.05, -0.1, -0.6, -0.05]), ["si_sdr"], tolerance=0.25)
+    assert loss.ci[1] < 0 and loss.ci[0] < -0.25 < loss.mean_difference and loss.verdict == UNDECIDED

@@ -91,3 +91,16 @@ def test_waveform_gaps_are_deterministic_for_a_seed_and_differ_across_seeds(clip
 def test_waveform_gap_refuses_a_silent_clip():
     with pytest.raises(ValueError, match="silent"):
         corrupt(Clip(np.zeros(SR), SR), "waveform-gap", ms=1)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_gap_mask_is_zero_exactly_from_each_recorded_gap_start(clip, seed):
+    """The mask, the zeroed samples and the recorded ``gap_starts`` agree sample for sample (a mask shifted
+    by one sample from the recorded starts scores the wrong samples)."""
+    obs = corrupt(clip, "waveform-gap", seed, ms=2, count=3)
+    length = obs.info["gap_samples"]
+    expected = np.ones(clip.num_samples, dtype=np.float32)
+    for start in obs.info["gap_starts"]:
+        expected[start:start + length] = 0.0
+    np.testing.assert_array_equal(obs.known["mask"], expected)
+    np.testing.assert_array_equal(obs.signal, clip.samples * expected)

@@ -89,3 +89,20 @@ def test_items_all_lists_every_item_of_the_split(tmp_path):
     assert len(smoke) == 2
     with pytest.raises(ValueError, match='items must be a positive number or "all"'):
         parse_suite({"name": "t", "items": "every"})
+
+
+def test_the_silence_rule_is_the_windows_l2_norm_not_its_rms_nor_its_energy(tmp_path):
+    """Window levels chosen to tell the rules apart (1 s at 44.1 kHz: RMS = norm / 210, energy = norm^2):
+    norm 0.05 is dropped by every rule; norm 0.2 is kept by the L2 norm but dropped by the energy (0.04) and
+    the RMS (0.001); norm 5 is kept by the L2 norm and the energy but dropped by the RMS (0.024)."""
+    written = fx.musdb(tmp_path)
+    name = "test/Al James - Schoolboy Facination"
+    vocals = written[name]["vocals"].astype(np.float64)
+    n = 44100
+    for k, norm in ((0, 0.2), (1, 0.05), (3, 5.0)):
+        window = vocals[k * n:(k + 1) * n]
+        vocals[k * n:(k + 1) * n] = window * norm / np.linalg.norm(window)
+    fx.write_wav(tmp_path / "musdb18" / name / "vocals.wav", np.stack([vocals, vocals]), 44100, subtype="FLOAT")
+    assert np.sqrt(np.mean(vocals[2 * n:3 * n] ** 2)) >= 0.1  # window 2 is loud by every rule
+    items = build_dataset("musdb18", {"segment_s": 1.0, "min_vocal_norm": 0.1}, tmp_path).item_ids("test")
+    assert [i for i in items if i.startswith(name)] == [f"{name}#{k}" for k in (0, 2, 3)]

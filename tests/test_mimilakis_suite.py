@@ -152,3 +152,63 @@ def test_smoke_grid_trains_every_row_once_per_seed():
     assert len({c.config["training"] for c in trained}) == 13  # 7 + 6 rows, one seed under smoke
     assert len(cells) == 7 * 2 + 6 * 2 * 2 + 2 * 2
     assert all(c.config["dataset"]["standin_for"] == "musdb18" for c in cells)
+
+
+# The paper's (and its public code's) numbers, written here, not read from the code. Sources:
+# Sec. 3: "MUSDB18 data-set [26] that consists of 150 two-channel multi-tracks, sampled at 44100Hz"
+# Sec. 3: "partitioned into overlapping segments of N = 44100 samples with an overlap of 22050 samples"
+# Sec. 3: "The standard deviation of the additive Gaussian noise corruption is set to 1e - 4. A batch of 8
+#          segments per signal ... using adam algorithm [27] with a learning rate of 1e - 4"
+# Sec. 3: "During training we sample a set of four multi-tracks"
+# Sec. 3: "C = 800, S = 384, L = 2048, L' = 5, D = 10, and lambda = 0.5" and "we set the total number of
+#          iterations throughout the whole data to 10"
+# Sec. 3: "For evaluation we use the rest 50 tracks, that are down-mixed to a single channel and segmented
+#          into non-overlapping signals ... for evaluation we discard silent segments"; the threshold is the
+#          public code's (REFERENCE-NOTES, exp_fe_test.py): "keep a segment when 10 log10(||vocal||_2) >= -10,
+#          i.e. ||vocal||_2 >= 0.1 (a norm, not an energy)"
+# Sec. 3: "we report the median value of SI-SDR across segments and three experimental runs"
+# Sec. 4: "C in {400, 800, 1600}" (Table 2); Table 1: C = 952 for conv/cos and sinc/mod-cos, 800 otherwise
+# Sec. 4: "The STFT uses a hop-size of 384 samples, a window size of 2048 samples ... the hamming windowing"
+PAPER_RATE, PAPER_SEGMENT_S, PAPER_MIN_VOCAL_NORM, PAPER_RUNS = 44100, 44100 / 44100, 0.1, 3
+PAPER_TRAINING = {"epochs": 10, "batch_size": 8, "lr": 1e-4, "segment_s": 44100 / 44100, "overlap": 22050 / 44100,
+                  "tracks_per_set": 4, "noise_std": 1e-4, "tv_weight": 0.5}
+PAPER_CHANNELS = {"mimilakis2020-table1": {"conv/cos (linear f_c), C = 952": 952, "conv/cos (f_c^2), C = 952": 952,
+                                           "conv/conv, C = 800": 800, "conv/conv (tanh), C = 800": 800,
+                                           "conv/mod-cos (linear f_c), C = 800": 800,
+                                           "conv/mod-cos (f_c^2), C = 800": 800, "sinc/mod-cos (f_c^2), C = 952": 952},
+                  "mimilakis2020-table2": {f"conv/mod-cos, C = {c}, TV on {a}": c for c in (400, 800, 1600)
+                                           for a in ("A_v", "A_m")}}
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_every_suite_parameter_is_the_papers(name):
+    """The suite file as written (tomllib, not the loader's defaults) against the paper's numbers above: a
+    changed dataset, corruption, training or evaluation parameter fails here with its name."""
+    import tomllib
+
+    from bench.datasets.musdb18 import MUSDB18
+    from bench.suite import load_suite
+
+    suite = load_suite(name)
+    raw = tomllib.loads(suite.path.read_text())
+    assert (raw["seconds"], raw["sample_rate"], len(raw["seeds"])) == (PAPER_SEGMENT_S, PAPER_RATE, PAPER_RUNS)
+    assert raw["aggregate"] == "median" and raw["items"] == "all"
+    (dataset,) = raw["datasets"]
+    assert dataset["name"] == "musdb18" and "split" not in dataset and "split" not in raw
+    assert MUSDB18.default_split == "test"  # the 50 test tracks
+    assert dataset["params"] == {"segment_s": PAPER_SEGMENT_S, "min_vocal_norm": PAPER_MIN_VOCAL_NORM}
+    corruptions = {c["label"]: (c["name"], c.get("params")) for c in raw["corruptions"]}
+    assert corruptions.pop("Reconstruction") == ("source-reconstruction", {"source": 1})  # vocals
+    assert MUSDB18.default_sources[0] == "vocals"
+    assert corruptions in ({}, {"Binary mask": ("mixture", {"natural_levels": True, "oracle": True})})
+    rows = [m for m in suite.methods if m.name == "sinusoidal-dae"]
+    assert {m.label: m.params["channels"] for m in rows} == PAPER_CHANNELS[name]
+    for m in rows:
+        assert m.params.get("hop", SinusoidalDAEMethod().hop) == 384
+        assert "training_data" not in m.extra  # the method's own: MUSDB18's train split at 44.1 kHz
+        assert suite.training_for(m, SinusoidalDAEMethod.training_defaults, "paper") == \
+            pytest.approx(PAPER_TRAINING, rel=1e-12)
+    source = SinusoidalDAEMethod.training_data["tracks"]
+    assert (source["dataset"], source["split"], source["sample_rate"]) == ("musdb18", "train", PAPER_RATE)
+    stft = [m.params for m in suite.methods if m.name == "stft-binary-mask"]
+    assert stft in ([], [{"n_fft": 2048, "hop": 384, "window": "hamming"}])

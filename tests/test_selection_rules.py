@@ -43,6 +43,7 @@ def test_an_undefined_score_never_wins():
     assert oracle_iteration(trace, "si_sdr") == 20  # -20 beats -30; None is not 0 nor +inf
     assert oracle_iteration(trace, "snr") is None  # nothing defined: no pick
     assert picks(trace, ["snr"], None)["oracle:snr"] == (None, "no defined snr in the trace")
+    assert picks(trace, ["si_sdr"], None)["oracle:si_sdr"] == (20, None)  # a pick has no reason
 
 
 def test_rule_names_are_validated_with_close_matches():
@@ -113,13 +114,33 @@ def test_wmv_waits_for_its_patience_and_otherwise_runs_to_the_end():
     assert wmv(trace) == 2
 
 
+def test_plateau_stops_at_the_third_flat_point_in_a_row():
+    """A loss that halves at every traced point up to index 10, then stays flat. Over a window of 5 points the
+    gain is 50 % or more up to index 14 and 0 from index 15 on: the flat points are 15, 16, 17, so with a
+    patience of 3 the rule fires at index 17, the trace point of its third flat gain (not 16, not 18)."""
+    its = [7 + 100 * k for k in range(30)]  # iterations unlike indices, so an index returned by mistake shows
+    loss = [2.0 ** -min(k, 10) for k in range(30)]
+    trace = BlindTrace(its, loss, [None] * 30, [None] * 30)
+    assert plateau(trace) == its[17] != its[-1]
+    # flat at 15 and 16, then one more halving at 17 (the gain is 50 % again for 17..21): the count starts
+    # over, flat at 22, 23, 24
+    broken = loss[:17] + [loss[16] * 0.5] * 13
+    assert plateau(BlindTrace(its, broken, [None] * 30, [None] * 30)) == its[24]
+    # a missing loss at 16 starts the count over too: flat at 17, 18, 19
+    gap = loss[:16] + [None] + loss[17:]
+    assert plateau(BlindTrace(its, gap, [None] * 30, [None] * 30)) == its[19]
+
+
 def test_plateau_stops_where_the_loss_stops_improving():
-    its = list(range(0, 400, 10))
+    its = list(range(0, 700, 10))
     loss = [1.0 * np.exp(-i / 50) + 0.1 for i in its]  # improvement falls below 1% over 5 points late
     trace = BlindTrace(its, loss, [None] * len(its), [None] * len(its))
     picked = plateau(trace)
+    assert picked != its[-1]  # the rule fires on this curve (on a shorter one it would only run to the end)
     k = its.index(picked)
-    assert (loss[k - 5] - loss[k]) / loss[k - 5] < 0.01 and (loss[k - 8] - loss[k - 3]) / loss[k - 8] >= 0.01
+    gains = [(loss[j - 5] - loss[j]) / loss[j - 5] for j in range(5, len(its))]
+    assert all(g < 0.01 for g in gains[k - 5 - 2:k - 5 + 1])  # three flat gains in a row end at the pick
+    assert not any(all(g < 0.01 for g in gains[j - 2:j + 1]) for j in range(2, k - 5))  # and none before
     steep = BlindTrace(its, [1.0 / (1 + i) for i in its], [None] * len(its), [None] * len(its))
     assert plateau(steep) == its[-1]  # always improving more than 1%: runs to the end
 
@@ -165,6 +186,36 @@ def test_residual_counts_only_observed_samples_and_sums_sources():
     assert residual(x, y) == pytest.approx(51 / 4)
     assert residual(x, y, mask=np.array([1, 1, 0, 0])) == pytest.approx(0.5)
     assert residual(np.stack([x / 2, x / 2]), y) == pytest.approx(51 / 4)
+    # a multichannel observation: the mask is over time, for every channel
+    assert residual(np.stack([x, x]), np.stack([y, y]), mask=np.array([1, 1, 0, 0])) == pytest.approx(0.5)
+    assert residual(x, y, mask=np.zeros(4)) is None  # nothing observed: no residual (not NaN)
+
+
+def test_a_recorded_trace_gives_the_rules_the_observations_power():
+    """The start guard of wmv and plateau needs the observation's power, which the worker stores in the trace
+    points' stats: read from a recorded trace, the rules wait as on a BlindTrace built by hand."""
+    stats = [{"loss": 1.0, "residual": 1.0, "wmv": 0.1, "observation_power": 1.0}] * 12 + \
+        [{"loss": 0.5, "residual": 0.5, "wmv": 0.1 + k, "observation_power": 1.0} for k in range(12)]
+    trace = _trace(*[{}] * len(stats), stats=stats)
+    blind = BlindTrace.from_trace(trace)
+    assert blind.observation_power == 1.0 and blind.started() == 12
+    assert (blind.loss, blind.residual, blind.wmv) == tuple([s[k] for s in stats] for k in ("loss", "residual", "wmv"))
+    assert blind.iterations == [p["iteration"] for p in trace] and blind.heldout_loss is None
+    held = [{**s, "heldout_loss": None if k == 0 else 1.0 / k} for k, s in enumerate(stats)]
+    assert BlindTrace.from_trace(_trace(*[{}] * len(held), stats=held), 0.3).heldout_loss == \
+        [s["heldout_loss"] for s in held]  # kept with its gaps, when any point has one
+    assert wmv(blind) == trace[12]["iteration"]  # the first started window, the smallest variance after it
+    older = [{**p, "stats": {k: v for k, v in p["stats"].items() if k != "observation_power"}} for p in trace]
+    assert wmv(BlindTrace.from_trace(older)) == trace[0]["iteration"]  # records without it: no guard
+
+
+def test_each_rule_reads_its_column_of_the_long_table():
+    """The store's long table names the final scores "estimate" and the per-metric oracle "oracle"
+    (bench.store); a selected rule's scores are under the rule's own name."""
+    from bench.rules import which
+
+    assert (which("final"), which("oracle:each"), which("oracle:snr"), which("blind:wmv")) == \
+        ("estimate", "oracle", "oracle:snr", "blind:wmv")
 
 
 def test_blind_rules_read_no_score():

@@ -236,3 +236,42 @@ def test_framing_is_the_codes_ceil_n_over_s(hop, frames):
     x = torch.randn(1, 44100)
     assert model.encode(x).shape == (1, 16, frames)
     assert model(x).shape == (1, 44100)
+
+
+def test_a_sets_vocal_and_accompaniment_segments_are_shuffled_independently():
+    """Sec. 3: "We then randomly shuffle the segments for each source": the remix (for the TV term) pairs each
+    vocal segment with an accompaniment segment of the set drawn by another permutation, not its own, and
+    neither source stays in time order. Segments of white noise tell every row's origin apart (the batch's
+    one scalar mean aside)."""
+    from types import SimpleNamespace
+
+    from bench.audio import Clip
+
+    rate, tracks = 100, 2
+    rng = np.random.default_rng(0)
+    stems = {f"t{k}": rng.standard_normal((2, 160)).astype(np.float32) for k in range(tracks)}
+    source = SimpleNamespace(sample_rate=rate, items=list(stems), dataset=SimpleNamespace(name="noise"),
+                             load=lambda item: Clip(stems[item], rate))
+    protocol = {**SinusoidalDAEMethod.training_defaults, "segment_s": 0.2, "tracks_per_set": tracks,
+                "batch_size": 5}
+    context = SimpleNamespace(protocol=protocol, rng=np.random.default_rng(1))
+    # 20-sample segments every 10 samples: 15 per track, 30 in the set, in 6 full batches of 5
+    segments = {(k, s): stems[f"t{k}"][:, 10 * s:10 * s + 20] for k in range(tracks) for s in range(15)}
+
+    def origin(row, part):  # the segment (track, index) this row is, up to a constant
+        row = row.numpy() - row.numpy().mean()
+        return min(segments, key=lambda ks: np.sum((segments[ks][part] - segments[ks][part].mean() - row) ** 2))
+
+    vocal_order, accompaniment_order = [], []
+    for vocals, remix in SinusoidalDAEMethod().batches({"tracks": source}, context):
+        for v, m in zip(vocals, remix):
+            vocal_order.append(origin(v, 0))
+            accompaniment_order.append(origin(m - v, 1))
+    def in_time_order(order):  # how often a segment is followed by the next one of its track
+        return sum(b == (a[0], a[1] + 1) for a, b in zip(order, order[1:]))
+
+    assert sorted(vocal_order) == sorted(accompaniment_order) == sorted(segments)  # each segment once an epoch
+    # unshuffled, 28 of 29 neighbours follow in time whatever the order of the tracks; shuffled, about 1
+    assert in_time_order(vocal_order) <= 4 and in_time_order(accompaniment_order) <= 4
+    own = sum(v == a for v, a in zip(vocal_order, accompaniment_order))
+    assert own <= 4  # a random pairing keeps about one segment with its own accompaniment

@@ -379,3 +379,70 @@ def test_the_smoke_suite_trains_scores_and_reports_medians_quartiles_and_box_plo
     assert re.search(r"-?\d+\.\d\d \[-?\d+\.\d\d, -?\d+\.\d\d\] \(n=2\) \[paper 7\.50", udt_test)
     assert "Training mixtures (DR1)" in report and "Supervised VAE" in report and "paper 9.50" in report
     assert (tmp_path / "figs" / "venkataramani2019-figure3-box-si-sdr-src1.png").is_file()
+
+
+class Scale(torch.nn.Module):
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return self.factor * x
+
+
+def test_udt_separates_through_the_mixture_encoder_and_the_clean_decoder():
+    """Inference is D_t(E_s(M)) (Section 3.1). A planted network whose encoders and decoders scale by their
+    own factors (a trained network's paths differ; a freshly initialised one's barely do): the estimate's
+    features are 0.5 x 1 of the mixture's, not D_s(E_s) = 2 x 1, D_t(E_t) = 0.5 x 3 nor D_s(E_t) = 2 x 3."""
+    method = build_method("udt-separation")
+    method.front = PowerSpectrogram(n_fft=256, hop=64)
+    method.model = model = small_cycle_vaes(channels=128).eval()
+    model.encode_mixture, model.encode_clean = Scale(1.0), Scale(3.0)
+    model.decode_mixture, model.decode_clean = Scale(2.0), Scale(0.5)
+    rng = np.random.default_rng(0)
+    mixture = np.convolve(rng.standard_normal(4000), [0.25, 0.5, 0.25], mode="same").astype(np.float32)
+    estimate = method.restore(Observation(mixture, 8000, "separation", known={"num_sources": 2}), RunContext()).signal[0]
+    # features scaled by g are magnitudes scaled by g ** (1 / 0.7): with the mixture's phase, that much of
+    # the mixture (but for the dropped Nyquist bin, ~0 here)
+    for gain, right in ((0.5, True), (2.0, False), (1.5, False), (6.0, False)):
+        expected = gain ** (1 / 0.7) * mixture
+        close = np.sum((estimate - expected) ** 2) < 1e-3 * np.sum(expected ** 2)
+        assert close == right, gain
+
+
+# UNIT's loss weights (REFERENCE-NOTES, mingyuliutw/UNIT: "reconstruction 10, KL 0.01, cycle reconstruction 10,
+# cycle KL 0.01"), written here rather than read from the method's defaults.
+UNIT_WEIGHTS = {"reconstruction_mixture": 10.0, "reconstruction_clean": 10.0, "latent_mixture": 0.01,
+                "latent_clean": 0.01, "cycle_straight_mixture": 10.0, "cycle_straight_clean": 10.0,
+                "cycle_cross_mixture": 10.0, "cycle_cross_clean": 10.0, "cycle_latent": 0.01}
+VAE_WEIGHTS = {"reconstruction": 10.0, "latent": 0.01}
+
+
+@pytest.mark.parametrize("cls, weights, sources", [
+    (UDTSeparation, UNIT_WEIGHTS, {"mixture_female": FEMALE_ITEMS, "mixture_male": MALE_ITEMS,
+                                   "clean_female": CLEAN_ITEMS}),
+    (SupervisedVAESeparation, VAE_WEIGHTS, {"mixture_female": FEMALE_ITEMS, "mixture_male": MALE_ITEMS})])
+def test_the_loss_a_fit_minimises_is_every_term_at_units_weight(monkeypatch, tmp_path, cls, weights, sources):
+    """One optimiser step under the method's default training keys: the loss it steps on is the sum of its
+    terms at UNIT's weights, and every term's share is far above rounding, so a term dropped or weighted 0,
+    or a weight 100 times too large, changes that loss (each term checked on its own)."""
+    seen = []
+    original = cls.loss_terms
+
+    def spy(self, model, batch):
+        terms = original(self, model, batch)
+        seen.append({name: float(value.detach()) for name, value in terms.items()})
+        return terms
+
+    monkeypatch.setattr(cls, "loss_terms", spy)
+    context = TrainingContext(folder=tmp_path, protocol=protocol(cls, examples_per_epoch=3))
+    cls().fit(tone_data(sources), context)
+    (terms,) = seen
+    (loss,) = context.losses
+    assert set(terms) == set(weights)
+    expected = sum(weights[name] * value for name, value in terms.items())
+    assert loss == pytest.approx(expected, rel=1e-6)
+    for name, value in terms.items():  # each share is 10x past the float32 rounding the check allows
+        share = weights[name] * value
+        assert share > 1e-5 * loss, name
+        assert expected - share != pytest.approx(loss, rel=1e-6), name  # the loss without this term
