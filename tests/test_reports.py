@@ -418,3 +418,19 @@ def test_a_cross_metric_warning_shows_as_a_banner_under_the_tables_selection(tmp
     stored["scores"]["sir_v4_src2"] = stored["scores"]["sir_v3_src2"] + 2.5  # within the threshold
     record_file.write_text(json.dumps(stored))
     assert bool(banner()) == bool(far)
+
+
+def test_undefined_scores_are_recorded_with_their_reason_and_counted_in_the_table(tmp_path):
+    """The identity row of a separation returns the mixture: its BSS Eval SAR has no finite value (nothing
+    but the references, no artifacts). The cell is ok, the SAR is None with the reason, the SIR is kept, and
+    the table says how many undefined scores its means leave out."""
+    with_bss = SEPARATION.replace('metrics = ["si_sdr"]', 'metrics = ["si_sdr", "bss_v3"]')
+    suite, cells, store = _run_separation(tmp_path, with_bss)
+    records = list(store.records([c.key for c in cells]))
+    assert len(records) == 2
+    for record in records:
+        assert record["status"] == "ok" and record["scores"]["sar_v3_src1"] is None
+        assert record["scores"]["sir_v3_src1"] is not None and "rounding noise" in record["metric_errors"]["bss_v3"]
+    md = render_markdown(build_tables(suite, cells, store, "paper"))
+    [banner] = [line for line in md.splitlines() if "UNDEFINED" in line]
+    assert "sar_v3_src1 2 of 2" in banner and "sar_v3_src2 2 of 2" in banner and "sir_v3" not in banner
