@@ -434,3 +434,26 @@ def test_undefined_scores_are_recorded_with_their_reason_and_counted_in_the_tabl
     md = render_markdown(build_tables(suite, cells, store, "paper"))
     [banner] = [line for line in md.splitlines() if "UNDEFINED" in line]
     assert "sar_v3_src1 2 of 2" in banner and "sar_v3_src2 2 of 2" in banner and "sir_v3" not in banner
+
+
+def test_bss_eval_on_a_single_source_task_is_not_applicable_and_the_cell_keeps_its_other_metrics(tmp_path):
+    single = """
+name = "single"
+items = 1
+seconds = 0.25
+sample_rate = 8000
+metrics = ["si_sdr", "bss_v3", "bss_v4"]
+[[methods]]
+name = "identity"
+[[datasets]]
+name = "synthetic-speech"
+[[corruptions]]
+name = "gaussian-noise"
+params = { std = 0.05 }
+"""
+    suite, cells, store = _run_separation(tmp_path, single)
+    [record] = list(store.records([c.key for c in cells]))
+    assert record["status"] == "ok" and record["scores"]["si_sdr"] is not None
+    assert record["scores"]["sdr_v3"] is None and record["scores"]["sdr_v4"] is None
+    assert record["metric_errors"]["bss_v3"].startswith("not applicable")
+    assert record["metric_errors"]["bss_v4"].startswith("not applicable")
