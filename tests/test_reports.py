@@ -443,13 +443,9 @@ items = 1
 seconds = 0.25
 sample_rate = 8000
 metrics = ["si_sdr", "bss_v3", "bss_v4"]
-[[methods]]
-name = "identity"
-[[datasets]]
-name = "synthetic-speech"
-[[corruptions]]
-name = "gaussian-noise"
-params = { std = 0.05 }
+methods = [{ name = "identity" }]
+datasets = [{ name = "synthetic-speech" }]
+corruptions = [{ name = "gaussian-noise", params = { std = 0.05 } }]
 """
     suite, cells, store = _run_separation(tmp_path, single)
     [record] = list(store.records([c.key for c in cells]))
