@@ -99,7 +99,8 @@ def outputs_of(suite: Suite) -> list[str]:
 def pairs(candidate: list[Cell], baseline: list[Cell], candidate_store: ResultsStore,
           baseline_store: ResultsStore) -> tuple[pd.DataFrame, dict]:
     """Per item, seed and metric output: the candidate's and the baseline's final scores side by side, and
-    counts of cells that failed or are missing on either side."""
+    counts of cells that failed or are missing on either side, and per metric output the pairs left out
+    because a score is undefined on either side (``counts["undefined"]``)."""
     frames = []
     for cells, store in ((candidate, candidate_store), (baseline, baseline_store)):
         frame = store.table([c.key for c in cells], {c.key: c.labels for c in cells})
@@ -112,6 +113,8 @@ def pairs(candidate: list[Cell], baseline: list[Cell], candidate_store: ResultsS
     ok = [f[(f["status"] == "ok") & (f["which"] == "estimate")][PAIR_KEYS + ["value"]] for f in frames]
     merged = ok[0].merge(ok[1], on=PAIR_KEYS, suffixes=("_candidate", "_baseline"))
     merged = merged.rename(columns={"value_candidate": "candidate", "value_baseline": "baseline"})
+    undefined = merged[merged[["candidate", "baseline"]].isna().any(axis=1)]
+    counts["undefined"] = {str(m): int(n) for m, n in undefined["metric"].value_counts(sort=False).items()}
     merged = merged.dropna(subset=["candidate", "baseline"])
     merged["difference"] = merged["candidate"] - merged["baseline"]
     return merged, counts
@@ -245,6 +248,15 @@ def _decide(v: Verdict, alpha: float) -> None:
         v.notes.append(f"{v.n} pairs: the test can never reject (smallest p {smallest_p(v.n):.3g} before Holm)")
 
 
+def _left_out(undefined: dict | None) -> list[str]:
+    """The line saying how many pairs each output lost to an undefined score (none: no line)."""
+    if not undefined:
+        return []
+    counts = ", ".join(f"{metric} {n}" for metric, n in undefined.items())
+    return ["", f"Left out: {sum(undefined.values())} pairs whose score is undefined on either side "
+                f"(the reasons are in the records' metric_errors): {counts}."]
+
+
 @dataclass
 class Comparison:
     candidate: str
@@ -292,6 +304,7 @@ class Comparison:
         c = self.counts
         lines += ["", f"Cells: candidate {c.get('candidate_failed', 0)} failed, {c.get('candidate_missing', 0)} "
                       f"missing; baseline {c.get('baseline_failed', 0)} failed, {c.get('baseline_missing', 0)} missing.",
+                  *_left_out(c.get("undefined")),
                   "", "**Result: REGRESSION**" if self.regression else "**Result: no regression**"]
         if self.undecided and not self.regression:
             lines.append(f"The data cannot decide on {', '.join(self.undecided)}: run more items or seeds.")

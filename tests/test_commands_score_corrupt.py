@@ -146,3 +146,39 @@ def test_score_brings_other_rates_and_channels_to_the_reference(files, tmp_path,
     direct = run_json(capsys, "score", files["clean"], files["noisy"], "--metrics", "snr", "--json")
     assert any("resampled from 48000" in n for n in out["notes"]) and any("averaged" in n for n in out["notes"])
     assert out["scores"]["snr"] == pytest.approx(direct["scores"]["snr"], abs=0.2)
+
+
+@pytest.mark.parametrize("problem", ["nan", "inf", "short"])
+@pytest.mark.parametrize("role", ["reference", "estimate", "corrupt"])
+def test_non_finite_or_too_short_audio_is_one_line_naming_the_file(files, tmp_path, capsys, problem, role):
+    bad = tmp_path / f"bad-{problem}.wav"
+    if problem == "short":
+        signal = 0.1 * np.ones(10)
+    else:
+        signal = sf.read(files["clean"])[0]
+        signal[100] = np.nan if problem == "nan" else np.inf
+    sf.write(bad, signal, SR, subtype="FLOAT")
+    argv = {"reference": ["score", bad, files["noisy"]], "estimate": ["score", files["clean"], bad],
+            "corrupt": ["corrupt", bad, "--corruption", "gaussian-noise[std=0.1]", "-o", tmp_path / "out.wav"]}[role]
+    capsys.readouterr()
+    assert main(list(map(str, argv))) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0] and "Traceback" not in captured.err
+    assert ("10 samples, too short" if problem == "short" else "NaN or infinite") in lines[0]
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_corrupt_never_writes_a_non_finite_file(files, tmp_path, capsys):
+    out = tmp_path / "out.wav"
+    assert main(["corrupt", str(files["clean"]), "--corruption", "gaussian-noise[std=1e400]", "-o", str(out)]) == 2
+    assert "NaN or infinite" in capsys.readouterr().err and not out.exists()
+
+
+def test_stoi_of_a_clip_shorter_than_its_frame_is_undefined_not_a_crash():
+    from bench.metrics import evaluate, get_metric
+
+    rng = np.random.default_rng(0)
+    reference = rng.standard_normal(1000)  # 1000 samples at 44.1 kHz: 227 at STOI's 10 kHz, under one frame
+    scores, errors = evaluate([get_metric("stoi")], reference, reference + 0.1 * rng.standard_normal(1000), 44100)
+    assert scores["stoi"] is None and "shorter than one 256-sample frame" in errors["stoi"]

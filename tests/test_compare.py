@@ -311,3 +311,21 @@ def test_too_few_pairs_decide_neither_better_nor_no_difference_by_size_alone():
     assert gain.p_adjusted >= 0.05 and gain.mean_difference > 0.25 and gain.verdict == SAME
     (loss,) = verdicts(_frame(si_sdr=[-0.05, -0.1, -0.6, -0.05]), ["si_sdr"], tolerance=0.25)
     assert loss.ci[1] < 0 and loss.ci[0] < -0.25 < loss.mean_difference and loss.verdict == UNDECIDED
+
+
+def test_pairs_with_an_undefined_score_are_left_out_and_counted():
+    from types import SimpleNamespace
+
+    from bench.compare import pairs
+
+    def store(values):
+        frame = pd.DataFrame({"key": [f"k{i}" for i in range(len(values))], "suite": "s", "dataset": "d",
+                              "corruption": "c", "item": [str(i) for i in range(len(values))], "seed": 0,
+                              "metric": "sar_v3", "status": "ok", "which": "estimate", "value": values})
+        return SimpleNamespace(table=lambda keys, labels: frame)
+
+    cells = [SimpleNamespace(key=f"k{i}", labels={}) for i in range(4)]
+    paired, counts = pairs(cells, cells, store([1.0, np.nan, 3.0, np.nan]), store([1.5, 2.0, np.nan, 4.0]))
+    assert len(paired) == 1 and counts["undefined"] == {"sar_v3": 3}
+    text = Comparison("c", "b", "s", "paper", verdicts(paired, ["sar_v3"]), counts, 0.05, 0.95, paired).markdown()
+    assert "Left out: 3 pairs whose score is undefined on either side" in text and "sar_v3 3" in text

@@ -73,3 +73,21 @@ def test_a_changed_number_or_corruption_fails_the_check(tmp_path, capsys):
     # --update accepts the change on purpose; the check then passes.
     assert main(["check", "--golden", str(folder), "--update"]) == 0
     assert main(["check", "--golden", str(folder)]) == 0
+
+
+def test_each_family_catches_a_change_past_its_tolerance_and_only_that():
+    """Per family (method family x metric family): a number moved by twice its tolerance is a mismatch, by half
+    of it is not; no family's tolerance is looser than a tenth of a dB (or 0.1 MOS, 0.01 STOI/envelope)."""
+    numbers = golden.read_numbers().dropna(subset=["value"]).reset_index(drop=True)
+    families = numbers.assign(family=[(golden.method_family(m, w), golden.metric_family(x))
+                                      for m, w, x in zip(numbers.method, numbers.which, numbers.metric)])
+    assert {f for f in families.family if f[0] != "classical"} >= {("prior fit", "ratio"), ("trained", "ratio")}
+    tolerance = golden.tolerance(numbers)
+    for family, rows in families.groupby("family"):
+        row = rows.index[0]
+        assert tolerance[row] - golden.REL_TOL * abs(numbers.loc[row, "value"]) <= 0.1, family
+        for factor, differs in ((2.0, True), (0.5, False)):
+            current = numbers.copy()
+            current.loc[row, "value"] += factor * tolerance[row]
+            result = golden.compare(current, numbers, [])
+            assert len(result.mismatches) == int(differs), (family, factor)

@@ -422,3 +422,38 @@ def test_a_cross_metric_warning_shows_as_a_banner_under_the_tables_selection(tmp
     stored["scores"]["sir_v4_src2"] = stored["scores"]["sir_v3_src2"] + 2.5  # within the threshold
     record_file.write_text(json.dumps(stored))
     assert bool(banner()) == bool(far)
+
+
+def test_undefined_scores_are_recorded_with_their_reason_and_counted_in_the_table(tmp_path):
+    """The identity row of a separation returns the mixture: its BSS Eval SAR has no finite value (nothing
+    but the references, no artifacts). The cell is ok, the SAR is None with the reason, the SIR is kept, and
+    the table says how many undefined scores its means leave out."""
+    with_bss = SEPARATION.replace('metrics = ["si_sdr"]', 'metrics = ["si_sdr", "bss_v3"]')
+    suite, cells, store = _run_separation(tmp_path, with_bss)
+    records = list(store.records([c.key for c in cells]))
+    assert len(records) == 2
+    for record in records:
+        assert record["status"] == "ok" and record["scores"]["sar_v3_src1"] is None
+        assert record["scores"]["sir_v3_src1"] is not None and "rounding noise" in record["metric_errors"]["bss_v3"]
+    md = render_markdown(build_tables(suite, cells, store, "paper"))
+    [banner] = [line for line in md.splitlines() if "UNDEFINED" in line]
+    assert "sar_v3_src1 2 of 2" in banner and "sar_v3_src2 2 of 2" in banner and "sir_v3" not in banner
+
+
+def test_bss_eval_on_a_single_source_task_is_not_applicable_and_the_cell_keeps_its_other_metrics(tmp_path):
+    single = """
+name = "single"
+items = 1
+seconds = 0.25
+sample_rate = 8000
+metrics = ["si_sdr", "bss_v3", "bss_v4"]
+methods = [{ name = "identity" }]
+datasets = [{ name = "synthetic-speech" }]
+corruptions = [{ name = "gaussian-noise", params = { std = 0.05 } }]
+"""
+    suite, cells, store = _run_separation(tmp_path, single)
+    [record] = list(store.records([c.key for c in cells]))
+    assert record["status"] == "ok" and record["scores"]["si_sdr"] is not None
+    assert record["scores"]["sdr_v3"] is None and record["scores"]["sdr_v4"] is None
+    assert record["metric_errors"]["bss_v3"].startswith("not applicable")
+    assert record["metric_errors"]["bss_v4"].startswith("not applicable")

@@ -2,7 +2,8 @@
 
 A signal argument is one wav (or any format libsndfile reads) or a comma-separated list of files, one per
 source, stacked into (S, T). The harness is mono: a multi-channel file is averaged to mono, and the
-command says so.
+command says so. A file with NaN or infinite samples, or shorter than ``MIN_SAMPLES``, is refused with one
+line naming it: no metric or corruption has a meaningful answer there.
 """
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ import soundfile as sf
 from bench.audio_io import AudioFileError, read_audio, resample, to_mono
 from bench.files import write_with
 from bench.jsonable import to_json
+
+# The metrics' shortest analysis window (BSS Eval's 512-tap filters; the spectral metrics' frames are longer
+# still): a shorter file has nothing they can score.
+MIN_SAMPLES = 512
 
 
 def read_signal(spec: str, sr: int | None = None, trim: bool = True) -> tuple[np.ndarray, int, list[str]]:
@@ -36,6 +41,7 @@ def read_signal(spec: str, sr: int | None = None, trim: bool = True) -> tuple[np
             samples, file_rate = read_audio(path)
         except AudioFileError as exc:
             raise ValueError(str(exc)) from None
+        check_samples(path, samples)
         if samples.shape[0] > 1:
             notes.append(f"{path}: {samples.shape[0]} channels averaged to mono")
         rate = rate or file_rate
@@ -51,6 +57,18 @@ def read_signal(spec: str, sr: int | None = None, trim: bool = True) -> tuple[np
         notes.append(f"{spec}: sources cut to the shortest, {length} samples")
     stacked = np.stack([s[:length] for s in signals])
     return (stacked[0] if len(paths) == 1 else stacked), int(rate), notes
+
+
+def check_samples(path, samples: np.ndarray) -> None:
+    """Refuse audio with NaN or infinite samples or fewer than MIN_SAMPLES, naming the file and the problem."""
+    bad = ~np.isfinite(samples)
+    if bad.any():
+        first = int(np.flatnonzero(bad.any(axis=0))[0]) if samples.ndim == 2 else int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{path}: {int(bad.sum())} of {samples.size} samples are NaN or infinite (the first at "
+                         f"sample {first}); audio must be finite")
+    if samples.shape[-1] < MIN_SAMPLES:
+        raise ValueError(f"{path}: {samples.shape[-1]} samples, too short to score or corrupt (at least "
+                         f"{MIN_SAMPLES}, the metrics' shortest analysis window)")
 
 
 def write_signal(path: str | Path, samples: np.ndarray, sr: int, subtype: str = "FLOAT") -> None:

@@ -13,7 +13,7 @@ import tomllib
 
 import numpy as np
 
-from bench.commands.audio_files import dump, print_notes, read_signal, write_signal
+from bench.commands.audio_files import check_samples, dump, print_notes, read_signal, write_signal
 from bench.files import write_with
 
 _SPEC = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(?:\[(.*)\])?\s*$", re.DOTALL)
@@ -94,6 +94,7 @@ def cmd_corrupt(args) -> int:
     clip = Clip(samples, sr, dataset="file", item=args.input)
     corruption = build_corruption(name, params, data_root(args.data))
     observation = corruption.apply(clip, np.random.default_rng(args.seed))
+    check_samples(f"{name} of {args.input}", observation.signal)  # never a NaN file: say so instead
 
     write_signal(args.output, observation.signal, sr, args.subtype)
     written = {"output": args.output}

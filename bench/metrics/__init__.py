@@ -24,6 +24,26 @@ class MetricUndefined(Exception):
     """The metric cannot score this pair (PESQ on silence, ...): recorded as a failed metric, not a failed cell."""
 
 
+class MetricNotApplicable(MetricUndefined):
+    """The metric does not apply to this task at all (BSS Eval on a single source): its reason, which starts
+    with "not applicable", goes to metric_errors and the cell's other metrics are kept."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"not applicable: {reason}")
+
+
+class Undefined(float):
+    """One output with no finite true value (a ratio whose denominator is rounding noise), returned in place of
+    its number: a NaN that carries its reason, which ``evaluate`` records in metric_errors."""
+
+    reason: str
+
+    def __new__(cls, reason: str):
+        value = super().__new__(cls, "nan")
+        value.reason = reason
+        return value
+
+
 def require_variation(signal: np.ndarray, metric_name: str, role: str) -> None:
     """Raise MetricUndefined when ``signal`` is constant (silence included): a ratio whose terms vanish there
     has no value, and an epsilon would make one up (0 dB, above every real negative score)."""
@@ -101,7 +121,7 @@ class Metric:
 
     def _as_dict(self, value) -> dict[str, float]:
         if isinstance(value, dict):
-            return {k: float(v) for k, v in value.items()}
+            return {k: v if isinstance(v, Undefined) else float(v) for k, v in value.items()}
         return {self.outputs[0].name: float(value)}
 
 
@@ -166,8 +186,9 @@ def evaluate(metrics: list[Metric], reference: np.ndarray, estimate: np.ndarray,
 
     ``known``: the observation's ``known`` dict, for the mask-aware metrics (bench.metrics.gap).
 
-    A metric that cannot score the pair (MetricUndefined) gets None for each of its outputs and its reason
-    in ``errors``; any other exception propagates. A cross-metric check that fails (CROSS_CHECKS) adds its
+    A metric that cannot score the pair (MetricUndefined, MetricNotApplicable) gets None for each of its
+    outputs and its reason in ``errors``; an output returned as ``Undefined`` is None with its reason under the
+    metric's name; any other exception propagates. A cross-metric check that fails (CROSS_CHECKS) adds its
     warning to ``errors`` under the check's name and leaves the scores as they are.
     """
     scores: dict[str, float | None] = {}
@@ -179,6 +200,9 @@ def evaluate(metrics: list[Metric], reference: np.ndarray, estimate: np.ndarray,
             values = m.compute(reference, estimate, sr, known)
         except MetricUndefined as exc:
             values, errors[m.name] = {o: None for o in m.output_names}, str(exc)
+        reasons = dict.fromkeys(v.reason for v in values.values() if isinstance(v, Undefined))
+        if reasons:
+            errors[m.name] = "; ".join(reasons)
         scores.update({k: (None if v is None or not np.isfinite(v) else v) for k, v in values.items()})
     for check in CROSS_CHECKS:
         errors.update(check(scores))

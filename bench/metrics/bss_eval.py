@@ -22,8 +22,19 @@ and v3 SIRs differ by more than that; the scores stay.
 
 Both resolve the permutation of the estimates: the order that maximises the mean SIR (each library's
 own rule), since an unsupervised separator cannot know which output is which source. Outputs are the mean
-over sources; ``<output>_src<k>`` holds the value of reference source k (see bench.metrics). With a single
-source (T,) the SIR is infinite and is recorded as missing.
+over sources; ``<output>_src<k>`` holds the value of reference source k (see bench.metrics).
+
+Undefined, in both versions alike:
+- A single-source task (T,) is not a separation: both metrics are "not applicable" there (the reason in the
+  record's metric_errors, the cell's other metrics kept); its SNR and SI-SDR are the metrics that apply.
+- An output whose residual is below ``MAX_RELATIVE_RESIDUAL`` of its numerator's energy (above
+  ``MAX_RATIO_DB``), or not finite, has no finite true value: the SAR of an estimate equal to the mixture
+  (the sum of the references), every ratio of an estimate equal to its reference. Its computed value is
+  rounding noise (measured 143 to 152 dB in v3, 300 to 314 dB in v4, or NaN, depending on the CPU's
+  kernels), so it is recorded as undefined (``Undefined``: None, with the reason in metric_errors), and the
+  mean over sources with it. The threshold: 120 dB is a residual a million times below the target in
+  amplitude, under the 24-bit and float32 resolution of audio (2^-24, -144 dB) times the 512-tap
+  projection's error, and far above any real method's score (tens of dB).
 """
 from __future__ import annotations
 
@@ -35,15 +46,21 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.metrics import CROSS_CHECKS, MetricUndefined, Output, metric, source_output
+from bench.metrics import CROSS_CHECKS, MetricNotApplicable, MetricUndefined, Output, Undefined, metric, \
+    source_output
 
 FILTER_LENGTH = 512  # distortion filter taps, the BSS Eval default in both versions
 V4_WINDOW_SECONDS = 1.0
 SIR_DISAGREEMENT_DB = 3.0  # a few dB: past the two versions' ordinary differences (windows, filters)
+MAX_RATIO_DB = 120.0  # above it a ratio's denominator is rounding noise (see the module docstring)
+MAX_RELATIVE_RESIDUAL = 10 ** (-MAX_RATIO_DB / 10)
 
 
 def _sources(reference: np.ndarray, estimate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     references, estimates = np.atleast_2d(reference), np.atleast_2d(estimate)
+    if len(references) < 2:
+        raise MetricNotApplicable("BSS Eval scores a separation of two or more sources; this task has one "
+                                  "(its SNR and SI-SDR apply)")
     for label, signals in (("reference", references), ("estimated", estimates)):
         silent = [k + 1 for k, s in enumerate(signals) if not np.any(s)]
         if silent:
@@ -71,11 +88,22 @@ def _singular(version: str) -> MetricUndefined:
 
 
 def _outputs(suffix: str, sdr, sir, sar) -> dict[str, float]:
+    """Each output's mean over sources and per-source values; a value past MAX_RATIO_DB or not finite is
+    Undefined (and so is the mean over sources that includes it)."""
+    outputs = {f"{name}_{suffix}": np.asarray(values, dtype=np.float64)
+               for name, values in (("sdr", sdr), ("sir", sir), ("sar", sar))}
+    undefined = {name: ~np.isfinite(values) | (values > MAX_RATIO_DB) for name, values in outputs.items()}
+    which = [f"{name} (source {', '.join(str(k) for k in np.flatnonzero(bad) + 1)})"
+             for name, bad in undefined.items() if bad.any()]
+    reason = Undefined(f"{', '.join(which)} undefined: the residual is below {MAX_RELATIVE_RESIDUAL:g} of the "
+                       f"signal's energy (over {MAX_RATIO_DB:g} dB, rounding noise): the estimate equals its "
+                       "reference or the sum of the references")
     scores = {}
-    for name, values in ((f"sdr_{suffix}", sdr), (f"sir_{suffix}", sir), (f"sar_{suffix}", sar)):
-        values = np.asarray(values, dtype=np.float64)
-        scores[name] = float(np.mean(values))
-        scores.update({source_output(name, k): float(v) for k, v in enumerate(values, start=1)})
+    for name, values in outputs.items():
+        bad = undefined[name]
+        scores[name] = reason if bad.any() else float(np.mean(values))
+        scores.update({source_output(name, k): reason if b else float(v)
+                       for k, (v, b) in enumerate(zip(values, bad), start=1)})
     return scores
 
 

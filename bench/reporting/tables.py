@@ -101,6 +101,7 @@ def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: 
     banners = _banners(suite, profile, sub, mine)
     if "rule" not in row_fields:
         banners += _missing_rule(rule, sub)
+    banners += _undefined_banners(ok)
     banners += _cross_check_banners(ok, row_fields)
     return Table(suite, profile, agg, rows, row_fields, columns, column_fields, statistic, which, banners, rule,
                  failures)
@@ -155,6 +156,18 @@ def _missing_rule(rule: str, frame: pd.DataFrame) -> list[str]:
         return []
     return [f"RULE {rule} MISSING for {total - have} of {total} finished cells (recorded before selection rules "
             "existed, or the rule does not apply to their task); the means below leave them out."]
+
+
+def _undefined_banners(shown: pd.DataFrame) -> list[str]:
+    """A banner counting the undefined scores (None in a finished cell: a silent estimate's SI-SDR, the SAR of
+    an estimate equal to the mixture, a metric not applicable to the task) the means leave out."""
+    undefined = shown[shown["value"].isna()]
+    if not len(undefined):
+        return []
+    counts = undefined["metric"].value_counts(sort=False)
+    listed = ", ".join(f"{metric} {n} of {int((shown['metric'] == metric).sum())}" for metric, n in counts.items())
+    return [f"UNDEFINED: {len(undefined)} scores are undefined or not applicable and left out of the means "
+            f"(the reasons are in the records' metric_errors): {listed}."]
 
 
 def _cross_check_banners(shown: pd.DataFrame, row_fields: list[str]) -> list[str]:
