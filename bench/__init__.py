@@ -15,22 +15,22 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     # the audio a plugin receives and returns
-    "Clip": "bench.audio", "Observation": "bench.audio", "Estimate": "bench.audio", "TASKS": "bench.audio",
+    "Clip": "bench.core.audio", "Observation": "bench.core.audio", "Estimate": "bench.core.audio", "TASKS": "bench.core.audio",
     # methods
-    "Method": "bench.method", "RunContext": "bench.method", "CellTimeout": "bench.method", "method": "bench.method",
-    "Protocol": "bench.protocol",
-    "FittedPrior": "bench.fitting", "Problems": "bench.fitting", "Schedule": "bench.fitting",
-    "TrainedMethod": "bench.training", "TrainingContext": "bench.training", "TrainingData": "bench.training",
+    "Method": "bench.components.method", "RunContext": "bench.components.method", "CellTimeout": "bench.components.method", "method": "bench.components.method",
+    "Protocol": "bench.core.protocol",
+    "FittedPrior": "bench.components.fitting", "Problems": "bench.components.fitting", "Schedule": "bench.components.fitting",
+    "TrainedMethod": "bench.components.training", "TrainingContext": "bench.components.training", "TrainingData": "bench.components.training",
     # datasets
-    "Dataset": "bench.dataset", "CorpusMissing": "bench.dataset", "dataset": "bench.dataset",
-    "FileCorpus": "bench.corpus", "AudioRef": "bench.corpus", "Track": "bench.corpus",
+    "Dataset": "bench.components.dataset", "CorpusMissing": "bench.components.dataset", "dataset": "bench.components.dataset",
+    "FileCorpus": "bench.components.corpus", "AudioRef": "bench.components.corpus", "Track": "bench.components.corpus",
     # corruptions
     "Corruption": "bench.corruptions", "corruption": "bench.corruptions",
     # metrics
     "Metric": "bench.metrics", "Output": "bench.metrics", "MetricUndefined": "bench.metrics",
     "metric": "bench.metrics", "improvement": "bench.metrics",
     # the registries
-    "UnknownNameError": "bench.registry",
+    "UnknownNameError": "bench.core.registry",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -50,9 +50,9 @@ def __dir__() -> list[str]:
 
 
 class _Package(types.ModuleType):
-    """``bench.method`` and ``bench.dataset`` name both a decorator of the API and a submodule. Importing a
-    submodule sets it as an attribute of its package; here it does not, so ``bench.method`` stays the
-    decorator (the submodule is still ``sys.modules["bench.method"]``, reached by ``from bench.method import``)."""
+    """``bench.components.method`` and ``bench.components.dataset`` name both a decorator of the API and a submodule. Importing a
+    submodule sets it as an attribute of its package; here it does not, so ``bench.components.method`` stays the
+    decorator (the submodule is still ``sys.modules["bench.components.method"]``, reached by ``from bench.components.method import``)."""
 
     def __setattr__(self, name: str, value) -> None:
         if name in _EXPORTS and isinstance(value, types.ModuleType):
@@ -61,3 +61,7 @@ class _Package(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _Package
+
+from bench import deprecated_paths as _deprecated_paths  # noqa: E402 - the old flat module paths, for one release
+
+_deprecated_paths.install()

@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
-    from bench.dataset import CorpusMissing
-    from bench.registry import UnknownNameError
+    from bench.components.dataset import CorpusMissing
+    from bench.core.registry import UnknownNameError
 
     previous = _on_sigterm(_terminate)
     try:

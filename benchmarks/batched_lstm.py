@@ -1,7 +1,7 @@
 """Is there a batched LSTM path for the waveform prior that keeps per-problem weights? An experiment.
 
 The Demucs prior's bottleneck BLSTM has no vmap batching rule in torch 2.13, so a batch of B fits runs it
-copy by copy (``bench.fitting.Ensemble`` with ``vmappable = False``): B calls of ``nn.LSTM`` (cuDNN on a
+copy by copy (``bench.components.fitting.Ensemble`` with ``vmappable = False``): B calls of ``nn.LSTM`` (cuDNN on a
 GPU, oneDNN on the CPU). The alternative tried here writes the LSTM as what it is, a recurrence of batched
 matrix products: the input projections of all time steps for all problems in one ``baddbmm``, then per time
 step one ``bmm`` of each problem's hidden state with its own recurrent weights and the gate arithmetic, with

@@ -10,7 +10,7 @@ one after the other:
 - ``isa-avx2``: oneDNN and MKL held to AVX2, MKL in its conditional-numerical-reproducibility mode,
 - ``threads-2``: the native dispatch on two torch threads (every other configuration runs on one).
 
-Then prints, per family (method family x metric family, as bench.golden.TOLERANCES groups them), the
+Then prints, per family (method family x metric family, as bench.analysis.golden.TOLERANCES groups them), the
 largest difference of any configuration from ``native`` and from the committed numbers, beside the family's
 tolerance. A NaN in one run and a number in another is counted apart (it is a change of definedness).
 
@@ -47,7 +47,7 @@ def run_one(out: Path, threads: int, suites: list[str]) -> None:
     """In this process (its environment already set): run the golden suites and write their numbers."""
     import torch
 
-    from bench import golden
+    from bench.analysis import golden
 
     with tempfile.TemporaryDirectory(prefix="golden-spread-") as tmp:
         for path in sorted(golden.GOLDEN_DIR.glob("*.toml")):
@@ -62,7 +62,7 @@ def run_one(out: Path, threads: int, suites: list[str]) -> None:
 
 def spread(runs: dict[str, pd.DataFrame], committed: pd.DataFrame) -> pd.DataFrame:
     """Per family: the largest |difference| from the native run and from the committed numbers."""
-    from bench import golden
+    from bench.analysis import golden
 
     keys = golden.KEYS
     base = runs["native"][keys + ["value"]]
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
             subprocess.run(command, env={**os.environ, **env, "OMP_NUM_THREADS": str(threads)}, check=True)
         runs[name] = pd.read_csv(path, dtype={"item": str})
         print(f"{name}: torch capability {runs[name]['capability'].iloc[0]}, {len(runs[name])} numbers")
-    from bench import golden
+    from bench.analysis import golden
 
     report = spread(runs, golden.read_numbers())
     report.to_csv(out / "spread.csv", index=False)

@@ -11,7 +11,7 @@ from typing import Callable
 
 import torch
 
-from bench.fitting import Precision
+from bench.components.fitting import Precision
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 CUDA = DEVICE.type == "cuda"

@@ -14,8 +14,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 import corpus_fixtures as fx  # noqa: E402
 
-from bench import corpus  # noqa: E402
-from bench.dataset import build_dataset  # noqa: E402
+from bench.components import corpus  # noqa: E402
+from bench.components.dataset import build_dataset  # noqa: E402
 
 
 @pytest.fixture(scope="module")

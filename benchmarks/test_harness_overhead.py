@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 
-from bench.cells import expand
-from bench.scheduler import run
-from bench.store import ResultsStore
-from bench.suite import parse_suite
+from bench.planning.cells import expand
+from bench.running.scheduler import run
+from bench.records.store import ResultsStore
+from bench.planning.suite import parse_suite
 
 CELLS = 1000
 SUITE = {

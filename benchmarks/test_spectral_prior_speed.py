@@ -13,11 +13,11 @@ from functools import partial
 import pytest
 import torch
 
-from bench.cells import expand
-from bench.fitting import Ensemble, Schedule, fit
-from bench.methods.spectral_unet import DESIGNS, SpectralUNet, make_design
-from bench.stft import SpectralFrame
-from bench.suite import load_suite
+from bench.planning.cells import expand
+from bench.components.fitting import Ensemble, Schedule, fit
+from bench.methods.networks.spectral_unet import DESIGNS, SpectralUNet, make_design
+from bench.core.stft import SpectralFrame
+from bench.planning.suite import load_suite
 from prior_speed import DEVICE, PRECISION, print_speedups_and_projection, time_per_iteration_per_clip
 
 SECONDS = float(os.environ.get("BENCH_SPEED_SECONDS", "1.0"))

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from bench.methods.power_spectrogram import PowerSpectrogram
+from bench.methods.support.power_spectrogram import PowerSpectrogram
 from bench.methods.style_transfer_separation import SupervisedVAESeparation, UDTSeparation, weighted_sum
 
 SR = 16000

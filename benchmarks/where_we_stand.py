@@ -6,7 +6,7 @@ For each prior family's networks (spectral U-Net ``conv``, ``dilated``, ``exp``,
 Wave-U-Net), on a short clip: CPU seconds per iteration per clip (fit of S steps minus a fit of 0 steps,
 over S; ``time.process_time``, so a shared machine's load cancels out), FLOPs per iteration (torch's
 FlopCounterMode), the achieved GFLOP/s and its fraction of the float32 matmul peak measured in the same run.
-Then the cost of one trace point (scoring one iterate with a suite's trace metrics, ``bench.trace_scoring``),
+Then the cost of one trace point (scoring one iterate with a suite's trace metrics, ``bench.running.trace_scoring``),
 and the projected time of each paper profile: every fit's iterations at the measured speed, scaled
 linearly from the timed clip length to the profile's, plus its trace points. Designs not timed here are
 projected at their family's ``TIMED_DESIGN`` speed (the waveform Demucs variants, 20 cells each; the
@@ -28,9 +28,9 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).parent))
 from profile_work import profile_work  # noqa: E402
 
-from bench.cells import expand  # noqa: E402
-from bench.fitting import Ensemble, Schedule, fit  # noqa: E402
-from bench.suite import load_suite  # noqa: E402
+from bench.planning.cells import expand  # noqa: E402
+from bench.components.fitting import Ensemble, Schedule, fit  # noqa: E402
+from bench.planning.suite import load_suite  # noqa: E402
 
 SUITES = ("narayanaswamy2021", "waveform-prior", "all")  # all: `bench run --suite all`, every built-in suite
 TIMED_DESIGN = {"spectral": "conv", "demucs": "demucs", "wave-unet": "wave-unet"}  # for designs not timed here
@@ -41,19 +41,19 @@ ASSUMED_GPU_UTILISATION = (0.05, 0.20)  # small convolutions under vmap: a range
 def _network(family: str, design: str, samples: int):
     """(network factory, input shape, per-problem loss) of one prior at one clip length."""
     if family == "spectral":
-        from bench.methods.spectral_unet import SpectralUNet, make_design
-        from bench.stft import SpectralFrame
+        from bench.methods.networks.spectral_unet import SpectralUNet, make_design
+        from bench.core.stft import SpectralFrame
 
         shape = SpectralFrame().shape(samples)
         return partial(SpectralUNet, make_design(design)), shape, shape
-    from bench.methods.waveform_demucs import centre_crop
+    from bench.methods.networks.waveform_demucs import centre_crop
 
     if family == "wave-unet":
-        from bench.methods.wave_unet import WaveUNet
+        from bench.methods.networks.wave_unet import WaveUNet
 
         build, length = WaveUNet, WaveUNet().input_length(samples)
     else:
-        from bench.methods.waveform_demucs import WaveformDemucs, make_design
+        from bench.methods.networks.waveform_demucs import WaveformDemucs, make_design
 
         build, length = partial(WaveformDemucs, make_design(design)), make_design(design).input_length(samples)
     return build, (1, length), (samples,), centre_crop
@@ -104,9 +104,9 @@ def matmul_peak(n: int = 1024, rounds: int = 5) -> float:
 
 def trace_point_seconds(metrics: tuple[str, ...], all_metrics: bool, seconds: float) -> float:
     """CPU seconds to score one iterate of a ``seconds`` clip with these metrics, as a trace point is."""
-    from bench.trace_scoring import score_point
+    from bench.running.trace_scoring import score_point
 
-    from bench.registry import DATASETS
+    from bench.core.registry import DATASETS
 
     rng, sr = np.random.default_rng(0), 16000
     speech = DATASETS.get("synthetic-speech").obj()  # speech-like, so that PESQ finds utterances in it

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from bench.corpus import AudioRef, FileCorpus, Track, child
-from bench.dataset import dataset
+from bench.components.corpus import AudioRef, FileCorpus, Track, child
+from bench.components.dataset import dataset
 
 ENVIRONMENTS = ("DKITCHEN", "DLIVING", "DWASHING", "NFIELD", "NPARK", "NRIVER", "OHALLWAY", "OMEETING",
                 "OOFFICE", "PCAFETER", "PRESTO", "PSTATION", "SCAFE", "SPSQUARE", "STRAFFIC", "TBUS", "TCAR",

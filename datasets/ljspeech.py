@@ -1,8 +1,8 @@
 """LJSpeech 1.1: 13,100 sentences read by one female speaker, 22.05 kHz mono (Ito & Johnson, 2017)."""
 from __future__ import annotations
 
-from bench.corpus import AudioRef, FileCorpus, Track, hash_split
-from bench.dataset import dataset
+from bench.components.corpus import AudioRef, FileCorpus, Track, hash_split
+from bench.components.dataset import dataset
 
 
 @dataset("ljspeech", version="1")

@@ -1,8 +1,8 @@
 """MedleyDB (Bittner et al., 2014; 2.0: 2016): multitrack recordings with per-instrument stems, 44.1 kHz."""
 from __future__ import annotations
 
-from bench.corpus import AudioRef, FileCorpus, Track, child, hash_split
-from bench.dataset import dataset
+from bench.components.corpus import AudioRef, FileCorpus, Track, child, hash_split
+from bench.components.dataset import dataset
 
 VOICE_WORDS = ("singer", "vocal", "rapper", "speaker", "choir", "beatbox")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.corpus import AudioRef, FileCorpus, Track
-from bench.dataset import dataset
+from bench.components.corpus import AudioRef, FileCorpus, Track
+from bench.components.dataset import dataset
 
 NATIVE_RATE = 44100
 STEMS = ("mixture", "drums", "bass", "other", "vocals")  # stream order inside a .stem.mp4

@@ -4,8 +4,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from bench.corpus import AudioRef, FileCorpus, Track, child
-from bench.dataset import dataset
+from bench.components.corpus import AudioRef, FileCorpus, Track, child
+from bench.components.dataset import dataset
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _MAX_PER_CLASS = 2**27 - 1  # from the Speech Commands split rule

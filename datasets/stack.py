@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.audio import Clip
-from bench.dataset import CorpusMissing, Dataset, build_dataset, dataset
-from bench.seeds import derive_seed, item_seed
+from bench.core.audio import Clip
+from bench.components.dataset import CorpusMissing, Dataset, build_dataset, dataset
+from bench.core.seeds import derive_seed, item_seed
 
 SEPARATOR = " | "
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal as sps
 
-from bench.audio import Clip
-from bench.dataset import Dataset, dataset
-from bench.seeds import derive_seed
+from bench.core.audio import Clip
+from bench.components.dataset import Dataset, dataset
+from bench.core.seeds import derive_seed
 
 _SPLITS = {"train": (0, 8_000), "valid": (8_000, 1_000), "test": (9_000, 1_000), "all": (0, 10_000)}
 
@@ -45,13 +45,13 @@ class SyntheticDataset(Dataset):
         raise NotImplementedError
 
 
-def _cubic(values: np.ndarray, n: int) -> np.ndarray:
+def cubic(values: np.ndarray, n: int) -> np.ndarray:
     from scipy.interpolate import CubicSpline
 
     return CubicSpline(np.arange(values.size), values)(np.linspace(0, values.size - 1, n))
 
 
-def _attack_decay(n: int, sr: int, attack_s: float, decay_s: float) -> np.ndarray:
+def attack_decay(n: int, sr: int, attack_s: float, decay_s: float) -> np.ndarray:
     t = np.arange(n) / sr
     return np.minimum(t / max(attack_s, 1e-4), 1.0) * np.exp(-np.maximum(t - attack_s, 0) / decay_s)
 
@@ -105,10 +105,10 @@ def speech_like(n: int, sr: int, rng: np.random.Generator, f0_range=(90.0, 220.0
         if rng.random() < 0.35:  # fricative onset
             fric = min(length // 3, int(0.08 * sr))
             seg[:fric] += fricative(fric, sr, rng)
-        f0 = _cubic(rng.uniform(*f0_range, size=4), length)
-        formants = np.stack([_cubic(rng.uniform(lo, hi, size=3), length)
+        f0 = cubic(rng.uniform(*f0_range, size=4), length)
+        formants = np.stack([cubic(rng.uniform(lo, hi, size=3), length)
                              for lo, hi in FORMANT_RANGES]) * formant_scale
-        seg += voiced(f0, formants, BANDWIDTHS * formant_scale, sr, f0_range[0]) * _attack_decay(length, sr, 0.02, 0.25)
+        seg += voiced(f0, formants, BANDWIDTHS * formant_scale, sr, f0_range[0]) * attack_decay(length, sr, 0.02, 0.25)
         out[t:t + length] += seg
         t += length
     return out

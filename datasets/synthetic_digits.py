@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.dataset import dataset
-from bench.datasets.synthetic import (BANDWIDTHS, FORMANT_RANGES, SyntheticDataset, _attack_decay, _cubic,
+from bench.components.dataset import dataset
+from bench.datasets.synthetic import (BANDWIDTHS, FORMANT_RANGES, SyntheticDataset, attack_decay, cubic,
                                       fricative, voiced)
-from bench.seeds import rng_from
+from bench.core.seeds import rng_from
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 SYLLABLES = (2, 1, 1, 1, 1, 1, 1, 2, 1, 1)  # zero, seven have two
@@ -45,10 +45,10 @@ def digit_like(n: int, sr: int, rng: np.random.Generator, digit: int) -> np.ndar
         if syllable["fricative"]:
             fric = min(length // 3, int(0.08 * sr))
             seg[:fric] += fricative(fric, sr, rng)
-        f0 = _cubic(f0_base * np.array([1.05, 1.0, 0.92]) * rng.uniform(0.97, 1.03, size=3), length)
+        f0 = cubic(f0_base * np.array([1.05, 1.0, 0.92]) * rng.uniform(0.97, 1.03, size=3), length)
         jitter = rng.uniform(0.95, 1.05, size=(3, 1))
-        formants = np.stack([_cubic(targets, length) for targets in syllable["formants"] * jitter]) * scale
-        seg += voiced(f0, formants, BANDWIDTHS * scale, sr, 0.9 * f0_base) * _attack_decay(length, sr, 0.02, 0.2)
+        formants = np.stack([cubic(targets, length) for targets in syllable["formants"] * jitter]) * scale
+        seg += voiced(f0, formants, BANDWIDTHS * scale, sr, 0.9 * f0_base) * attack_decay(length, sr, 0.02, 0.2)
         out[t:t + length] += seg
         t += length + gap
         if t >= n:

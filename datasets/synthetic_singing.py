@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.dataset import dataset
+from bench.components.dataset import dataset
 from bench.datasets.synthetic import SyntheticDataset, drums_like, formant_envelope, piano_note
 
 MAJOR = np.array([0, 2, 4, 5, 7, 9, 11])

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from bench.corpus import AudioRef, FileCorpus, Track, child
-from bench.dataset import dataset
+from bench.components.corpus import AudioRef, FileCorpus, Track, child
+from bench.components.dataset import dataset
 
 REGIONS = tuple(f"DR{i}" for i in range(1, 9))
 _SPEAKER = re.compile(r"^[FM][A-Z]{3}\d$", re.IGNORECASE)
@@ -14,7 +14,7 @@ _SPEAKER = re.compile(r"^[FM][A-Z]{3}\d$", re.IGNORECASE)
 class TIMIT(FileCorpus):
     """TIMIT read speech: 630 speakers (female / male) of 8 dialect regions, 16 kHz.
 
-    As the LDC distributes it: NIST SPHERE ``.WAV`` files (read by ``bench.audio_io``), in
+    As the LDC distributes it: NIST SPHERE ``.WAV`` files (read by ``bench.core.audio_io``), in
     ``TRAIN|TEST/DR<n>/<speaker>/``, the speaker folder's first letter giving the gender. Parameters:
     ``gender`` "F" or "M", ``dialect_regions`` e.g. ["DR1", "DR2", "DR3"], ``include_sa`` (the two
     dialect sentences every speaker reads; default true). Splits: train (TRAIN) and test (TEST).

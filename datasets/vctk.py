@@ -1,8 +1,8 @@
 """Clean and noisy read speech: the Valentini-Botinhao noisy/clean set built on VCTK, or VCTK itself."""
 from __future__ import annotations
 
-from bench.corpus import AudioRef, FileCorpus, Track, child
-from bench.dataset import dataset
+from bench.components.corpus import AudioRef, FileCorpus, Track, child
+from bench.components.dataset import dataset
 
 VALENTINI_TEST_SPEAKERS = ("p232", "p257")
 

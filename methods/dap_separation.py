@@ -2,7 +2,7 @@
 
 Narayanaswamy et al. (2021, Section 4.3) fit two source priors and one mask prior to a single mixture and
 write the mixture as m * s1 + (1 - m) * s2, "adopting the loss functions" of Tian et al. (2019). Here each
-prior is a spectral U-Net (methods/spectral_unet.py; any design: ``prior`` for the sources, ``mask_prior``
+prior is a spectral U-Net (methods/networks/spectral_unet.py; any design: ``prior`` for the sources, ``mask_prior``
 for the mask, by default the same) with its own fixed N(0, 1) input, fitted jointly with Adam. The
 returned sources are the masked estimates m * s1 and (1 - m) * s2 (inverse STFT), so they sum to the
 fitted mixture exactly; with ``consistency=True`` the residual between the observed and the fitted
@@ -32,10 +32,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.fitting import FittedPrior, Problems, Schedule
-from bench.method import method
-from bench.methods.spectral_unet import SpectralUNet, make_design
-from bench.stft import SpectralFrame
+from bench.components.fitting import FittedPrior, Problems, Schedule
+from bench.components.method import method
+from bench.methods.networks.spectral_unet import SpectralUNet, make_design
+from bench.core.stft import SpectralFrame
 
 _EPS = 1e-6
 

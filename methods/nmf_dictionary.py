@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from scipy import signal as sps
 
-from bench.audio import Estimate
-from bench.method import method
+from bench.core.audio import Estimate
+from bench.components.method import method
 from bench.methods.nmf_separation import kl_nmf
 from bench.methods.style_transfer_separation import CLEAN_SOURCE
-from bench.training import TrainedMethod
+from bench.components.training import TrainedMethod
 
 _EPS = 1e-12
 

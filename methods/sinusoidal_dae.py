@@ -42,10 +42,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench.audio import Estimate, Observation
-from bench.method import method
-from bench.training import TrainedMethod
-from bench.methods.binary_masking import binary_mask, oracle_sources
+from bench.core.audio import Estimate, Observation
+from bench.components.method import method
+from bench.components.training import TrainedMethod
+from bench.methods.support.binary_masking import binary_mask, oracle_sources
 
 KERNEL = 2048          # L
 DILATED_KERNEL = 5     # L'

@@ -1,19 +1,19 @@
 """Spectral U-Net deep priors (Narayanaswamy et al., 2021) for denoising and inpainting.
 
-Each registered method is one prior design (methods/spectral_unet.py). A fit, as in the paper and its
+Each registered method is one prior design (methods/networks/spectral_unet.py). A fit, as in the paper and its
 released code: the input z ~ N(0, 1) of the spectrogram's shape (2, 512 bins, frames), fixed; the network
 output is a real/imaginary spectrogram; the loss is the mean squared error to the observation's STFT
-(window 1022, hop 64; bench/stft.py), over all bins and frames for denoising and over the known frames
+(window 1022, hop 64; bench/core/stft.py), over all bins and frames for denoising and over the known frames
 only for inpainting (``m * f(z)`` against ``m * x``); Adam, lr 1e-3, 2000 iterations; the released
 code's step decay (x0.1 every 500 iterations) is the protocol option ``lr_step = 500``. The estimate is the
 inverse STFT of the output, clipped to [-1, 1] (``clip``), as the released code scores it.
 
 Inpainting masks: the frame mask of the spectral-holes corruption (``known["frame_mask"]``) when it has
 this STFT's frame count, else one derived from the waveform mask ``known["mask"]`` (a frame is known when
-its whole window lies on known samples: bench.stft.SpectralFrame.frame_mask). ``loss_domain="waveform"``
+its whole window lies on known samples: bench.core.stft.SpectralFrame.frame_mask). ``loss_domain="waveform"``
 instead compares the inverse STFT of the output with the observation on the known samples.
 
-Self-validation (``holdout``, bench.fitting): the spectral loss holds out random time-frequency bins of the
+Self-validation (``holdout``, bench.components.fitting): the spectral loss holds out random time-frequency bins of the
 known frames (``bin_mask``), as Li et al. hold out pixels of an image; the waveform loss holds out samples.
 Neither split works as a stopping signal for this prior on Gaussian noise: frames 64 samples apart share
 94 % of their 1022-sample windows, so a held-out bin's noise is predictable from the fitted bins around it,
@@ -21,7 +21,7 @@ and on three real speech clips (benchmarks/suites/stopping-rules-speech-check.to
 falling to the last iterate while the SNR peaked at iterations 55-100. Whole frames held out (an earlier
 try) failed the other way: their loss rose from iteration 30 of a fit that peaked at 100.
 
-Parameters: ``layout`` ("paper" or "released"; see methods/spectral_unet.py), ``dilation_factor`` (the
+Parameters: ``layout`` ("paper" or "released"; see methods/networks/spectral_unet.py), ``dilation_factor`` (the
 constant design), ``harmonic`` (the harmonic design's options), ``loss_domain``, ``clip``, ``precision``,
 ``holdout``.
 Which iterate a table reports is the suite's choice (``select``): the traces hold every ``trace_every``-th
@@ -32,10 +32,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bench.fitting import FittedPrior, Problems, Schedule
-from bench.method import method
-from bench.methods.spectral_unet import SpectralUNet, make_design
-from bench.stft import SpectralFrame
+from bench.components.fitting import FittedPrior, Problems, Schedule
+from bench.components.method import method
+from bench.methods.networks.spectral_unet import SpectralUNet, make_design
+from bench.core.stft import SpectralFrame
 
 
 class SpectralPrior(FittedPrior):

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.audio import Estimate
-from bench.method import Method, method
-from bench.methods.binary_masking import binary_mask, oracle_sources
+from bench.core.audio import Estimate
+from bench.components.method import Method, method
+from bench.methods.support.binary_masking import binary_mask, oracle_sources
 
 WINDOWS = ("hamming", "hann")
 

@@ -13,22 +13,22 @@ input), unclipped. Which iterate a table shows is the suite's ``select``: the pa
 best over the fit ("average maximum": the harness's oracle over the trace); every record keeps the final
 iterate too.
 
-``waveform-demucs``: methods/waveform_demucs.py, ``variant`` one of its DESIGNS (the Table 3 rows; the
+``waveform-demucs``: methods/networks/waveform_demucs.py, ``variant`` one of its DESIGNS (the Table 3 rows; the
 default ``demucs`` is the prior of Tables 1-2) with optional overrides (``depth``, ``glu``, ``skips``,
 ``sequence``, ``sequence_layers``, ``channels``, ``rescale``: 0 for PyTorch's default initialisation;
 ``heads``, ``dropout``: the attention layers').
-``wave-unet``: methods/wave_unet.py (``levels``).
+``wave-unet``: methods/networks/wave_unet.py (``levels``).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from bench.fitting import FittedPrior, Problems, Schedule
-from bench.method import method
-from bench.parameters import Range
-from bench.methods.wave_unet import WaveUNet
-from bench.methods.waveform_demucs import WaveformDemucs, make_design
+from bench.components.fitting import FittedPrior, Problems, Schedule
+from bench.components.method import method
+from bench.core.parameters import Range
+from bench.methods.networks.wave_unet import WaveUNet
+from bench.methods.networks.waveform_demucs import WaveformDemucs, make_design
 
 NOISES = ("gaussian", "uniform")
 REDRAWS = ("auto", "always", "never")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.audio import Estimate
-from bench.method import Method, method
+from bench.core.audio import Estimate
+from bench.components.method import Method, method
 
 
 @method("wpe", version="1")

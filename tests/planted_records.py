@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.cells import expand
-from bench.store import ResultsStore
-from bench.suite import read_suite_file
+from bench.planning.cells import expand
+from bench.records.record import of_cell
+from bench.records.store import ResultsStore
+from bench.planning.suite import read_suite_file
 
 SUITE = """
 name = "planted"
@@ -64,11 +65,11 @@ def plant(suite_path: Path, results: Path, scores, host: str = "host-a") -> Resu
         label = cell.labels["method"]
         planted = scores(label, items.index(cell.config["item"]))
         iterates = label != "Noisy"
-        store.write({"key": cell.key, "config": cell.config, "labels": cell.labels, "status": "ok",
-                     "scores": planted["final"], "input_scores": planted["input"],
-                     "oracle_scores": planted.get("oracle:snr", planted["final"]),
-                     "selected": {rule: {"iteration": 5 if iterates else None, "scores": values}
-                                  for rule, values in planted.items() if rule not in ("final", "input")},
-                     "trace": [{"iteration": 5, "scores": {}}] if iterates else [],
-                     "provenance": {"host": host, "torch": "2.13.0+cpu"}, "device": "cpu"})
+        store.write(of_cell(cell, status="ok", device="cpu",
+                            scores=planted["final"], input_scores=planted["input"],
+                            oracle_scores=planted.get("oracle:snr", planted["final"]),
+                            selected={rule: {"iteration": 5 if iterates else None, "scores": values}
+                                      for rule, values in planted.items() if rule not in ("final", "input")},
+                            trace=[{"iteration": 5, "scores": {}}] if iterates else [],
+                            provenance={"host": host, "torch": "2.13.0+cpu"}))
     return store

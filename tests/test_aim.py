@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from bench.cli import main
-from bench.fitting import Ensemble, Schedule, fit
+from bench.components.fitting import Ensemble, Schedule, fit
 from conftest import write_suite
 
 README = Path(__file__).parents[1] / "README.md"
@@ -81,13 +81,13 @@ def test_selection_by_name_label_parameters_and_limit(tmp_path, capsys):
     rows = dry_rows(capsys, *base, "-m", "spectral-wiener[n_fft=256]")
     assert {r[1] for r in rows} == {"Wiener 256"}
     # --limit keeps the first N of the suite's own items: the same cells (keys) as the full run
-    from bench.cells import expand
-    from bench.suite import load_suite
+    from bench.planning.cells import expand
+    from bench.planning.suite import load_suite
 
     full = {c.key for c in expand(load_suite(suite))}
     limited = status(capsys, *base, "--limit", "2")
     assert limited["total"] == 3 * 2 * 2
-    from bench.selection import Selection, aim, limit_items
+    from bench.planning.selection import Selection, aim, limit_items
 
     kept = limit_items(expand(aim(load_suite(suite), Selection())), 2)
     assert {c.key for c in kept} <= full and len({(c.labels["dataset"], c.config["item"]) for c in kept}) == 4

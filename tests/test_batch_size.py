@@ -1,7 +1,7 @@
 """The batch of deep-prior problems fitted at once: from the device's free memory, or $BENCH_PRIOR_BATCH."""
 import pytest
 
-from bench.fitting import GPU_BATCH_CAP, batch_for_memory, batch_override
+from bench.components.fitting import GPU_BATCH_CAP, batch_for_memory, batch_override
 
 MB = 2 ** 20
 
@@ -38,8 +38,8 @@ def test_channels_last_inputs_to_the_batched_fit_give_the_same_fit_in_float64():
 
     import torch
 
-    from bench.fitting import Ensemble, Precision, Schedule, fit
-    from bench.methods.spectral_unet import SpectralUNet, make_design
+    from bench.components.fitting import Ensemble, Precision, Schedule, fit
+    from bench.methods.networks.spectral_unet import SpectralUNet, make_design
 
     build = partial(SpectralUNet, make_design("conv"))
     g = torch.Generator().manual_seed(0)

@@ -4,11 +4,11 @@ import sys
 
 import numpy as np
 
-from bench.cells import cell_key, expand
-from bench.registry import METHODS
-from bench.store import ResultsStore
-from bench.suite import parse_suite
-from bench.worker import run_cell
+from bench.planning.cells import cell_key, expand
+from bench.core.registry import METHODS
+from bench.records.store import ResultsStore
+from bench.planning.suite import parse_suite
+from bench.running.worker import run_cell
 
 SUITE = {
     "name": "cells", "items": 3, "seeds": [0, 1], "seconds": 0.25, "metrics": ["si_sdr", "si_sdr_i"],
@@ -39,7 +39,7 @@ def test_grid_has_only_applicable_method_task_pairs():
 def test_keys_are_stable_across_processes():
     _, cells = keys_by_method(SUITE)
     config = cells[0].config
-    code = ("import json,sys; from bench.cells import cell_key; "
+    code = ("import json,sys; from bench.planning.cells import cell_key; "
             "print(cell_key(json.loads(sys.stdin.read())))")
     other = subprocess.run([sys.executable, "-c", code], input=json.dumps(config), capture_output=True,
                            text=True, check=True).stdout.strip()
@@ -94,7 +94,7 @@ def test_synthetic_flag_substitutes_a_missing_corpus_and_says_so(tmp_path):
     suite = {**SUITE, "datasets": [{"name": "test-corpus"}], "methods": [{"name": "identity"}]}
     import pytest
 
-    from bench.dataset import CorpusMissing
+    from bench.components.dataset import CorpusMissing
 
     with pytest.raises(CorpusMissing, match="expected"):
         expand(parse_suite(suite), data_root=tmp_path)

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from scipy.signal import butter, sosfilt
 
-from bench.audio import Clip, Observation
+from bench.core.audio import Clip, Observation
 from bench.corruptions import build_corruption
 from bench.datasets.synthetic import speech_like
-from bench.method import RunContext, build_method
+from bench.components.method import RunContext, build_method
 from bench.metrics import get_metric
 from bench.methods.nmf_separation import split_by_centroid
 

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
-from bench.compare import (BETTER, SAME, UNDECIDED, WORSE, Comparison, bootstrap_ci, holm,
+from bench.analysis.compare import (BETTER, SAME, UNDECIDED, WORSE, Comparison, bootstrap_ci, holm,
                            minimum_detectable_difference, parse_method, smallest_p, verdicts, wilcoxon_p)
-from bench.store import ResultsStore
+from bench.records.store import ResultsStore
 
 SUITE = """
 name = "cmp"
@@ -117,7 +117,7 @@ def test_statistics_pieces():
     frame = pd.DataFrame({"metric": "x", "candidate": 1 - d, "baseline": 1.0})
     frame["difference"] = frame["candidate"] - frame["baseline"]
     from bench.metrics import Output
-    import bench.compare as compare
+    import bench.analysis.compare as compare
 
     original = compare.output_spec
     compare.output_spec = lambda name: Output("x", "", False, "")
@@ -141,7 +141,7 @@ def test_method_specs():
 
 
 def test_summary_breaks_the_difference_down_by_dataset_and_corruption():
-    from bench.compare import Comparison
+    from bench.analysis.compare import Comparison
 
     frame = pd.DataFrame({"suite": "s", "dataset": ["A"] * 6 + ["B"] * 6, "corruption": "noise", "metric": "snr",
                           "item": [str(i) for i in range(12)], "candidate": [1.0] * 6 + [3.0] * 6,
@@ -316,7 +316,7 @@ def test_too_few_pairs_decide_neither_better_nor_no_difference_by_size_alone():
 def test_pairs_with_an_undefined_score_are_left_out_and_counted():
     from types import SimpleNamespace
 
-    from bench.compare import pairs
+    from bench.analysis.compare import pairs
 
     def store(values):
         frame = pd.DataFrame({"key": [f"k{i}" for i in range(len(values))], "suite": "s", "dataset": "d",

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bench.audio import Clip
+from bench.core.audio import Clip
 from bench.corruptions import build_corruption
 from bench.corruptions.environmental import EnvironmentalNoise
-from bench.dataset import CorpusMissing, Dataset
+from bench.components.dataset import CorpusMissing, Dataset
 from bench.datasets.synthetic import speech_like
-from bench.registry import DATASETS
+from bench.core.registry import DATASETS
 
 SR = 16000
 

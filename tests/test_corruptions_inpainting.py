@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from bench.audio import Clip
+from bench.core.audio import Clip
 from bench.corruptions import build_corruption
 from bench.datasets.synthetic import speech_like
-from bench.stft import SpectralFrame
+from bench.core.stft import SpectralFrame
 
 SR = 16000
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from bench.audio import Clip
+from bench.core.audio import Clip
 from bench.corruptions import build_corruption
 from bench.metrics import get_metric
 

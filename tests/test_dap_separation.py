@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from bench.audio import Observation
+from bench.core.audio import Observation
 from bench.corruptions import build_corruption
-from bench.dataset import build_dataset
-from bench.fitting import Problems, Schedule
-from bench.method import RunContext, build_method
-from bench.protocol import resolve
+from bench.components.dataset import build_dataset
+from bench.components.fitting import Problems, Schedule
+from bench.components.method import RunContext, build_method
+from bench.core.protocol import resolve
 from bench.methods.dap_separation import exclusion
 
 LENGTH = 1600

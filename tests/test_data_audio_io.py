@@ -5,8 +5,8 @@ import pytest
 import soundfile as sf
 from scipy import signal as sps
 
-from bench import clip_cache
-from bench.audio_io import AudioFileError, audio_info, parse_sphere_header, read_audio, resample, to_mono
+from bench.components import clip_cache
+from bench.core.audio_io import AudioFileError, audio_info, parse_sphere_header, read_audio, resample, to_mono
 from corpus_fixtures import signal, write_sphere, write_wav
 
 

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 import corpus_fixtures as fx
-from bench import corpus as corpus_module
-from bench.audio_io import AudioFileError
-from bench.dataset import CorpusMissing, build_dataset
+from bench.components import corpus as corpus_module
+from bench.core.audio_io import AudioFileError
+from bench.components.dataset import CorpusMissing, build_dataset
 from bench.datasets.musdb18 import validation_tracks
-from bench.registry import DATASETS
+from bench.core.registry import DATASETS
 
 REAL = ["ljspeech", "sc09", "wavegan-drums", "wavegan-piano", "musdb18", "timit", "vctk", "demand", "medleydb"]
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 import corpus_fixtures as fx
-from bench.cells import expand
+from bench.planning.cells import expand
 from bench.cli import main
-from bench.dataset import CorpusMissing, build_dataset
-from bench.seeds import item_seed
-from bench.suite import parse_suite
-from bench.worker import run_cell
+from bench.components.dataset import CorpusMissing, build_dataset
+from bench.core.seeds import item_seed
+from bench.planning.suite import parse_suite
+from bench.running.worker import run_cell
 
 REAL = ["demand", "ljspeech", "medleydb", "musdb18", "sc09", "timit", "vctk", "wavegan-drums", "wavegan-piano"]
 

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from scipy.linalg import solve_toeplitz
 
-from bench.dataset import build_dataset
+from bench.components.dataset import build_dataset
 from bench.datasets.synthetic_digits import digit_template
-from bench.registry import DATASETS
+from bench.core.registry import DATASETS
 
 SYNTHETIC = ["synthetic-speech", "synthetic-digits", "synthetic-piano", "synthetic-drums", "synthetic-noise",
              "synthetic-singing"]

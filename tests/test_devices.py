@@ -1,4 +1,4 @@
-"""One way a process is pinned to its device (bench.devices.pin), for cells and training jobs alike."""
+"""One way a process is pinned to its device (bench.running.devices.pin), for cells and training jobs alike."""
 from __future__ import annotations
 
 import json
@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import bench.devices
+import bench.running.devices
 
-BENCH = Path(bench.devices.__file__).parent
+BENCH = Path(bench.running.devices.__file__).parent
 
 
 def _in_a_fresh_process(code: str) -> dict:
@@ -20,12 +20,12 @@ def _in_a_fresh_process(code: str) -> dict:
 
 def test_the_first_pin_decides_and_the_local_name_follows():
     got = _in_a_fresh_process(
-        "import json, os; from bench.devices import pin, pinned_device\n"
+        "import json, os; from bench.running.devices import pin, pinned_device\n"
         "first = pin('cuda:1'); second = pin('cuda:0')\n"
         "print(json.dumps([first, second, os.environ.get('CUDA_VISIBLE_DEVICES'), pinned_device()]))")
     assert got == ["cuda", "cuda", "1", "cuda:1"]
     got = _in_a_fresh_process(
-        "import json, os; from bench.devices import pin, pinned_device\n"
+        "import json, os; from bench.running.devices import pin, pinned_device\n"
         "print(json.dumps([pin('cpu'), pin('cuda:1'), os.environ.get('CUDA_VISIBLE_DEVICES'), pinned_device()]))")
     assert got == ["cpu", "cpu", None, "cpu"]
 

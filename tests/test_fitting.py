@@ -1,13 +1,13 @@
-"""The batched fitting engine (bench.fitting): a batched fit equals separate fits, schedules, traces, precision."""
+"""The batched fitting engine (bench.components.fitting): a batched fit equals separate fits, schedules, traces, precision."""
 import os
 from functools import partial
 
 import pytest
 import torch
 
-from bench.fitting import Ensemble, FittedPrior, Precision, Schedule, cpu_has_native_bf16, fit, seeded
-from bench.methods.spectral_unet import SpectralUNet, make_design
-from bench.protocol import resolve
+from bench.components.fitting import Ensemble, FittedPrior, Precision, Schedule, cpu_has_native_bf16, fit, seeded
+from bench.methods.networks.spectral_unet import SpectralUNet, make_design
+from bench.core.protocol import resolve
 
 SEEDS = [11, 22, 33]
 

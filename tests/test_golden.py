@@ -1,7 +1,7 @@
 """bench check: the committed golden numbers match a fresh run, and a changed number or corruption is caught."""
 import pandas as pd
 
-from bench import golden
+from bench.analysis import golden
 from bench.cli import main
 
 # A small golden folder for the detection test (the committed suites take a minute; this one a second).

@@ -1,8 +1,8 @@
-"""Traced iterates handed to the host in order, whenever their copies arrive (bench.host_copies)."""
+"""Traced iterates handed to the host in order, whenever their copies arrive (bench.components.host_copies)."""
 import numpy as np
 import torch
 
-from bench.host_copies import HostCopies
+from bench.components.host_copies import HostCopies
 
 
 class _Event:

@@ -13,9 +13,9 @@ import pytest
 import soundfile as sf
 
 from bench.cli import main
-from bench.devices import visible_gpus
-from bench.files import CannotWrite, write_json, write_with
-from bench.progress import progress_bar
+from bench.running.devices import visible_gpus
+from bench.core.files import CannotWrite, write_json, write_with
+from bench.core.progress import progress_bar
 from test_bad_inputs import error_line
 
 SUITE = """
@@ -253,12 +253,12 @@ def test_a_full_disk_names_the_file_and_leaves_the_old_one(tmp_path):
 
 
 def test_a_full_disk_while_writing_a_record_is_exit_3_naming_the_record(tmp_path, capsys, monkeypatch):
-    import bench.files
+    import bench.core.files
 
     def no_space(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(bench.files.os, "fsync", no_space)  # records are flushed to the disk: that fails
+    monkeypatch.setattr(bench.core.files.os, "fsync", no_space)  # records are flushed to the disk: that fails
     results = tmp_path / "results"
     assert main(["run", "--suite", str(suite_file(tmp_path)), "--results", str(results), "--backend", "sequential",
                  "--no-progress", "--no-report"]) == 3

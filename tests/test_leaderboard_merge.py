@@ -8,10 +8,10 @@ import shutil
 import numpy as np
 import pytest
 
-from bench import leaderboard
+from bench.analysis import leaderboard
 from bench.cli import main
-from bench.merge import gather, tolerance
-from bench.store import ResultsStore
+from bench.records.merge import gather, tolerance
+from bench.records.store import ResultsStore
 from planted_records import plant, write_suite
 
 NOISE = np.random.default_rng(2).normal(0, 0.2, size=(4, 12))
@@ -140,7 +140,7 @@ def test_a_planted_disagreement_is_listed_and_both_records_are_kept(folder, tmp_
     changed = json.loads(json.dumps(shared))
     changed["scores"]["snr"] += 0.05
     changed["provenance"] = {"host": "gpu-box", "torch": "2.13.0+cu126"}
-    changed["precision"] = "bf16"
+    changed["precision"] = {"requested": "auto", "ran": "bf16", "compiled": False, "refused": []}
     within = json.loads(json.dumps(records[1]))
     within["scores"]["snr"] += tolerance("snr", within["scores"]["snr"]) / 2  # rounding noise: not a disagreement
     assert a.read(shared["key"]) is not None and b.read(within["key"]) is not None  # both folders hold both

@@ -4,7 +4,7 @@ import pytest
 
 from bench.cli import main
 from bench.metrics import evaluate, get_metric
-from bench.store import ResultsStore
+from bench.records.store import ResultsStore
 
 SR = 16000
 GAP_METRICS = ["si_sdr_gap", "snr_gap", "psnr_gap", "spectral_snr_gap", "envelope_distance_gap"]
@@ -57,7 +57,7 @@ def test_an_estimate_wrong_only_outside_the_gap_is_perfect_inside_it(clip):
 
 
 def test_spectral_snr_gap_scores_the_frames_centred_in_a_hole(clip):
-    from bench.audio import Clip
+    from bench.core.audio import Clip
     from bench.corruptions import build_corruption
 
     reference = clip[0]

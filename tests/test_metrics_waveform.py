@@ -91,7 +91,7 @@ def test_per_source_metrics_keep_each_source_beside_the_mean(pair):
 @pytest.mark.parametrize("kind", ["silent", "constant"])
 def test_a_silent_or_constant_estimate_has_no_si_sdr_and_cannot_win_the_oracle(pair, kind):
     from bench.metrics import evaluate
-    from bench.worker import _oracle
+    from bench.running.worker import _oracle
 
     reference = pair[0]
     poor = 0.1 * reference + 0.3 * np.random.default_rng(3).standard_normal(reference.size)  # about -6 dB

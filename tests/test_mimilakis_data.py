@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import corpus_fixtures as fx
-from bench.audio import Clip
+from bench.core.audio import Clip
 from bench.corruptions import build_corruption
-from bench.dataset import build_dataset
+from bench.components.dataset import build_dataset
 
 
 @pytest.fixture(autouse=True)
@@ -74,8 +74,8 @@ def test_mixture_at_natural_levels_with_oracle_sources():
 
 
 def test_items_all_lists_every_item_of_the_split(tmp_path):
-    from bench.cells import expand
-    from bench.suite import parse_suite
+    from bench.planning.cells import expand
+    from bench.planning.suite import parse_suite
 
     fx.musdb(tmp_path)
     suite = parse_suite({"name": "t", "items": "all", "seconds": 1.0, "sample_rate": 8000, "metrics": ["si_sdr"],
@@ -87,7 +87,7 @@ def test_items_all_lists_every_item_of_the_split(tmp_path):
     assert sorted(c.config["item"] for c in cells) == sorted(expected)
     smoke = expand(suite, profile="smoke", data_root=tmp_path)
     assert len(smoke) == 2
-    with pytest.raises(ValueError, match='items must be a positive number or "all"'):
+    with pytest.raises(ValueError, match='items must be a whole number from 1 to 1,000,000, or "all"'):
         parse_suite({"name": "t", "items": "every"})
 
 

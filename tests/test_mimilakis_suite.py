@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from bench.cli import main
-from bench.dataset import build_dataset
+from bench.components.dataset import build_dataset
 from bench.methods.sinusoidal_dae import SinusoidalDAEMethod
-from bench.seeds import item_seed
+from bench.core.seeds import item_seed
 from conftest import write_suite
 
 SUITE = """
@@ -113,14 +113,14 @@ TABLES = ["mimilakis2020-table1", "mimilakis2020-table2"]
 
 
 def test_the_umbrella_suite_includes_both_tables():
-    from bench.suite import load_suite
+    from bench.planning.suite import load_suite
 
     assert [t.name for t in load_suite("mimilakis2020").tables()] == TABLES
 
 
 @pytest.mark.parametrize("name", TABLES)
 def test_paper_protocol_and_references_point_at_shown_cells(name):
-    from bench.suite import load_suite
+    from bench.planning.suite import load_suite
 
     suite = load_suite(name)
     settings = suite.resolved("paper")
@@ -144,8 +144,8 @@ def test_paper_protocol_and_references_point_at_shown_cells(name):
 
 
 def test_smoke_grid_trains_every_row_once_per_seed():
-    from bench.cells import expand
-    from bench.suite import load_suite
+    from bench.planning.cells import expand
+    from bench.planning.suite import load_suite
 
     cells = expand(load_suite("mimilakis2020"), "smoke", synthetic=True)
     trained = [c for c in cells if c.config["method"]["name"] == "sinusoidal-dae"]
@@ -187,7 +187,7 @@ def test_every_suite_parameter_is_the_papers(name):
     import tomllib
 
     from bench.datasets.musdb18 import MUSDB18
-    from bench.suite import load_suite
+    from bench.planning.suite import load_suite
 
     suite = load_suite(name)
     raw = tomllib.loads(suite.path.read_text())

@@ -1,13 +1,13 @@
-"""The papers' claims as checks (bench.paper_claims) on planted records whose truth is known."""
+"""The papers' claims as checks (bench.analysis.paper_claims) on planted records whose truth is known."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from bench.cli import main
-from bench.paper_claims import CONTRADICTED, SUPPORTED, UNDECIDED, evaluate_records, pairs_needed
-from bench.store import ResultsStore
-from bench.suite import load_suite, read_suite_file
+from bench.analysis.paper_claims import CONTRADICTED, SUPPORTED, UNDECIDED, evaluate_records, pairs_needed
+from bench.records.store import ResultsStore
+from bench.planning.suite import load_suite, read_suite_file
 from planted_records import plant, write_suite
 
 CLAIMS = """

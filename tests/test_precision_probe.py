@@ -1,4 +1,4 @@
-"""The precision that runs is proven on the machine first (bench.precision_probe): planted candidates whose
+"""The precision that runs is proven on the machine first (bench.components.precision_probe): planted candidates whose
 probe child segfaults, hangs or yields NaN are refused and the next one runs, the record and the key say
 which; verdicts are cached; an explicit bf16 that is refused fails its cell with one line."""
 from pathlib import Path
@@ -7,17 +7,17 @@ import pytest
 import torch
 from torch import nn
 
-from bench import precision_probe
-from bench.cells import expand
+from bench.components import precision_probe
+from bench.planning.cells import expand
 from bench.commands.arguments import held_precisions
-from bench.from_records import cells_from_records
-from bench.fitting import FittedPrior
-from bench.method import method
-from bench.precision_probe import FP32, Candidate, probe, resolve
+from bench.records.from_records import cells_from_records
+from bench.components.fitting import FittedPrior
+from bench.components.method import method
+from bench.components.precision_probe import FP32, Candidate, probe, resolve
 from bench.reporting.tables import build_tables
-from bench.store import ResultsStore
-from bench.suite import read_suite_file
-from bench.worker import run_cell
+from bench.records.store import ResultsStore
+from bench.planning.suite import read_suite_file
+from bench.running.worker import run_cell
 
 PLANTS = "probe_plants"  # tests/plugins/probe_plants.py, on the children's PYTHONPATH (conftest)
 OK = Candidate("planted-ok", bf16=True, channels_last=False, runner=f"{PLANTS}:runs")

@@ -10,10 +10,10 @@ import time
 import psutil
 import pytest
 
-from bench.cells import expand
-from bench.scheduler import parse_shard, shard
-from bench.store import ResultsStore
-from bench.suite import load_suite
+from bench.planning.cells import expand
+from bench.running.scheduler import parse_shard, shard
+from bench.records.store import ResultsStore
+from bench.planning.suite import load_suite
 
 SUITE = """
 name = "proc"

@@ -8,8 +8,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 from profile_work import Fits, TracePoints, network_of, profile_work  # noqa: E402
 
-from bench.cells import expand  # noqa: E402
-from bench.suite import load_suite  # noqa: E402
+from bench.planning.cells import expand  # noqa: E402
+from bench.planning.suite import load_suite  # noqa: E402
 
 
 def _cell(name, params=None, iterations=None, trace_every=0, all_metrics=False, seconds=1.0, metrics=("snr",)):

@@ -5,13 +5,13 @@ import re
 
 import pytest
 
-from bench.cells import expand
+from bench.planning.cells import expand
 from bench.cli import main
-from bench.fitting import FittedPrior
+from bench.components.fitting import FittedPrior
 from bench.methods.waveform_priors import WaveformPrior
-from bench.protocol import Protocol, UndeclaredField, resolve
-from bench.suite import load_suite, parse_suite
-from bench.worker import run_cell
+from bench.core.protocol import Protocol, UndeclaredField, resolve
+from bench.planning.suite import load_suite, parse_suite
+from bench.running.worker import run_cell
 
 PRIOR_FIELDS = {"iterations", "lr", "lr_step", "lr_gamma", "trace_every", "trace_all_metrics"}
 

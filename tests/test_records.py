@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 
 import corpus_fixtures as fx
-from bench.claims import Claims
+from bench.running.leases import Claims
 from bench.cli import main
-from bench.record import RECORD_FORMAT, RecordError, check
-from bench.store import ResultsStore
+from bench.records.record import RECORD_FORMAT, RecordError, check
+from bench.records.store import ResultsStore
 from conftest import write_suite
 
 COUNTED_SUITE = """
@@ -92,8 +92,8 @@ SMALL = {"name": "small", "items": 1, "seeds": [0], "seconds": 0.1, "sample_rate
 
 
 def _small_cells(seeds=(0,)) -> dict[str, list]:
-    from bench.cells import expand
-    from bench.suite import parse_suite
+    from bench.planning.cells import expand
+    from bench.planning.suite import parse_suite
 
     cells = {}
     for cell in expand(parse_suite({**SMALL, "seeds": list(seeds)})):
@@ -135,7 +135,7 @@ def test_write_stamps_and_validates(tmp_path):
 
 
 def test_the_schema_refuses_unknown_fields_and_wrong_types(tmp_path):
-    from bench.record import lost, of_cell
+    from bench.records.record import lost, of_cell
 
     cell = _small_cells()["identity"][0]
     good = json.loads(json.dumps(lost(cell, "cpu", "failed", "why")))
@@ -166,7 +166,7 @@ def test_the_schema_refuses_unknown_fields_and_wrong_types(tmp_path):
 
 
 def test_an_ok_cell_gives_a_valid_record_with_its_run_options_apart(tmp_path):
-    from bench.worker import run_cells
+    from bench.running.worker import run_cells
 
     [record] = run_cells(_small_cells()["identity"])
     assert record["status"] == "ok", record["error"]
@@ -179,7 +179,7 @@ def test_an_ok_cell_gives_a_valid_record_with_its_run_options_apart(tmp_path):
 
 
 def test_a_failed_cell_gives_a_valid_record(tmp_path):
-    from bench.worker import run_cells
+    from bench.running.worker import run_cells
 
     [record] = run_cells(_small_cells()["test-raises"])
     stored = _stored(tmp_path, record)
@@ -188,7 +188,7 @@ def test_a_failed_cell_gives_a_valid_record(tmp_path):
 
 
 def test_a_lost_worker_gives_a_valid_record(tmp_path):
-    from bench.scheduler import run
+    from bench.running.scheduler import run
 
     crashing = [c for c in _small_cells(seeds=range(6))["test-crash"] if c.method_seed % 3 == 0][:1]
     assert crashing
@@ -200,7 +200,7 @@ def test_a_lost_worker_gives_a_valid_record(tmp_path):
 
 
 def test_a_failed_training_gives_valid_records_for_its_cells(tmp_path):
-    from bench.train_stage import untrained_records
+    from bench.running.train_stage import untrained_records
 
     trained = _small_cells()["test-trained-denoiser"]
     job = trained[0].training
@@ -211,8 +211,8 @@ def test_a_failed_training_gives_valid_records_for_its_cells(tmp_path):
 
 
 def test_a_failed_submitit_job_gives_valid_records(tmp_path):
-    from bench.record import lost
-    from bench.submitit_backend import _records_of
+    from bench.records.record import lost
+    from bench.running.submitit_backend import _records_of
 
     class FailedJob:  # what submitit hands back for an array task SLURM stopped
         job_id, state = "123_0", "TIMEOUT"
@@ -404,8 +404,8 @@ def _plant_claim(results, key, pid, heartbeat):
 def test_claims_of_dead_or_silent_holders_are_taken_over(tmp_path, capsys):
     suite, count = _counted(tmp_path, items=4)
     results = tmp_path / "r"
-    from bench.cells import expand
-    from bench.suite import load_suite
+    from bench.planning.cells import expand
+    from bench.planning.suite import load_suite
 
     keys = [c.key for c in expand(load_suite(suite), "paper")]
     _plant_claim(results, keys[0], _dead_pid(), time.time())  # a run killed with kill -9

@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from bench.registry import METHODS, Registry, UnknownNameError
+from bench.core.registry import METHODS, Registry, UnknownNameError
 
 
 def test_builtins_are_registered_with_versions_and_descriptions():
@@ -63,7 +63,7 @@ def test_plugins_from_environment_variable_are_registered():
 # -- the registry checks what it registers --------------------------------------------------------------
 def test_a_class_of_the_wrong_kind_is_refused_with_a_clear_error():
     from bench import Corruption, Dataset, Method, corruption, dataset, method
-    from bench.registry import CORRUPTIONS, DATASETS, METRICS, RegistrationError
+    from bench.core.registry import CORRUPTIONS, DATASETS, METRICS, RegistrationError
 
     class NotAMethod:
         tasks = ("denoising",)
@@ -107,7 +107,7 @@ def test_a_class_of_the_wrong_kind_is_refused_with_a_clear_error():
 def test_declarations_read_from_source_match_what_importing_registers():
     """For every built-in registration: the name, version, description and module read from the source are
     what the decorator registers when the module is imported (so `bench list` shows the truth)."""
-    from bench.registry import REGISTRIES
+    from bench.core.registry import REGISTRIES
 
     for kind in ("methods", "datasets", "corruptions", "metrics"):
         registry = REGISTRIES[kind]
@@ -190,8 +190,8 @@ def test_the_plugin_api_is_importable_from_bench_and_cheap():
     for name in bench.__all__:
         assert getattr(bench, name) is not None, name
     from bench import method, dataset
-    from bench.method import method as method_decorator
-    from bench.dataset import dataset as dataset_decorator
+    from bench.components.method import method as method_decorator
+    from bench.components.dataset import dataset as dataset_decorator
 
     assert method is method_decorator and dataset is dataset_decorator  # not the submodules of the same name
     probe = "import sys, bench; from bench import Method, method, Dataset, Corruption, metric; print('torch' in sys.modules)"

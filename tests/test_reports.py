@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from bench.cells import expand
+from bench.planning.cells import expand
 from bench.cli import main
 from bench.reporting.csv import render_csv
 from bench.reporting.json import render_json
 from bench.reporting.markdown import render_markdown
 from bench.reporting.tables import build_tables, entries
-from bench.store import ResultsStore
-from bench.suite import parse_suite, read_suite_file
+from bench.records.store import ResultsStore
+from bench.planning.suite import parse_suite, read_suite_file
 
 SUITE = """
 name = "reptest"

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.cells import expand
+from bench.planning.cells import expand
 from bench.cli import main
-from bench.scheduler import pending, run
-from bench.store import ResultsStore
-from bench.suite import load_suite
+from bench.running.scheduler import pending, run
+from bench.records.store import ResultsStore
+from bench.planning.suite import load_suite
 
 FAILING_SUITE = """
 name = "failing"
@@ -165,7 +165,7 @@ def test_dask_backend_on_a_local_cluster_gives_the_local_scores(tmp_path):
 
 
 def test_shards_partition_the_cells(tmp_path):
-    from bench.scheduler import parse_shard, shard
+    from bench.running.scheduler import parse_shard, shard
 
     cells = expand(load_suite("smoke"))
     parts = [shard(cells, parse_shard(f"{i}/3")) for i in (1, 2, 3)]

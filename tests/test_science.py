@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from bench.audio import Clip
+from bench.core.audio import Clip
 from bench.corruptions.noise import GaussianNoise, UniformNoise
-from bench.fitting import Problems, Schedule
+from bench.components.fitting import Problems, Schedule
 from bench.metrics import get_metric
 from bench.methods.dap_separation import DAPSeparationPaper, DAPSeparationTian, exclusion
 from bench.methods.spectral_priors import UNetExpDense
-from bench.methods.spectral_unet import SpectralUNet, make_design
+from bench.methods.networks.spectral_unet import SpectralUNet, make_design
 from bench.methods.waveform_priors import WaveformDemucsPrior
-from bench.worker import _oracle
+from bench.running.worker import _oracle
 
 SR = 16000
 

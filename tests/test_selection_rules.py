@@ -1,4 +1,4 @@
-"""Selection rules (bench.rules) and blind stopping rules (bench.stopping): what each picks, and that the
+"""Selection rules (bench.analysis.rules) and blind stopping rules (bench.analysis.stopping): what each picks, and that the
 blind rules cannot read the clean signal; the worker's record of every rule's pick; reports under any rule."""
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from bench.cells import expand
+from bench.planning.cells import expand
 from bench.cli import main
-from bench.rules import oracle_iteration, parse_rule, picks, stated_noise_std
-from bench.stopping import (START_FRACTION, BLIND_RULES, WMV_PATIENCE, BlindTrace, NotApplicable, discrepancy, plateau, residual,
+from bench.analysis.rules import oracle_iteration, parse_rule, picks, stated_noise_std
+from bench.analysis.stopping import (START_FRACTION, BLIND_RULES, WMV_PATIENCE, BlindTrace, NotApplicable, discrepancy, plateau, residual,
                             window_variance, wmv)
-from bench.store import ResultsStore
-from bench.suite import load_suite, parse_suite
-from bench.worker import _oracle, run_cell
+from bench.records.store import ResultsStore
+from bench.planning.suite import load_suite, parse_suite
+from bench.running.worker import _oracle, run_cell
 
 
 def _trace(*scores: dict, stats: list[dict] | None = None) -> list[dict]:
@@ -211,8 +211,8 @@ def test_a_recorded_trace_gives_the_rules_the_observations_power():
 
 def test_each_rule_reads_its_column_of_the_long_table():
     """The store's long table names the final scores "estimate" and the per-metric oracle "oracle"
-    (bench.store); a selected rule's scores are under the rule's own name."""
-    from bench.rules import which
+    (bench.records.store); a selected rule's scores are under the rule's own name."""
+    from bench.analysis.rules import which
 
     assert (which("final"), which("oracle:each"), which("oracle:snr"), which("blind:wmv")) == \
         ("estimate", "oracle", "oracle:snr", "blind:wmv")
@@ -339,8 +339,8 @@ def test_report_shows_a_table_under_any_rule_and_says_which(tmp_path, capsys):
 
 def test_a_deep_priors_loss_reaches_the_trace():
     """The fitting engine reports each traced iterate's own loss (its objective on that iterate)."""
-    from bench.audio import Observation
-    from bench.method import RunContext, build_method
+    from bench.core.audio import Observation
+    from bench.components.method import RunContext, build_method
 
     method = build_method("waveform-demucs", {})
     signal = np.random.default_rng(0).standard_normal(2048).astype(np.float32) * 0.1

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from bench.audio import Observation
-from bench.cells import expand
-from bench.fitting import FittedPrior, Problems, Schedule, hold_out
-from bench.method import RunContext, build_method
-from bench.stopping import HOLDOUT_PATIENCE, BlindTrace, NotApplicable, holdout
-from bench.suite import parse_suite
-from bench.worker import run_cell
+from bench.core.audio import Observation
+from bench.planning.cells import expand
+from bench.components.fitting import FittedPrior, Problems, Schedule, hold_out
+from bench.components.method import RunContext, build_method
+from bench.analysis.stopping import HOLDOUT_PATIENCE, BlindTrace, NotApplicable, holdout
+from bench.planning.suite import parse_suite
+from bench.running.worker import run_cell
 
 
 # -- the split ------------------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from bench.audio import Observation
-from bench.method import RunContext
+from bench.core.audio import Observation
+from bench.components.method import RunContext
 from bench.methods.sinusoidal_dae import SinusoidalDAEMethod, negative_snr, total_variation
-from bench.training import TrainingJob, run_job
+from bench.components.training import TrainingJob, run_job
 
 SR = 44100
 
@@ -245,7 +245,7 @@ def test_a_sets_vocal_and_accompaniment_segments_are_shuffled_independently():
     one scalar mean aside)."""
     from types import SimpleNamespace
 
-    from bench.audio import Clip
+    from bench.core.audio import Clip
 
     rate, tracks = 100, 2
     rng = np.random.default_rng(0)

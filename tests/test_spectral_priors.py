@@ -4,17 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from bench.audio import Observation
-from bench.cells import expand
+from bench.core.audio import Observation
+from bench.planning.cells import expand
 from bench.corruptions import build_corruption
-from bench.dataset import build_dataset
-from bench.fitting import Problems, Schedule
-from bench.method import build_method
-from bench.methods.harmonic_conv import HarmonicConv2d
-from bench.methods.spectral_unet import DESIGNS, LAYOUTS, SpectralUNet, instance_norm, make_design
-from bench.registry import METHODS
-from bench.suite import parse_suite
-from bench.worker import run_cells
+from bench.components.dataset import build_dataset
+from bench.components.fitting import Problems, Schedule
+from bench.components.method import build_method
+from bench.methods.networks.harmonic_conv import HarmonicConv2d
+from bench.methods.networks.spectral_unet import DESIGNS, LAYOUTS, SpectralUNet, instance_norm, make_design
+from bench.core.registry import METHODS
+from bench.planning.suite import parse_suite
+from bench.running.worker import run_cells
 
 PRIORS = ["unet-conv", "unet-dilated", "unet-exp", "unet-exp-dense", "unet-harmonic"]
 

@@ -1,10 +1,10 @@
-"""The shared STFT (bench.stft): shapes, exact round trip, the frame mask, agreement with scipy."""
+"""The shared STFT (bench.core.stft): shapes, exact round trip, the frame mask, agreement with scipy."""
 import numpy as np
 import pytest
 import torch
 from scipy import signal as sps
 
-from bench.stft import SpectralFrame
+from bench.core.stft import SpectralFrame
 
 FRAME = SpectralFrame()
 

@@ -9,14 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.audio import Observation
-from bench.dataset import build_dataset
-from bench.method import RunContext, build_method
-from bench.methods.power_spectrogram import PowerSpectrogram
-from bench.methods.spectrogram_vaes import CycleVAEs, DenoisingVAE
+from bench.core.audio import Observation
+from bench.components.dataset import build_dataset
+from bench.components.method import RunContext, build_method
+from bench.methods.support.power_spectrogram import PowerSpectrogram
+from bench.methods.networks.spectrogram_vaes import CycleVAEs, DenoisingVAE
 from bench.methods.style_transfer_separation import (
     CYCLE_ENCODINGS, SupervisedVAESeparation, UDTSeparation, translation_paths, translation_terms, weighted_sum)
-from bench.training import TrainingContext, TrainingData, TrainingJob, TrainingSource, run_job
+from bench.components.training import TrainingContext, TrainingData, TrainingJob, TrainingSource, run_job
 
 FRONT = {"n_fft": 32, "hop": 8, "power": 0.7}
 
@@ -245,7 +245,7 @@ def test_udt_never_sees_the_clean_female_snippet_of_a_mixture(monkeypatch, tmp_p
 
 def test_the_leak_check_catches_a_udt_that_trains_on_the_paired_targets(monkeypatch, tmp_path):
     """A UDT that took the mixtures' own female snippets as its clean domain fails the check above."""
-    from bench.methods import speaker_mixtures
+    from bench.methods.support import speaker_mixtures
 
     class LeakyUDT(UDTSeparation):
         def draw(self, pools, count, length, rng):
@@ -268,7 +268,7 @@ def test_the_supervised_vae_trains_on_each_mixture_paired_with_its_own_female_sn
 
 
 def test_training_mixtures_are_at_0_db():
-    from bench.methods.speaker_mixtures import mixture_pairs
+    from bench.methods.support.speaker_mixtures import mixture_pairs
 
     rng = np.random.default_rng(0)
     female = [rng.standard_normal(3000) * 0.1]
@@ -347,8 +347,8 @@ def test_timit_stand_ins_of_disjoint_dialect_regions_share_no_clip():
 
 
 def test_the_suite_s_stand_ins_keep_genders_and_regions_apart(tmp_path):
-    from bench.cells import expand
-    from bench.suite import load_suite
+    from bench.planning.cells import expand
+    from bench.planning.suite import load_suite
 
     cells = expand(load_suite("venkataramani2019-figure3"), "smoke", synthetic=True, data_root=tmp_path)
     jobs = {c.labels["method"]: c.training for c in cells if c.training is not None}

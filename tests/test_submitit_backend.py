@@ -3,12 +3,12 @@ import os
 
 import pytest
 
-from bench.cells import expand
+from bench.planning.cells import expand
 from bench.cli import main
-from bench.scheduler import run
-from bench.store import ResultsStore
-from bench.submitit_backend import SlurmOptions
-from bench.suite import load_suite
+from bench.running.scheduler import run
+from bench.records.store import ResultsStore
+from bench.running.submitit_backend import SlurmOptions
+from bench.planning.suite import load_suite
 
 pytest.importorskip("submitit")
 
@@ -78,7 +78,7 @@ def test_slurm_options_are_checked_before_anything_runs(tmp_path, capsys):
 def test_the_sbatch_script_asks_for_the_partition_time_and_gpus(tmp_path, monkeypatch):
     """No SLURM here: submitit only looks for an ``srun`` program before writing the sbatch script, which is
     what this test reads (nothing is submitted)."""
-    from bench.submitit_backend import make_executor
+    from bench.running.submitit_backend import make_executor
 
     programs = tmp_path / "bin"
     programs.mkdir()
@@ -116,7 +116,7 @@ def test_training_jobs_run_as_submitit_jobs_and_give_the_local_weights(tmp_path,
     own before the cells', with the weights and scores of local training."""
     import torch
 
-    from bench.training import trained_path
+    from bench.components.training import trained_path
 
     suite = tmp_path / "trained.toml"
     suite.write_text(TRAINED_SUITE)

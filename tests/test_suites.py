@@ -1,6 +1,6 @@
 import pytest
 
-from bench.suite import PROFILES, load_suite, parse_suite
+from bench.planning.suite import PROFILES, load_suite, parse_suite
 
 BASE = {
     "name": "x", "items": 50, "seeds": [0, 1, 2], "seconds": 2.0, "metrics": ["si_sdr"],

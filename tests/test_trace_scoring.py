@@ -1,11 +1,11 @@
-"""Asynchronous trace scoring (bench/trace_scoring.py): the same records as synchronous scoring."""
+"""Asynchronous trace scoring (bench/running/trace_scoring.py): the same records as synchronous scoring."""
 import pytest
 
-from bench import trace_scoring
-from bench.cells import expand
-from bench.suite import parse_suite
-from bench.trace_scoring import trace_workers
-from bench.worker import run_cells
+from bench.running import trace_scoring
+from bench.planning.cells import expand
+from bench.planning.suite import parse_suite
+from bench.running.trace_scoring import trace_workers
+from bench.running.worker import run_cells
 
 
 def _cells():

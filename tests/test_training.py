@@ -1,4 +1,4 @@
-"""The training stage (bench.training, bench.train_stage): keys, resumption, failures, sharing, commands.
+"""The training stage (bench.components.training, bench.running.train_stage): keys, resumption, failures, sharing, commands.
 
 The trained method is tests/plugins' ``test-trained-denoiser`` (a 1-D convolution learnt on synthetic speech).
 """
@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench import training_jobs
-from bench.cells import expand
+from bench.planning import training_jobs
+from bench.planning.cells import expand
 from bench.cli import main
-from bench.store import ResultsStore
-from bench.suite import parse_suite
-from bench.training import TrainingJob, run_job
+from bench.records.store import ResultsStore
+from bench.planning.suite import parse_suite
+from bench.components.training import TrainingJob, run_job
 
 SUITE = """
 name = "{name}"
@@ -157,10 +157,11 @@ def test_a_stopped_training_resumes_from_its_last_epoch_and_ends_with_the_same_w
 
 def test_training_jobs_go_to_the_dask_cluster_with_the_local_weights(tmp_path, monkeypatch):
     """Under --backend dask a training job runs on the cluster's workers (through the Dask backend of
-    bench.dispatch, the one cells go through, with the training stage's batch function), not in a local
+    bench.running.dispatch, the one cells go through, with the training stage's batch function), not in a local
     worker process."""
     pytest.importorskip("distributed")
-    from bench import dispatch as bench_dispatch, train_stage
+    from bench.running import dispatch as bench_dispatch
+    from bench.running import train_stage
 
     sent = []
     dispatch = bench_dispatch._run_dask
@@ -275,7 +276,7 @@ def test_cells_restore_with_the_trained_weights(tmp_path):
     results = tmp_path / "r"
     assert main(["run", "--suite", str(tmp_path / "s.toml"), "--results", str(results), "--no-progress",
                  "--no-report", "--backend", "sequential"]) == 0
-    from bench.worker import reproduce
+    from bench.running.worker import reproduce
 
     cell = next(c for c in expand(_suite(items=1)) if c.training is not None)
     cell.checkpoint = str(cell.training.folder(results) / "trained.pt")
@@ -298,7 +299,7 @@ def test_a_third_party_trained_method_runs_through_entry_points(tmp_path):
     package.mkdir()
     (package / "mytrained.py").write_text(textwrap.dedent('''
         import torch
-        from bench.training import TrainedMethod
+        from bench.components.training import TrainedMethod
 
         class Scale(TrainedMethod):
             """Learns one gain that maps noisy training clips onto clean ones."""

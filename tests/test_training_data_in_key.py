@@ -1,13 +1,13 @@
 """The training key holds every field of the training data that shapes the weights: two training setups that
 differ in one field alone (dataset, params, split, sample rate, clip length) never share a key, so a cell
-never reuses another setup's stale weights. Only the public expansion is used (``bench.cells.expand`` and
+never reuses another setup's stale weights. Only the public expansion is used (``bench.planning.cells.expand`` and
 each trained cell's ``config["training"]``), wherever the key is computed."""
 from __future__ import annotations
 
 import pytest
 
-from bench.cells import expand
-from bench.suite import parse_suite
+from bench.planning.cells import expand
+from bench.planning.suite import parse_suite
 
 BASE = {"dataset": "synthetic-speech", "split": "train", "items": 8000, "seconds": 0.25, "sample_rate": 8000}
 # test-tone lists the same items in every split, so there only the split itself differs

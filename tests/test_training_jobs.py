@@ -1,4 +1,4 @@
-"""The training job's owner (bench.training_jobs) and the typed training protocol (bench.protocol).
+"""The training job's owner (bench.planning.training_jobs) and the typed training protocol (bench.core.protocol).
 
 Planning only: no job is trained here, so these tests take seconds. The trained method is tests/plugins'
 ``test-trained-denoiser`` (training source ``clean``: synthetic speech, split train, 4 items of 0.25 s).
@@ -10,12 +10,12 @@ import pickle
 
 import pytest
 
-from bench.cells import Cell, expand
-from bench.keys import config_key
-from bench.protocol import TrainingProtocol, UndeclaredField, resolve_training
-from bench.suite import parse_suite
-from bench.training import TrainingContext, run_job
-from bench.training_jobs import (JobFolder, TrainingJob, attach_checkpoints, jobs_in, jobs_root, trained_path)
+from bench.planning.cells import Cell, expand
+from bench.core.keys import config_key
+from bench.core.protocol import TrainingProtocol, UndeclaredField, resolve_training
+from bench.planning.suite import parse_suite
+from bench.components.training import TrainingContext, run_job
+from bench.planning.training_jobs import (JobFolder, TrainingJob, attach_checkpoints, jobs_in, jobs_root, trained_path)
 
 
 def suite(training_data=None, training=None, **top):
@@ -169,7 +169,7 @@ def test_an_undeclared_training_key_is_refused_by_name():
 
 
 def test_fit_reads_the_jobs_typed_protocol(tmp_path, monkeypatch):
-    from bench.registry import METHODS
+    from bench.core.registry import METHODS
 
     seen = {}
 

@@ -1,9 +1,9 @@
 """The waveform-prior suites: protocol, cell grid, and paper numbers that point at real rows and columns."""
 import pytest
 
-from bench.cells import expand
+from bench.planning.cells import expand
 from bench.metrics import get_metric
-from bench.suite import load_suite
+from bench.planning.suite import load_suite
 
 TABLES = ["waveform-prior-table1", "waveform-prior-table2", "waveform-prior-table3"]
 CURVES = ["waveform-prior-curves-gaussian", "waveform-prior-curves-uniform"]

@@ -1,4 +1,4 @@
-"""Waveform deep priors (methods/waveform_demucs.py, wave_unet.py, waveform_priors.py) and the engine hooks
+"""Waveform deep priors (methods/networks/waveform_demucs.py, wave_unet.py, waveform_priors.py) and the engine hooks
 they use (input redraw per iteration, copy-by-copy ensembles for LSTMs)."""
 from functools import partial
 
@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from bench.audio import Observation
-from bench.fitting import Ensemble, Schedule, fit, seeded
-from bench.method import RunContext
-from bench.protocol import resolve
-from bench.methods.wave_unet import WaveUNet
-from bench.methods.waveform_demucs import DESIGNS, WaveformDemucs, make_design
+from bench.core.audio import Observation
+from bench.components.fitting import Ensemble, Schedule, fit, seeded
+from bench.components.method import RunContext
+from bench.core.protocol import resolve
+from bench.methods.networks.wave_unet import WaveUNet
+from bench.methods.networks.waveform_demucs import DESIGNS, WaveformDemucs, make_design
 from bench.methods.waveform_priors import WaveformDemucsPrior, WaveUNetPrior
 
 SMALL = dict(channels=4, sequence_layers=1)
@@ -183,7 +183,8 @@ def test_inpainting_loss_ignores_the_gap():
     prior = WaveformDemucsPrior(variant="conv2")
     obs = _observation("inpainting")
     tensors = {k: v[None] for k, v in prior.problem_tensors(obs).items()}
-    from bench.fitting import Problems
+    from bench.components.fitting import Problems
+
     problems = Problems([obs], [None], torch.device("cpu"), tensors)
     length = prior.input_length(700)
     offset = (prior.design.output_length(length) - 700) // 2

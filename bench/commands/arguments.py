@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.selection import add_selection_args
+from bench.planning.selection import add_selection_args
 
 __all__ = ["add_suite_args", "add_selection_args", "add_backend_args", "backend_options", "selection_rule",
            "suite_cells"]
@@ -30,9 +30,9 @@ def suite_cells(args, from_folder: bool = False):
     """The suite and its cells the flags of ``add_suite_args`` ask for. ``from_folder`` (status, report): the
     profile and stand-ins default to what the results folder holds, and where a corpus is missing the cells
     are the folder's records alone."""
-    from bench.cells import expand
-    from bench.dataset import CorpusMissing
-    from bench.selection import Selection, aim, limit_items, load_suites
+    from bench.planning.cells import expand
+    from bench.components.dataset import CorpusMissing
+    from bench.planning.selection import Selection, aim, limit_items, load_suites
 
     suites = load_suites(args.suite)
     selection = Selection.from_args(args, suites)
@@ -41,8 +41,8 @@ def suite_cells(args, from_folder: bool = False):
         args.profile = args.profile or "paper"
         cells = expand(suite, args.profile, synthetic=args.synthetic, data_root=args.data)
         return suite, limit_items(cells, selection.limit)
-    from bench.from_records import cells_from_records, held_profile
-    from bench.merge import open_results  # A,B: several folders read as one
+    from bench.records.from_records import cells_from_records, held_profile
+    from bench.records.merge import open_results  # A,B: several folders read as one
 
     store = open_results(args.results)
     held = cells_from_records(suite, store.records(), args.profile)
@@ -59,8 +59,8 @@ def suite_cells(args, from_folder: bool = False):
 
 def held_precisions(cells, held, store):
     """Each cell this machine would run, or where the folder has no record of it but one of the same cell run
-    in another precision configuration (planned on another machine: bench.precision_probe), that record's."""
-    from bench.keys import canonical_json
+    in another precision configuration (planned on another machine: bench.components.precision_probe), that record's."""
+    from bench.core.keys import canonical_json
 
     def unkeyed(cell) -> str:
         return canonical_json({k: v for k, v in cell.config.items() if k != "precision"})
@@ -94,7 +94,7 @@ def backend_options(args) -> dict:
     """``scheduler.run``'s keyword arguments for the flags of ``add_backend_args``."""
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs {args.jobs}: need at least one worker process per device")
-    from bench.devices import device_pool, runs_here
+    from bench.running.devices import device_pool, runs_here
 
     device_pool(args.devices, runs_here(args.backend, args.scheduler_address))  # an error now, not mid-run
     return {"devices": args.devices, "jobs": args.jobs, "backend": args.backend,
@@ -102,7 +102,7 @@ def backend_options(args) -> dict:
 
 
 def _slurm_options(args):
-    from bench.submitit_backend import SlurmOptions
+    from bench.running.submitit_backend import SlurmOptions
 
     if args.slurm_time < 1:
         raise ValueError(f"--slurm-time {args.slurm_time}: a time limit is at least 1 minute")
@@ -114,7 +114,7 @@ def _slurm_options(args):
 
 def selection_rule(text: str) -> str:
     """``--select RULE``, checked as argparse parses it."""
-    from bench.rules import parse_rule
+    from bench.analysis.rules import parse_rule
 
     try:
         return parse_rule(text, where="--select")

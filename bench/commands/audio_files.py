@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from bench.audio_io import AudioFileError, read_audio, resample, to_mono
-from bench.files import write_with
-from bench.jsonable import to_json
+from bench.core.audio_io import AudioFileError, read_audio, resample, to_mono
+from bench.core.files import write_with
+from bench.core.jsonable import to_json
 
 # The metrics' shortest analysis window (BSS Eval's 512-tap filters; the spectral metrics' frames are longer
 # still): a shorter file has nothing they can score.
@@ -28,7 +28,7 @@ def read_signal(spec: str, sr: int | None = None, trim: bool = True) -> tuple[np
 
     All files are brought to ``sr`` (default: the first file's rate) with soxr and cut to the shortest
     (with ``trim=False``, files of different lengths are an error instead).
-    Reading, mono mix-down and resampling are the corpus loaders' (bench.audio_io).
+    Reading, mono mix-down and resampling are the corpus loaders' (bench.core.audio_io).
     """
     paths = [Path(p) for p in spec.split(",") if p]
     if not paths:

@@ -20,7 +20,7 @@ def register(subparsers) -> None:
 
 
 def cmd_check(args) -> int:
-    from bench import golden
+    from bench.analysis import golden
 
     folder = Path(args.golden) if args.golden else golden.GOLDEN_DIR
     current, failed = golden.run_golden(folder, args.data, threads=args.threads)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from bench.analysis.paper_claims import Evaluation
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("claims", help="the papers' claims checked on a results folder (from its records alone)")
@@ -16,10 +18,10 @@ def register(subparsers) -> None:
 
 
 def cmd_claims(args) -> int:
-    from bench.merge import existing_roots, open_results
-    from bench.paper_claims import as_json, evaluate_records, page
-    from bench.selection import load_suites
-    from bench.text_output import emit
+    from bench.records.merge import existing_roots, open_results
+    from bench.analysis.paper_claims import as_json, evaluate_records
+    from bench.planning.selection import load_suites
+    from bench.commands.text_output import emit
 
     suite = load_suites(args.suite)
     roots = existing_roots(args.results)
@@ -31,3 +33,31 @@ def cmd_claims(args) -> int:
     text = page(evaluations, where) if args.format == "md" else json.dumps(as_json(evaluations), indent=1)
     emit(text, args.output)
     return 0
+
+
+def page(evaluations: list[Evaluation], where: str) -> str:
+    """``bench claims``: every claim, table by table, and how many this folder decides."""
+    from bench.analysis.paper_claims import EXPLANATION
+    from bench.planning.suite import PROFILES
+    from bench.reporting.markdown import claims_markdown
+
+    statistics = sorted({ev.statistic for ev in evaluations}) or ["mean"]
+    lines = [f"# The papers' claims on {where}", "", EXPLANATION.format(statistic=" or ".join(statistics)) +
+             " A median table (Mimilakis et al., Venkataramani et al.) uses the median.", ""]
+    by_table: dict[tuple[str, str], list[Evaluation]] = {}
+    for ev in evaluations:
+        by_table.setdefault((ev.table, ev.profile), []).append(ev)
+    summary = []
+    for (table, profile), evs in by_table.items():
+        held = any(ev.findings for ev in evs)
+        lines += [f"## {table}" + (f" (profile {profile})" if held else ": no records in this folder"), "",
+                  claims_markdown(evs, explain=False)]
+        summary.append(f"- {table}" + (f" ({profile})" if held else "") +
+                       f": {sum(ev.decided for ev in evs)} of {len(evs)} decided")
+    decided = sum(ev.decided for ev in evaluations)
+    lines += ["## Summary", "", f"{decided} of {len(evaluations)} claims are decided (supported or contradicted "
+              "under at least one rule) by this folder:", "", *summary]
+    if "cpu" not in PROFILES:
+        lines += ["", "The `cpu` profile (the largest scale two CPU cores finish in about an hour) is not defined "
+                      "yet, so which claims it decides is not known: run it and pass its folder here."]
+    return "\n".join(lines) + "\n"

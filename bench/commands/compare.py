@@ -47,11 +47,11 @@ def parse_tolerances(values: list[str]) -> dict[str, float]:
 
 
 def cmd_compare(args) -> int:
-    from bench import scheduler
-    from bench.compare import Comparison, cells_for, outputs_of, pairs, parse_method, verdicts
-    from bench.protocol import fitting_iterations, summary_lines
-    from bench.selection import Selection, aim, limit_items, load_suites
-    from bench.merge import open_results
+    from bench.running import scheduler
+    from bench.analysis.compare import Comparison, cells_for, outputs_of, pairs, parse_method, verdicts
+    from bench.core.protocol import fitting_iterations, summary_lines
+    from bench.planning.selection import Selection, aim, limit_items, load_suites
+    from bench.records.merge import open_results
 
     if not args.baseline and not args.baseline_results:
         raise ValueError("give --baseline METHOD, --baseline-results DIR, or both")
@@ -65,7 +65,7 @@ def cmd_compare(args) -> int:
     baseline_store = open_results(args.baseline_results) if args.baseline_results else store
     held = list(store.records())  # where a corpus is missing, the cells are the folder's records
     if args.profile is None:
-        from bench.from_records import cells_from_records, held_profile
+        from bench.records.from_records import cells_from_records, held_profile
 
         args.profile = held_profile(suite, cells_from_records(suite, held), store.root)
     candidate_cells = limit_items(cells_for(suite, candidate, args.profile, **options, records=held), selection.limit)

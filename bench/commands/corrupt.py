@@ -14,7 +14,7 @@ import tomllib
 import numpy as np
 
 from bench.commands.audio_files import check_samples, dump, print_notes, read_signal, write_signal
-from bench.files import write_with
+from bench.core.files import write_with
 
 _SPEC = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(?:\[(.*)\])?\s*$", re.DOTALL)
 
@@ -80,11 +80,11 @@ def _split_top_level(body: str) -> list[str]:
 
 
 def cmd_corrupt(args) -> int:
-    from bench.audio import Clip
+    from bench.core.audio import Clip
     from bench.corruptions import Corruption, build_corruption
-    from bench.dataset import data_root
-    from bench.parameters import check_parameters
-    from bench.registry import CORRUPTIONS
+    from bench.components.dataset import data_root
+    from bench.core.parameters import check_parameters
+    from bench.core.registry import CORRUPTIONS
 
     name, params = parse_corruption(args.corruption)
     entry = CORRUPTIONS.get(name)

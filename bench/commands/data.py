@@ -5,7 +5,7 @@ import json
 import math
 import os
 
-from bench.dataset import DEFAULT_DATA_ROOT, CorpusMissing, data_root
+from bench.components.dataset import DEFAULT_DATA_ROOT, CorpusMissing, data_root
 
 
 def register(subparsers) -> None:
@@ -20,7 +20,7 @@ def register(subparsers) -> None:
 
 
 def cmd_status(args) -> int:
-    from bench.registry import DATASETS
+    from bench.core.registry import DATASETS
 
     root = data_root(args.data)
     origin = "--data" if args.data else "$BENCH_DATA" if os.environ.get("BENCH_DATA") else "default"

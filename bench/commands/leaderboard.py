@@ -22,10 +22,10 @@ def register(subparsers) -> None:
 
 
 def cmd_leaderboard(args) -> int:
-    from bench import leaderboard
-    from bench.compare import parse_method
-    from bench.merge import existing_roots, open_results
-    from bench.text_output import emit
+    from bench.analysis import leaderboard
+    from bench.analysis.compare import parse_method
+    from bench.records.merge import existing_roots, open_results
+    from bench.commands.text_output import emit
 
     roots = existing_roots(args.results)
     if args.resamples < 1:

@@ -19,7 +19,7 @@ def register(subparsers) -> None:
 
 
 def cmd_list(args) -> int:
-    from bench.registry import REGISTRIES
+    from bench.core.registry import REGISTRIES
 
     kinds = [args.kind] if args.kind else list(KINDS)
     if not args.details:  # read from the source of the registering modules: no implementation is imported

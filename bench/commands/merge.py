@@ -19,7 +19,7 @@ def register(subparsers) -> None:
 
 
 def cmd_merge(args) -> int:
-    from bench.merge import gather, summary_lines, write_merged
+    from bench.records.merge import gather, summary_lines, write_merged
 
     if len(args.folders) < 2:
         raise ValueError("bench merge: give at least two results folders")

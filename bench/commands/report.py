@@ -30,7 +30,7 @@ def register(subparsers) -> None:
 def cmd_report(args) -> int:
     from bench.reporting.formats import RENDERERS
     from bench.reporting.tables import build_tables
-    from bench.merge import open_results, split_roots  # A,B: several folders read as one
+    from bench.records.merge import open_results, split_roots  # A,B: several folders read as one
 
     for root in split_roots(args.results):
         if not root.is_dir():
@@ -52,7 +52,7 @@ def cmd_report(args) -> int:
                              device=args.device)
         print(f"wrote {index}", file=sys.stderr)
         return EXIT_OK
-    from bench.text_output import emit
+    from bench.commands.text_output import emit
 
     emit(RENDERERS[args.format](tables), args.output)
     if args.parquet:

@@ -30,16 +30,16 @@ def register(subparsers) -> None:
 
 
 def cmd_run(args) -> int:
-    from bench import scheduler
-    from bench.store import ResultsStore, check_writable
+    from bench.running import scheduler
+    from bench.records.store import ResultsStore, check_writable
 
     if args.timeout is not None and args.timeout <= 0:
         raise ValueError(f"--timeout {args.timeout:g}: a time limit must be positive")
     backend = backend_options(args)
     shard = scheduler.parse_shard(args.shard)
     if args.compile:
-        os.environ["BENCH_COMPILE"] = "1"  # read by bench.fitting in the workers, which inherit it, and the key
-    from bench.devices import visible_gpus
+        os.environ["BENCH_COMPILE"] = "1"  # read by bench.components.fitting in the workers, which inherit it, and the key
+    from bench.running.devices import visible_gpus
 
     # a fitted prior's precision is chosen (and keyed) for the kind of device its cells run on (a Slurm run
     # planned on a login node without GPUs: set BENCH_PLAN_DEVICE=cuda there)
@@ -85,8 +85,8 @@ def cmd_run(args) -> int:
 def _print_grid(suite, cells, todo, store, args) -> None:
     from collections import Counter
 
-    from bench.protocol import fitting_iterations, summary_lines
-    from bench.scheduler import estimate_seconds
+    from bench.core.protocol import fitting_iterations, summary_lines
+    from bench.running.scheduler import estimate_seconds
 
     grid = Counter((c.labels["suite"], c.labels["method"], c.labels["dataset"], c.labels["corruption"])
                    for c in cells)

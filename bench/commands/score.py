@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 
 def cmd_score(args) -> int:
     from bench.metrics import evaluate, get_metric
-    from bench.registry import METRICS
+    from bench.core.registry import METRICS
 
     reference, sr, notes = read_signal(args.reference, args.sr, trim=args.trim)
     estimate, _, more = read_signal(args.estimate, sr, trim=args.trim)
@@ -95,7 +95,7 @@ def _same_length(args, sr: int, notes: list[str], *signals):
 
 
 def _metric_with_output(output_name: str):
-    from bench.registry import METRICS
+    from bench.core.registry import METRICS
 
     for entry in METRICS.entries():
         if output_name in entry.obj.output_names and entry.obj.base is None:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.audio import Clip, Observation
-from bench.registry import CORRUPTIONS
+from bench.core.audio import Clip, Observation
+from bench.core.registry import CORRUPTIONS
 
 
 class Corruption:
@@ -30,7 +30,7 @@ class Corruption:
 
 
 def corruption(name: str, *, version: str = "1", description: str | None = None):
-    """Decorator registering a Corruption subclass, which must set its ``task`` (``bench.registry``)."""
+    """Decorator registering a Corruption subclass, which must set its ``task`` (``bench.core.registry``)."""
     return CORRUPTIONS.register(name, version=version, description=description)
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.audio import Clip, Observation
+from bench.core.audio import Clip, Observation
 from bench.corruptions import Corruption, corruption
-from bench.parameters import Range
+from bench.core.parameters import Range
 
 
 @corruption("waveform-gap", version="1")

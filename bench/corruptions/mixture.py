@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.audio import Clip, Observation
+from bench.core.audio import Clip, Observation
 from bench.corruptions import Corruption, corruption
 
 

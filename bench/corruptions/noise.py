@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.audio import Clip, Observation
+from bench.core.audio import Clip, Observation
 from bench.corruptions import Corruption, corruption
 from bench.metrics import MetricUndefined
 from bench.metrics.waveform import si_sdr
-from bench.parameters import Range
+from bench.core.parameters import Range
 
 CLIP_GUARD = 0.99
 

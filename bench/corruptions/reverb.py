@@ -22,7 +22,7 @@ import numpy as np
 import pyroomacoustics as pra
 from scipy.signal import fftconvolve
 
-from bench.audio import Clip, Observation
+from bench.core.audio import Clip, Observation
 from bench.corruptions import Corruption, corruption
 
 ROOM_ATTEMPTS = 200

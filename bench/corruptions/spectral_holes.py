@@ -6,7 +6,7 @@ components within the mask are zeroed out". Here ``count`` spans, each of a dura
 the samples inside them are set to zero. The method is told both forms of the mask:
 
 - ``known["mask"]``: (T,) float32, 1 on observed samples, 0 inside the holes (for waveform methods);
-- ``known["frame_mask"]``: one value per STFT frame of the project's STFT (bench.stft.SpectralFrame with
+- ``known["frame_mask"]``: one value per STFT frame of the project's STFT (bench.core.stft.SpectralFrame with
   ``n_fft`` and ``hop``, frame count padded to a multiple of 4 as the spectral U-Nets use it): 1 for frames
   whose window touches no zeroed sample, 0 otherwise, over all frequencies; ``known["stft"]`` gives the
   parameters. On the frames marked 1 the STFT of the observation equals the STFT of the clean signal
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.audio import Clip, Observation
+from bench.core.audio import Clip, Observation
 from bench.corruptions import Corruption, corruption
-from bench.stft import SpectralFrame
+from bench.core.stft import SpectralFrame
 
 PLACEMENT_ATTEMPTS = 10_000
 

@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from bench.registry import METRICS
+from bench.core.registry import METRICS
 
 
 class MetricUndefined(Exception):

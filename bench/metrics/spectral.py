@@ -1,7 +1,7 @@
 """Metrics on STFT magnitudes: spectral SNR (the spectral-prior paper's inpainting and separation metric) and
 log-spectral distance.
 
-Both use the project's one STFT (bench.stft.SpectralFrame: periodic Hann window of n_fft samples, centred
+Both use the project's one STFT (bench.core.stft.SpectralFrame: periodic Hann window of n_fft samples, centred
 frames with zero padding) without the U-Net's padding of the frame count (``frame_multiple=1``).
 
 Spectral SNR = 10 log10( sum |S|^2 / sum (|S| - |S_hat|)^2 ) over all bins and frames, S the clean and
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from bench.metrics import metric, require_sound
-from bench.stft import SpectralFrame
+from bench.core.stft import SpectralFrame
 
 SPECTRAL_SNR_STFT = SpectralFrame(n_fft=1022, hop=64, frame_multiple=1)
 LSD_STFT = SpectralFrame(n_fft=2048, hop=512, frame_multiple=1)

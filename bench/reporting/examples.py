@@ -1,6 +1,6 @@
 """Audio examples for reports: the clean, corrupted and restored signals of a cell, regenerated on demand.
 
-Runs never save restored audio; a report re-runs the few cells it plays through ``bench.worker.reproduce``
+Runs never save restored audio; a report re-runs the few cells it plays through ``bench.running.worker.reproduce``
 (the same clip, corruption seed, method seed and protocol), so what is heard is what was scored.
 """
 from __future__ import annotations
@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.cells import Cell
-from bench.worker import reproduce
+from bench.planning.cells import Cell
+from bench.running.worker import reproduce
 
 
 @dataclass

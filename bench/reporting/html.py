@@ -60,8 +60,6 @@ def table_html(table: Table) -> str:
     parts.append(f'<table><thead>{"".join(head)}</thead><tbody>{"".join(body)}</tbody></table>')
     parts.append(f'<p class="caption">{escape(caption(table))}</p>')
     if table.claims:
-        from bench.paper_claims import html as claims_html
-
         parts.append(claims_html(table.claims))
     return "\n".join(parts)
 
@@ -78,3 +76,26 @@ def standalone_tables(tables: list[Table]) -> str:
 
 def escape(text) -> str:
     return html.escape(str(text))
+
+
+def claims_html(evaluations: list) -> str:
+    """The claims of one table as an HTML table (``bench report --format html``), one row per claim and rule."""
+    if not evaluations:
+        return ""
+    from bench.analysis.paper_claims import EXPLANATION, number_text, verdict_text
+
+    rows = []
+    for ev in evaluations:
+        paper = f"{ev.paper:+.2f}" if ev.paper is not None else "—"
+        for i, f in enumerate(ev.findings or [None]):
+            claim = f"{ev.claim.statement} ({ev.claim.source})" if i == 0 else ""
+            cells = [claim, ev.claim.metric if i == 0 else ""]
+            cells += ([f.rule, str(f.n), number_text(f.advantage), f"[{number_text(f.ci[0])}, {number_text(f.ci[1])}]",
+                       paper if i == 0 else "", verdict_text(f)] if f else ["—", "0", "—", "—", paper, "no pairs"])
+            rows.append("<tr>" + "".join(f'<td class="row">{escape(c)}</td>' for c in cells) + "</tr>")
+        rows.append(f'<tr><td class="row" colspan="8"><strong>{escape(ev.summary)}</strong> '
+                    f"{escape('; '.join(ev.notes))}</td></tr>")
+    head = "".join(f"<th>{h}</th>" for h in ["Claim", "Metric", "Rule", "n", "Advantage", "95 % CI", "Paper",
+                                             "Verdict"])
+    return (f'<h3>Claims of the paper</h3><p class="caption">{escape(EXPLANATION.format(statistic=evaluations[0].statistic))}'
+            f'</p><table class="claims"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from bench.paper_claims import markdown as claims_markdown
+from bench.analysis.paper_claims import EXPLANATION, Evaluation, number_text, verdict_text
 from bench.reporting.tables import Table, caption, entries, header, shown_row_labels
 
 
@@ -43,3 +43,32 @@ def render_markdown(tables: list[Table]) -> str:
         if table.claims:
             out.write(claims_markdown(table.claims) + "\n")
     return out.getvalue()
+
+
+def claims_markdown(evaluations: list[Evaluation], explain: bool = True) -> str:
+    """The claims of one table as a Markdown section (empty when it has none)."""
+    if not evaluations:
+        return ""
+    lines = ["**Claims of the paper**" + (f" ({EXPLANATION.format(statistic=evaluations[0].statistic)})"
+                                          if explain else ""), ""]
+    if not any(ev.findings for ev in evaluations):
+        return "\n".join(lines + [f"- {cell_text(ev.claim.statement)} ({cell_text(ev.claim.source)}): no pairs"
+                                  for ev in evaluations]) + "\n"
+    lines += ["| Claim | Source | Metric | Rule | n | Advantage | 95 % CI | Paper | Verdict |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for ev in evaluations:
+        c = ev.claim
+        head = [cell_text(c.statement) + (f" (margin {c.margin:g})" if c.margin else ""), cell_text(c.source),
+                c.metric]
+        paper = f"{ev.paper:+.2f}" if ev.paper is not None else "—"
+        if not ev.findings:
+            lines.append("| " + " | ".join(head + ["—", "0", "—", "—", paper, "no pairs"]) + " |")
+            continue
+        for i, f in enumerate(ev.findings):
+            shown = head if i == 0 else ["", "", ""]
+            lines.append("| " + " | ".join(shown + [f.rule, str(f.n), number_text(f.advantage),
+                                                    f"[{number_text(f.ci[0])}, {number_text(f.ci[1])}]", paper if i == 0 else "",
+                                                    verdict_text(f)]) + " |")
+        tail = [f"**{ev.summary}**", *ev.notes]
+        lines.append("| " + " | ".join(["", "", "", "", "", "", "", "", cell_text("; ".join(tail))]) + " |")
+    return "\n".join(lines) + "\n"

@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bench.cells import Cell
+from bench.planning.cells import Cell
 from bench.metrics import CROSS_CHECKS, get_metric, output_spec
-from bench.rules import EACH, FINAL, describe, parse_rule
-from bench.rules import which as which_of
-from bench.stopping import BLIND_RULES
-from bench.store import ResultsStore
-from bench.suite import Suite
+from bench.analysis.rules import EACH, FINAL, describe, parse_rule, rule_rows  # noqa: F401 - rule_rows: old import path
+from bench.analysis.rules import which as which_of
+from bench.records.store import ResultsStore
+from bench.planning.suite import Suite
 
 
 @dataclass
@@ -35,10 +34,10 @@ class Table:
     statistic: str
     which: str
     banners: list[str] = field(default_factory=list)
-    rule: str = FINAL  # the selection rule (bench.rules); a "rule" row field shows several (rule_rows)
+    rule: str = FINAL  # the selection rule (bench.analysis.rules); a "rule" row field shows several (rule_rows)
     # cells that failed or timed out, counted by status, per row and column with the metric and rule left out
     failures: dict[tuple, dict[str, int]] = field(default_factory=dict)
-    claims: list = field(default_factory=list)  # the paper's claims evaluated (bench.paper_claims.Evaluation)
+    claims: list = field(default_factory=list)  # the paper's claims evaluated (bench.analysis.paper_claims.Evaluation)
 
 
 NO_ITERATES = "no iterates"  # a rule-row table's one row for a method without traced iterates
@@ -46,11 +45,11 @@ NO_ITERATES = "no iterates"  # a rule-row table's one row for a method without t
 
 def build_tables(suite: Suite, cells: list[Cell], store: ResultsStore, profile: str,
                  select: str | None = None) -> list[Table]:
-    """The tables of ``suite`` and its includes; ``select`` (a rule of bench.rules) overrides the suites' own."""
+    """The tables of ``suite`` and its includes; ``select`` (a rule of bench.analysis.rules) overrides the suites' own."""
     labels = {c.key: c.labels for c in cells}
     frame = store.table([c.key for c in cells], labels)
     tables = [_build_table(table, frame, cells, profile, select) for table in suite.tables()]
-    from bench.paper_claims import evaluate_table
+    from bench.analysis.paper_claims import evaluate_table
 
     for table in tables:
         table.claims = evaluate_table(table.suite, frame, profile) if table.suite.claims else []
@@ -126,12 +125,6 @@ def _failures(frame: pd.DataFrame, fields: list[str]) -> dict[tuple, dict[str, i
 def failure_text(counts: dict[str, int]) -> str:
     """``3 failed, 1 timeout``."""
     return ", ".join(f"{counts[s]} {s}" for s in ("failed", "timeout") if counts.get(s))
-
-
-def rule_rows(rule: str) -> list[str]:
-    """The rules a table with a "rule" row field shows: the final iterate, the table's oracle rule and every
-    blind rule (the stopping-rules layout)."""
-    return list(dict.fromkeys([FINAL, rule, *(f"blind:{name}" for name in BLIND_RULES)]))
 
 
 def _once_without_iterates(ok: pd.DataFrame) -> pd.DataFrame:
@@ -233,7 +226,7 @@ def _banners(suite: Suite, profile: str, frame: pd.DataFrame, cells: list[Cell])
 
 def _precision_banner(cells: list[Cell]) -> list[str]:
     """Where a table's fitted priors ran in more than one precision configuration (a folder filled by two
-    machines, or priors that resolved differently): which ran in which (bench.precision_probe)."""
+    machines, or priors that resolved differently): which ran in which (bench.components.precision_probe)."""
     ran: dict[str, dict[str, int]] = {}
     for cell in cells:
         if cell.config.get("precision"):

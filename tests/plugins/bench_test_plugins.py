@@ -8,7 +8,6 @@ import numpy as np
 
 from bench import Clip, Dataset, Method, dataset, method
 
-
 @method("test-raises", version="1")
 class Raises(Method):
     """Always raises."""
@@ -112,7 +111,7 @@ class MissingCorpus(Dataset):
     standin = "synthetic-speech"
 
     def item_ids(self, split=None):
-        from bench.dataset import CorpusMissing
+        from bench.components.dataset import CorpusMissing
 
         raise CorpusMissing(f"test-corpus: expected {self.root}/wavs/*.wav")
 
@@ -211,7 +210,7 @@ class SlowFit(Method):
         return observation.signal
 
 
-# -- a trained method (bench.training): a small convolutional denoiser learnt on clean training speech -------
+# -- a trained method (bench.components.training): a small convolutional denoiser learnt on clean training speech -------
 from bench import TrainedMethod  # noqa: E402
 
 
@@ -264,7 +263,7 @@ class TrainedDenoiser(TrainedMethod):
 
 @method("test-nan-network", version="1")
 class NaNNetwork(Method):
-    """Only a network, whose output is NaN: the precision probe's finiteness check (bench.precision_probe)."""
+    """Only a network, whose output is NaN: the precision probe's finiteness check (bench.components.precision_probe)."""
 
     tasks = ("denoising",)
 

@@ -24,7 +24,7 @@ def hang(target, candidate):
 
 
 def nan(target, candidate):
-    from bench.precision_probe import NonFinite
+    from bench.components.precision_probe import NonFinite
 
     _log(candidate.name)
     raise NonFinite("non-finite loss, output or gradient")

@@ -1,0 +1,1 @@
+"""The networks the methods fit or train (no registration here)."""

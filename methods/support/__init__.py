@@ -1,0 +1,1 @@
+"""Signal and data helpers shared by methods (no registration here)."""
