@@ -11,6 +11,8 @@ import threading
 import traceback
 from pathlib import Path
 
+PROFILE_NAMES = ("smoke", "quick", "cpu", "paper")  # bench.suite.PROFILES' names (not imported at start-up)
+
 # Further sub-commands live in their own modules, each with ``register(subparsers)`` that adds its parser
 # and sets ``handler`` (a function taking the parsed args and returning an exit status).
 COMMAND_MODULES: list[str] = ["bench.commands.score", "bench.commands.corrupt", "bench.commands.data",
@@ -91,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def suite_args(p, results=True):
         p.add_argument("--suite", required=True, help="suite name or path to a suite .toml (a,b: several)")
-        p.add_argument("--profile", choices=["smoke", "quick", "paper"],
+        p.add_argument("--profile", choices=PROFILE_NAMES,
                        help="scale items, clip length and iterations (run: default paper, as declared; "
                             "status/report: default the profile the results folder holds)")
         p.add_argument("--synthetic", action="store_true",

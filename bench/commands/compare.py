@@ -12,6 +12,7 @@ def register(subparsers) -> None:
         "compare", help="paired comparison of a candidate method against a baseline; exit 1 on a regression",
         description="Runs the candidate (and the baseline) on the suite's datasets, corruptions, items and seeds "
                     "(cached cells are reused) and tests the paired per-item differences of every metric.")
+    from bench.cli import PROFILE_NAMES
     from bench.selection import add_selection_args
 
     p.add_argument("--suite", required=True, help="suite name or path to a suite .toml (a,b: several)")
@@ -26,7 +27,7 @@ def register(subparsers) -> None:
                         "0.25 for dB and 0.05 for PESQ, 0 (the test alone decides) for other units")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm adjustment")
     p.add_argument("--confidence", type=float, default=0.95, help="bootstrap confidence level")
-    p.add_argument("--profile", choices=["smoke", "quick", "paper"],
+    p.add_argument("--profile", choices=PROFILE_NAMES,
                    help="default: the profile the results folder holds for the suite, else paper")
     p.add_argument("--synthetic", action="store_true", help="synthetic stand-ins for missing corpora")
     p.add_argument("--data", help="data root (default: $BENCH_DATA or ~/bench-data)")
