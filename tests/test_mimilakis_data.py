@@ -89,3 +89,19 @@ def test_items_all_lists_every_item_of_the_split(tmp_path):
     assert len(smoke) == 2
     with pytest.raises(ValueError, match='items must be a positive number or "all"'):
         parse_suite({"name": "t", "items": "every"})
+
+
+def test_the_dae_trains_on_musdb_train_plus_valid_the_papers_100_tracks(tmp_path):
+    from bench.methods.sinusoidal_dae import SinusoidalDAEMethod
+    fx.musdb(tmp_path)  # two train/ tracks, the first one of musdb's validation tracks
+    ds = build_dataset("musdb18", {"clips_per_file": 1}, tmp_path)
+    train, valid = ds.item_ids("train"), ds.item_ids("valid")
+    assert len(train) == 1 and len(valid) == 1  # musdb importable: the validation track is held out
+    split = SinusoidalDAEMethod.training_data["tracks"]["split"]
+    assert sorted(ds.item_ids(split)) == sorted(train + valid)
+    segments = build_dataset("musdb18", {"segment_s": 1.0}, tmp_path)
+    assert len(segments.item_ids("train+valid")) == 8
+    with pytest.raises(ValueError, match="no split 'vald'"):
+        ds.item_ids("train+vald")
+    synthetic = build_dataset("synthetic-singing", {}, None)
+    assert synthetic.item_ids("train+valid") == synthetic.item_ids("train") + synthetic.item_ids("valid")
