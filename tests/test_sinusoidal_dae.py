@@ -215,10 +215,10 @@ def test_training_reads_only_the_train_split(tmp_path, monkeypatch):
         return original(self, item, **kw)
 
     monkeypatch.setattr(SyntheticSinging, "load", recording)
-    assert SinusoidalDAEMethod.training_data["tracks"]["split"] == "train"
+    assert SinusoidalDAEMethod.training_data["tracks"]["split"] == "train+valid"  # the paper's 100 tracks
     state = run_job(_job({"channels": 8, "hop": 256}, epochs=1, items=("00003", "00005", "00007")), tmp_path)
     assert state["state"] == "done", state["error"]
-    train = set(SyntheticSinging().item_ids("train"))
+    train = set(SyntheticSinging().item_ids("train+valid"))
     assert seen and set(seen) == {"00003", "00005", "00007"} and set(seen) <= train
     assert not set(seen) & set(SyntheticSinging().item_ids("test"))
 
@@ -236,3 +236,22 @@ def test_framing_is_the_codes_ceil_n_over_s(hop, frames):
     x = torch.randn(1, 44100)
     assert model.encode(x).shape == (1, 16, frames)
     assert model(x).shape == (1, 44100)
+
+
+def test_an_epoch_announces_its_steps_before_it_runs():
+    """The display counts steps within a (long) epoch: the epoch's step count is known before it starts,
+    an upper bound off by at most one padded batch per set of tracks."""
+    from bench.datasets.synthetic_singing import SyntheticSinging
+    from bench.training import TrainingData, TrainingSource
+
+    job = _job({"channels": 8, "hop": 256}, items=("00001", "00002", "00004"), seconds=1.3)
+    data = TrainingData(tracks=TrainingSource("tracks", SyntheticSinging(), ["00001", "00002", "00004"], 8000, 1.3))
+    protocol = job.protocol
+    announced = SinusoidalDAEMethod.steps_per_epoch(data, protocol)
+
+    class Context:
+        rng = np.random.default_rng(0)
+    Context.protocol = protocol
+    taken = sum(1 for _ in SinusoidalDAEMethod().batches(data, Context))
+    sets = 2  # three tracks, two per set
+    assert taken <= announced <= taken + sets
