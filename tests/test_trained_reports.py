@@ -1,5 +1,5 @@
-"""Box plots (bench.reporting.figures.box_plots): the paper's medians marked, method labels that do not
-overlap however long."""
+"""Reports of the trained papers: box plots with the paper's medians marked and method labels that do not
+overlap; a banner where a suite changes training under the paper profile."""
 import numpy as np
 import pandas as pd
 
@@ -51,3 +51,17 @@ def test_long_method_labels_do_not_overlap_and_stay_in_the_figure():
         label.set_rotation(0)
         thickness.append(label.get_window_extent(renderer).height)
     assert spacing * np.sin(np.radians(angle)) >= max(thickness)  # (before: 11.0 px across, 13 px thick)
+
+
+def test_a_suite_that_changes_training_under_the_paper_profile_says_so():
+    from bench.reporting.tables import _training_changed
+    from bench.suite import parse_suite
+
+    base = {"name": "t", "metrics": ["si_sdr"], "datasets": [{"name": "synthetic-speech"}],
+            "corruptions": [{"name": "mixture"}]}
+    as_declared = parse_suite({**base, "methods": [{"name": "udt-separation"}, {"name": "identity"}]})
+    assert _training_changed(as_declared) == []
+    shrunk = parse_suite({**base, "methods": [{"name": "udt-separation", "label": "UDT"}],
+                          "training": {"epochs": 1, "n_fft": 256}})
+    [banner] = _training_changed(shrunk)
+    assert "UDT: epochs 1 (default 100), n_fft 256 (default 2048)" in banner
