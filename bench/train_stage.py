@@ -53,6 +53,10 @@ def describe(job: TrainingJob, results_root) -> dict:
             "folder": str(files.path)}
 
 
+def _cpu_time(seconds: float) -> str:
+    return f"{seconds:.0f} CPU-seconds" if seconds < 120 else f"{seconds / 60:,.0f} CPU-minutes"
+
+
 def training_threads() -> int:
     """CPU threads a training takes: $BENCH_TRAIN_THREADS (bench check trains on one, the same on every
     machine), else $OMP_NUM_THREADS as the user set it, else every core the process may use."""
@@ -79,7 +83,7 @@ def summary_lines(jobs: list[TrainingJob], results_root) -> list[str]:
         lines.append(f"  {d['method']:<28} seed {d['seed']:<3} {d['state']:<11} epoch {d['epochs_done']}/{d['epochs']}"
                      f"  work {d['epochs']} epochs x {d['items']} training items  [{job.key[:12]}]{why}")
         cost = job.estimated_cpu_seconds()
-        cost = "no estimate" if cost is None else f"about {cost / 60:.0f} CPU-minutes (the method's estimate)"
+        cost = "no estimate" if cost is None else f"about {_cpu_time(cost)} (the method's estimate)"
         lines.append(f"      {cost}; {job.settings()}")
     return lines
 
