@@ -5,7 +5,8 @@
 Times full optimiser steps as ``fit`` takes them (batch 8 of 1 s segments at 44.1 kHz, the noisy vocal and
 the remix encoded, neg-SNR + TV, Adam, sorting) on CUDA when available, else the CPU, and prints segments
 per second (process CPU time on the CPU, so a shared machine's load does not count; wall time on CUDA). The
-projection: MUSDB18's train split (100 tracks, about 6.5 hours: ASSUMED_TRAIN_SECONDS) cut into 1 s segments
+projection: what the method trains on, MUSDB18's train+valid splits (the paper's 100 training tracks, about
+6.5 hours: ASSUMED_TRAIN_SECONDS; ``TRAIN_SPLIT`` fails loudly if the method's split changes) cut into 1 s segments
 every 0.5 s is about 2 segments per second of audio, x 10 epochs x 3 runs for each of the 13 trained rows
 of the two tables (the issue counts 11), at the throughput of the row's C (interpolated as a + b C + c C^2).
 """
@@ -19,7 +20,9 @@ import torch
 
 from bench.methods.sinusoidal_dae import SinusoidalDAEMethod
 
-ASSUMED_TRAIN_SECONDS = 6.5 * 3600  # MUSDB18 train: 100 of its 150 tracks (about 10 h in all)
+ASSUMED_TRAIN_SECONDS = 6.5 * 3600  # MUSDB18 train+valid: 100 of its 150 tracks (about 10 h in all)
+TRAIN_SPLIT = "train+valid"
+assert SinusoidalDAEMethod.training_data["tracks"]["split"] == TRAIN_SPLIT, "the projection assumes 100 tracks"
 EPOCHS, RUNS = 10, 3
 ROWS_C = [952, 952, 800, 800, 800, 800, 952,  # Table 1: cos x2, conv x2, mod-cos x2, sinc
           400, 400, 800, 800, 1600, 1600]      # Table 2: C x {A_v, A_m}

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.components.corpus import AudioRef, FileCorpus, Track
-from bench.components.dataset import dataset
+from bench.components.dataset import dataset, split_parts
 
 NATIVE_RATE = 44100
 STEMS = ("mixture", "drums", "bass", "other", "vocals")  # stream order inside a .stem.mp4
@@ -78,7 +78,7 @@ or the distributed stems: musdb18/{train,test}/<track>.stem.mp4   (streams: mixt
         if self.segment_s is None:
             return super().item_ids(split)
         split = self._check_split(split)
-        return [f"{t.id}#{k}" for t in self.tracks() if split in ("all", t.split) for k in self._kept_segments(t)]
+        return [f"{t.id}#{k}" for t in self.tracks() if split == "all" or t.split in split_parts(split) for k in self._kept_segments(t)]
 
     def _kept_segments(self, track) -> list[int]:
         vocals, _ = self._source(track, "vocals", NATIVE_RATE)

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import signal as sps
 
 from bench.core.audio import Clip
-from bench.components.dataset import Dataset, dataset
+from bench.components.dataset import Dataset, dataset, split_parts
 from bench.core.seeds import derive_seed
 
 _SPLITS = {"train": (0, 8_000), "valid": (8_000, 1_000), "test": (9_000, 1_000), "all": (0, 10_000)}
@@ -28,8 +28,9 @@ class SyntheticDataset(Dataset):
     splits = ("train", "valid", "test")
 
     def item_ids(self, split=None):
-        offset, count = _SPLITS[self._check_split(split)]
-        return [f"{offset + i:05d}" for i in range(count)]
+        split = self._check_split(split)
+        ranges = [_SPLITS[part] for part in ((split,) if split == "all" else split_parts(split))]
+        return [f"{offset + i:05d}" for offset, count in ranges for i in range(count)]
 
     def load(self, item, *, sr, seconds, rng):
         n = int(round((seconds or self.default_seconds) * sr))

@@ -39,7 +39,7 @@ class NmfDictionarySeparation(TrainedMethod):
 
     tasks = ("separation",)
     training_data = dict(CLEAN_SOURCE)
-    training_defaults = {"epochs": 1, "dictionary_iterations": 200}
+    training_defaults = {"dictionary_iterations": 200}  # one fit: no epochs (a suite's epochs are not its)
 
     def __init__(self, components: int = 32, free_components: int = 8, iterations: int = 200,
                  n_fft: int = 1024, hop: int = 256):

@@ -224,7 +224,9 @@ class SinusoidalDAEMethod(TrainedMethod):
     """The model of Tables 1 and 2 with its variants as parameters; see the module docstring."""
 
     tasks = ("reconstruction", "separation")
-    training_data = {"tracks": {"dataset": "musdb18", "params": {"clips_per_file": 1}, "split": "train",
+    # the paper's 100 training tracks: MUSDB18's train split less the musdb package's 14 validation tracks
+    # (bench's "train") plus those ("valid")
+    training_data = {"tracks": {"dataset": "musdb18", "params": {"clips_per_file": 1}, "split": "train+valid",
                                 "seconds": None, "sample_rate": SAMPLE_RATE}}
     training_defaults = {"epochs": 10, "batch_size": 8, "lr": 1e-4, "segment_s": 1.0, "overlap": 0.5,
                          "tracks_per_set": 4, "noise_std": 1e-4, "tv_weight": 0.5}
@@ -298,10 +300,37 @@ class SinusoidalDAEMethod(TrainedMethod):
                     v, m = (torch.nn.functional.pad(x, (0, 0, 0, batch - len(x))) for x in (v, m))
                 yield v - v.mean(), m - m.mean()
 
+    @staticmethod
+    def steps_per_epoch(data, protocol) -> int:
+        """The most optimiser steps an epoch of ``batches`` takes (each set of tracks ends in a padded batch,
+        so the count depends a little on how the epoch groups the tracks): one pass over the clips' lengths."""
+        source = data["tracks"]
+        length = int(round(protocol["segment_s"] * source.sample_rate))
+        hop = max(1, int(round(length * (1 - protocol["overlap"]))))
+        total = sum(1 + max(0, source.load(item).samples.shape[-1] - length) // hop for item in source.items)
+        sets = math.ceil(len(source.items) / protocol["tracks_per_set"])
+        return total // protocol["batch_size"] + sets
+
+    # one-thread CPU seconds per training segment at C = 400, 800, 1600 (README: 16.4, 6.3, 1.6 segments/s,
+    # benchmarks/dae_training_speed.py); other C: the quadratic through them
+    SECONDS_PER_SEGMENT = ((400, 1 / 16.4), (800, 1 / 6.3), (1600, 1 / 1.6))
+    TRACK_SECONDS = 234.0  # a MUSDB18 track's mean length, where the training data does not give one
+
+    def training_cpu_seconds(self, protocol, data) -> float:
+        """Estimated CPU time: epochs x training segments (50 % overlap) x seconds per segment at this C."""
+        c, rate = zip(*self.SECONDS_PER_SEGMENT)
+        per_segment = float(np.polyval(np.polyfit(c, rate, 2), self.channels))
+        hop = protocol["segment_s"] * (1 - protocol["overlap"])
+        segments = sum(len(source["items"]) * (1 + max(0.0, ((source.get("seconds") or self.TRACK_SECONDS)
+                                                              - protocol["segment_s"]) / hop))
+                       for source in data.values())
+        return protocol["epochs"] * segments * per_segment
+
     def fit(self, data, context):
         self.model = self.build().to(context.device)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=context.protocol["lr"])
-        for _ in context.epochs(self.model, optimizer):
+        steps = self.steps_per_epoch(data, context.protocol)  # so that a long epoch shows its steps
+        for _ in context.epochs(self.model, optimizer, steps_per_epoch=steps):
             for vocals, remix in self.batches(data, context):
                 loss, _, _ = self.loss(self.model, vocals.to(context.device), remix.to(context.device),
                                        context.protocol)

@@ -289,3 +289,20 @@ def test_a_single_source_task_is_not_applicable_and_keeps_the_other_metrics(name
                               reference + 0.1 * rng.standard_normal(reference.size), SR)
     assert errors[name].startswith("not applicable") and scores["si_sdr"] > 10
     assert all(scores[o] is None for o in get_metric(name).output_names)
+
+
+def test_a_targeted_extraction_is_scored_against_its_own_reference_without_a_permutation():
+    """An extraction of source 1 that is closer to source 2 (and the rest, mixture minus it, closer to
+    source 1): BSS Eval with the permutation swaps them and flatters it; bss_v3_fixed must not."""
+    references, _ = sources(seed=5)
+    s1, s2 = references
+    extraction = 0.3 * s1 + s2
+    estimates = np.stack([extraction, references.sum(axis=0) - extraction])
+    permuted = v3(references, estimates)
+    fixed = get_metric("bss_v3_fixed").compute(references, estimates, SR)
+    assert permuted["sir_v3_src1"] > 20  # "mixture minus the extraction" (0.7 s1) scored as source 1
+    assert fixed["sir_v3_fixed_src1"] < -5  # the extraction itself: mostly source 2
+    assert fixed["sir_v3_fixed_src2"] < -5
+    ordered = np.stack([references[0] + 0.1 * references[1], references[1] + 0.2 * references[0]])
+    same = get_metric("bss_v3_fixed").compute(references, ordered, SR)
+    assert same["sir_v3_fixed_src1"] == pytest.approx(v3(references, ordered)["sir_v3_src1"], abs=1e-9)

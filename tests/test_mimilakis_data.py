@@ -106,3 +106,19 @@ def test_the_silence_rule_is_the_windows_l2_norm_not_its_rms_nor_its_energy(tmp_
     assert np.sqrt(np.mean(vocals[2 * n:3 * n] ** 2)) >= 0.1  # window 2 is loud by every rule
     items = build_dataset("musdb18", {"segment_s": 1.0, "min_vocal_norm": 0.1}, tmp_path).item_ids("test")
     assert [i for i in items if i.startswith(name)] == [f"{name}#{k}" for k in (0, 2, 3)]
+
+
+def test_the_dae_trains_on_musdb_train_plus_valid_the_papers_100_tracks(tmp_path):
+    from bench.methods.sinusoidal_dae import SinusoidalDAEMethod
+    fx.musdb(tmp_path)  # two train/ tracks, the first one of musdb's validation tracks
+    ds = build_dataset("musdb18", {"clips_per_file": 1}, tmp_path)
+    train, valid = ds.item_ids("train"), ds.item_ids("valid")
+    assert len(train) == 1 and len(valid) == 1  # musdb importable: the validation track is held out
+    split = SinusoidalDAEMethod.training_data["tracks"]["split"]
+    assert sorted(ds.item_ids(split)) == sorted(train + valid)
+    segments = build_dataset("musdb18", {"segment_s": 1.0}, tmp_path)
+    assert len(segments.item_ids("train+valid")) == 8
+    with pytest.raises(ValueError, match="no split 'vald'"):
+        ds.item_ids("train+vald")
+    synthetic = build_dataset("synthetic-singing", {}, None)
+    assert synthetic.item_ids("train+valid") == synthetic.item_ids("train") + synthetic.item_ids("valid")

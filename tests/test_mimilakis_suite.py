@@ -75,10 +75,10 @@ def test_pooled_median_and_binary_mask_recomputed_from_records(tmp_path):
     dae = [r for r in records if r["config"]["method"]["name"] == "sinusoidal-dae"]
     assert len({r["config"]["training"] for r in dae}) == 2  # one training job per seed
     assert {r["config"]["dataset"]["standin_for"] for r in records} == {"musdb18"}
-    train_ids = set(build_dataset("synthetic-singing", {}).item_ids("train"))
-    for key in {r["config"]["training"] for r in dae}:  # trained on the train split only, never a test item
+    train_ids = set(build_dataset("synthetic-singing", {}).item_ids("train+valid"))
+    for key in {r["config"]["training"] for r in dae}:  # trained on the 100 training tracks' split, never a test item
         source = json.loads((results / "training" / key / "job.json").read_text())["config"]["data"]["tracks"]
-        assert source["split"] == "train" and len(source["items"]) == 3 and set(source["items"]) <= train_ids
+        assert source["split"] == "train+valid" and len(source["items"]) == 3 and set(source["items"]) <= train_ids
         assert not set(source["items"]) & {r["config"]["item"] for r in records}
 
     table = json.loads(report.read_text())["tables"][0]

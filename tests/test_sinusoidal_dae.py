@@ -215,10 +215,10 @@ def test_training_reads_only_the_train_split(tmp_path, monkeypatch):
         return original(self, item, **kw)
 
     monkeypatch.setattr(SyntheticSinging, "load", recording)
-    assert SinusoidalDAEMethod.training_data["tracks"]["split"] == "train"
+    assert SinusoidalDAEMethod.training_data["tracks"]["split"] == "train+valid"  # the paper's 100 tracks
     state = run_job(_job({"channels": 8, "hop": 256}, epochs=1, items=("00003", "00005", "00007")), tmp_path)
     assert state["state"] == "done", state["error"]
-    train = set(SyntheticSinging().item_ids("train"))
+    train = set(SyntheticSinging().item_ids("train+valid"))
     assert seen and set(seen) == {"00003", "00005", "00007"} and set(seen) <= train
     assert not set(seen) & set(SyntheticSinging().item_ids("test"))
 
@@ -275,3 +275,33 @@ def test_a_sets_vocal_and_accompaniment_segments_are_shuffled_independently():
     assert in_time_order(vocal_order) <= 4 and in_time_order(accompaniment_order) <= 4
     own = sum(v == a for v, a in zip(vocal_order, accompaniment_order))
     assert own <= 4  # a random pairing keeps about one segment with its own accompaniment
+
+
+def test_an_epoch_announces_its_steps_before_it_runs():
+    """The display counts steps within a (long) epoch: the epoch's step count is known before it starts,
+    an upper bound off by at most one padded batch per set of tracks."""
+    from bench.datasets.synthetic_singing import SyntheticSinging
+    from bench.components.training import TrainingData, TrainingSource
+
+    job = _job({"channels": 8, "hop": 256}, items=("00001", "00002", "00004"), seconds=1.3)
+    data = TrainingData(tracks=TrainingSource("tracks", SyntheticSinging(), ["00001", "00002", "00004"], 8000, 1.3))
+    protocol = job.protocol
+    announced = SinusoidalDAEMethod.steps_per_epoch(data, protocol)
+
+    class Context:
+        rng = np.random.default_rng(0)
+    Context.protocol = protocol
+    taken = sum(1 for _ in SinusoidalDAEMethod().batches(data, Context))
+    sets = 2  # three tracks, two per set
+    assert taken <= announced <= taken + sets
+
+
+def test_list_details_gives_n_p_for_each_variant_a_suite_runs():
+    from bench.cli import _suite_variant_details
+    from bench.components.method import METHODS
+
+    details = _suite_variant_details(METHODS.get("sinusoidal-dae"))
+    assert details["mimilakis2020-table2: conv/mod-cos, C = 1600, TV on A_v"] == "parameters 19,356,800"
+    assert details["mimilakis2020-table2: conv/mod-cos, C = 400, TV on A_m"] == "parameters 2,439,200"
+    assert details["mimilakis2020-table1: conv/cos (f_c^2), C = 952"] == "parameters 6,485,168"
+    assert len([k for k in details if k.startswith("mimilakis2020-table")]) == 13

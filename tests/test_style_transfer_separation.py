@@ -27,6 +27,25 @@ def small_cycle_vaes(channels=16, seed=0) -> CycleVAEs:
 
 
 # -- the networks --------------------------------------------------------------------------------------
+def test_version_2_shares_every_convolution_and_keeps_each_domain_s_batch_norms(tmp_path):
+    model = CycleVAEs(16, FRONT, shared_blocks=3)
+    for k in range(3):
+        assert model.encode_mixture[k].conv is model.encode_clean[k].conv
+        assert model.decode_mixture[k].conv is model.decode_clean[k].conv
+    assert model.encode_mixture[0].post is not model.encode_clean[0].post  # own batch norm per domain
+    c = 16
+    assert sum(p.numel() for p in model.parameters()) == 6 * (c * c * 5 + c) + 10 * 2 * c
+    method = build_method("udt-separation")
+    assert method.training_defaults["shared_blocks"] == 3 and method.shared_blocks == 3
+    method.front = PowerSpectrogram(n_fft=32, hop=8)
+    method.shared_blocks = 1  # the paper's network, saved and restored as such
+    state = method.build().state_dict()
+    fresh = build_method("udt-separation")
+    assert fresh.model_from_state(state).shared_blocks == 1 and fresh.shared_blocks == 1
+    with pytest.raises(ValueError, match="shares 1 blocks, this one 3"):
+        CycleVAEs(16, FRONT, shared_blocks=3).load_state_dict(CycleVAEs(16, FRONT).state_dict())
+
+
 def test_the_shared_layers_are_one_parameter_set_and_couple_the_domains():
     model = small_cycle_vaes()
     assert model.encode_mixture[-1].conv is model.encode_clean[-1].conv is model.shared_encoder_conv
@@ -181,6 +200,25 @@ def test_inference_takes_the_mixture_s_phase_and_returns_female_then_the_rest():
     scale = 0.5 ** (1 / 0.7)
     residual = out[0] - scale * mixture
     assert np.sum(residual ** 2) < 1e-3 * np.sum((scale * mixture) ** 2)
+
+
+class Triple(torch.nn.Module):
+    def forward(self, x):
+        return 3 * x
+
+
+@pytest.mark.parametrize("estimate", ["mask", "spectrogram"])
+def test_the_mask_readout_clips_the_ratio_to_the_mixture_and_the_spectrogram_one_does_not(estimate):
+    method = build_method("udt-separation", {"estimate": estimate})
+    method.front, method.model = PowerSpectrogram(n_fft=256, hop=64), Triple()
+    rng = np.random.default_rng(1)
+    mixture = np.convolve(rng.standard_normal(4000), [0.25, 0.5, 0.25], mode="same").astype(np.float32)
+    female = method.restore(Observation(mixture, 8000, "separation", known={"num_sources": 2}),
+                            RunContext()).signal[0]
+    scale = 1.0 if estimate == "mask" else 3 ** (1 / 0.7)  # a ratio mask above 1 is clipped to 1
+    assert np.sum((female - scale * mixture) ** 2) < 1e-3 * np.sum((scale * mixture) ** 2)
+    with pytest.raises(ValueError, match="estimate must be one of"):
+        build_method("udt-separation", {"estimate": "wave"})
 
 
 # -- what each method trains on -------------------------------------------------------------------------

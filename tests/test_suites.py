@@ -56,8 +56,21 @@ def test_a_suite_file_can_be_loaded_by_path(tmp_path):
 
 
 def test_profiles_are_documented():
-    assert set(PROFILES) == {"smoke", "quick", "paper"}
+    assert set(PROFILES) == {"smoke", "quick", "cpu", "paper"}
     assert all(p.description for p in PROFILES.values())
+
+
+def test_the_cli_offers_every_profile():
+    from bench.cli import PROFILE_NAMES
+    assert set(PROFILE_NAMES) == set(PROFILES)
+
+
+def test_cpu_profile_defaults_to_a_scaling_and_a_suite_sets_its_own():
+    cpu = parse_suite(BASE).resolved("cpu")
+    assert cpu["items"] == 30 and cpu["seeds"] == [0]
+    own = parse_suite({**BASE, "profiles": {"cpu": {"items": 12, "training": {"epochs": 3}}}})
+    assert own.resolved("cpu")["items"] == 12
+    assert own.training_for(own.methods[0], {"epochs": 100}, "cpu")["epochs"] == 3
 
 
 CLASSICAL_ROW = {"denoising": "spectral-wiener", "inpainting": "ar-gap-fill", "dereverberation": "wpe",

@@ -139,6 +139,20 @@ def test_layers_in_order_defaults_suite_method_profile_scaling_then_profile_valu
         resolved(own={"lrr": 1})
 
 
+def test_suite_wide_and_profile_epochs_reach_only_a_method_that_declares_epochs():
+    one_shot = {"dictionary_iterations": 200}  # like the NMF dictionary: no epochs of its own
+    protocol = resolve_training(one_shot, suite_wide={"epochs": 20, "dictionary_iterations": 50}, own={},
+                                where="w", overrides={"epochs": 7})
+    assert dict(protocol) == {"epochs": 1, "dictionary_iterations": 50}
+    assert resolve_training(DEFAULTS, suite_wide={"epochs": 20}, own={}, where="w")["epochs"] == 20
+    from bench.methods.nmf_dictionary import NmfDictionarySeparation
+    from bench.planning.suite import load_suite
+    figure3 = load_suite("venkataramani2019-figure3")
+    nmf = next(m for m in figure3.methods if m.name == "nmf-dictionary-separation")
+    figure3.training = {**figure3.training, "epochs": 20}
+    assert figure3.training_for(nmf, NmfDictionarySeparation.training_defaults, "paper")["epochs"] == 1
+
+
 def test_values_are_typed_once_like_their_defaults():
     protocol = resolve_training(DEFAULTS, suite_wide={"lr": 1}, own={}, where="w")
     assert protocol["lr"] == 1.0 and isinstance(protocol["lr"], float)
@@ -186,3 +200,31 @@ def test_fit_reads_the_jobs_typed_protocol(tmp_path, monkeypatch):
     assert isinstance(protocol["lr"], float) and isinstance(protocol["batch_size"], int)
     with pytest.raises(UndeclaredField):
         protocol["undeclared"]
+
+
+def test_training_honours_omp_num_threads_and_bench_train_threads_first(monkeypatch):
+    from bench.running.train_stage import _usable_cores, training_threads
+    monkeypatch.delenv("BENCH_TRAIN_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert training_threads() == _usable_cores()
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert training_threads() == 3
+    monkeypatch.setenv("BENCH_TRAIN_THREADS", "2")
+    assert training_threads() == 2
+
+
+def test_a_dry_run_shows_each_job_s_resolved_settings_and_the_method_s_cost_estimate():
+    from bench.methods.style_transfer_separation import UDTSeparation
+
+    def job(name, training):
+        return TrainingJob({"format": 1, "method": {"name": name, "version": "2", "params": {}}, "data": {},
+                            "training": training, "seed": 0, "versions": {}})
+
+    udt = job("udt-separation", {**UDTSeparation.training_defaults, "epochs": 2})
+    assert "epochs=2" in udt.settings() and "lr=0.0001" in udt.settings() and "hop=16" in udt.settings()
+    # 2 epochs x 512 examples x 1024 channels^2 x 2001 frames (2 s at hop 16) at the measured rate
+    expected = 2 * 512 * 1024 ** 2 * 2001 * UDTSeparation.cpu_seconds_per_channel2_frame
+    assert udt.estimated_cpu_seconds() == pytest.approx(expected)
+    half = job("udt-separation", {**UDTSeparation.training_defaults, "epochs": 1})
+    assert half.estimated_cpu_seconds() == pytest.approx(expected / 2)
+    assert job("nmf-dictionary-separation", {"epochs": 1, "dictionary_iterations": 200}).estimated_cpu_seconds() is None

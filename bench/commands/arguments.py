@@ -7,14 +7,16 @@ from pathlib import Path
 
 from bench.planning.selection import add_selection_args
 
-__all__ = ["add_suite_args", "add_selection_args", "add_backend_args", "backend_options", "selection_rule",
+PROFILE_NAMES = ("smoke", "quick", "cpu", "paper")  # bench.planning.suite.PROFILES' names (not imported at start-up)
+
+__all__ = ["PROFILE_NAMES", "add_suite_args", "add_selection_args", "add_backend_args", "backend_options", "selection_rule",
            "suite_cells"]
 
 
 def add_suite_args(p, results: bool = True) -> None:
     """The suite, profile, data and results flags with the selection flags (run, train, status, report)."""
     p.add_argument("--suite", required=True, help="suite name or path to a suite .toml (a,b: several)")
-    p.add_argument("--profile", choices=["smoke", "quick", "paper"],
+    p.add_argument("--profile", choices=PROFILE_NAMES,
                    help="scale items, clip length and iterations (run: default paper, as declared; "
                         "status/report: default the profile the results folder holds)")
     p.add_argument("--synthetic", action="store_true",

@@ -1,6 +1,8 @@
 """``bench claims``: every claim of the papers' suites and what a results folder says about it."""
 from __future__ import annotations
 
+from bench.commands.arguments import PROFILE_NAMES
+
 import json
 
 from bench.analysis.paper_claims import Evaluation
@@ -9,7 +11,7 @@ from bench.analysis.paper_claims import Evaluation
 def register(subparsers) -> None:
     p = subparsers.add_parser("claims", help="the papers' claims checked on a results folder (from its records alone)")
     p.add_argument("--suite", default="all", help="suite name or path (a,b: several; default all)")
-    p.add_argument("--profile", choices=["smoke", "quick", "paper"],
+    p.add_argument("--profile", choices=PROFILE_NAMES,
                    help="only records of this profile (default: each profile the folder holds)")
     p.add_argument("--results", help="results directory, or A,B,... read as one (default: $BENCH_RESULTS or ./results)")
     p.add_argument("--format", default="md", choices=["md", "json"])

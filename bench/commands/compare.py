@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bench.commands.arguments import add_backend_args, add_selection_args, backend_options
+from bench.commands.arguments import PROFILE_NAMES, add_backend_args, add_selection_args, backend_options
 from bench.commands.exit_codes import EXIT_CELLS_FAILED, EXIT_OK
 
 EXIT_REGRESSION = EXIT_CELLS_FAILED
@@ -27,7 +27,7 @@ def register(subparsers) -> None:
                         "0.25 for dB and 0.05 for PESQ, 0 (the test alone decides) for other units")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm adjustment")
     p.add_argument("--confidence", type=float, default=0.95, help="bootstrap confidence level")
-    p.add_argument("--profile", choices=["smoke", "quick", "paper"],
+    p.add_argument("--profile", choices=PROFILE_NAMES,
                    help="default: the profile the results folder holds for the suite, else paper")
     p.add_argument("--synthetic", action="store_true", help="synthetic stand-ins for missing corpora")
     p.add_argument("--data", help="data root (default: $BENCH_DATA or ~/bench-data)")

@@ -1,13 +1,15 @@
 """``bench leaderboard``: every method that ran on a task, ranked across the suites of the results folders."""
 from __future__ import annotations
 
+from bench.commands.arguments import PROFILE_NAMES
+
 FORMATS = ("md", "json", "html")
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("leaderboard", help="rank every method per task across suites (blind rule by default)")
     p.add_argument("--results", help="results directory, or A,B,... read as one (default: $BENCH_RESULTS or ./results)")
-    p.add_argument("--profile", choices=["smoke", "quick", "paper"], help="only records of this profile")
+    p.add_argument("--profile", choices=PROFILE_NAMES, help="only records of this profile")
     p.add_argument("--task", action="append", help="only this task (repeatable)")
     p.add_argument("--rank-by", default="blind", choices=["blind", "oracle", "final"],
                    help="what is ranked: each method's best blind stopping rule (default), its oracle iterate, "

@@ -54,6 +54,7 @@ def _details(kind: str, entry) -> str:
             details.update(entry.obj().details())
         except TypeError:
             pass
+        details.update(_suite_variant_details(entry))
         return "\n" + "\n".join(f"{'':28}{k}: {v}" for k, v in details.items())
     if kind == "corruptions":
         return f"  [task: {entry.meta.get('task')}]"
@@ -66,3 +67,24 @@ def _details(kind: str, entry) -> str:
         suite = entry.obj
         return f"  [includes: {', '.join(suite.includes)}]" if suite.includes else ""
     return ""
+
+
+def _suite_variant_details(entry) -> dict:
+    """The method's details (e.g. N_P) for each parameter set a registered suite runs it with:
+    "<suite>: <label>" -> its details."""
+    from bench.components.method import build_method
+    from bench.planning.suite import SUITES
+
+    out = {}
+    for name in SUITES.names():
+        for method in SUITES.get(name).obj.methods:
+            if method.name != entry.name or not method.params:
+                continue
+            try:
+                details = build_method(method.name, method.params).details()
+            except (TypeError, ValueError):
+                continue
+            if details:
+                out[f"{name}: {method.label}"] = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+                                                          for k, v in details.items())
+    return out

@@ -63,3 +63,8 @@ def print_training_jobs(cells, store) -> None:
         print(f"training jobs ({len(jobs)}; each trained once, before its cells; checkpoints in "
               f"{jobs_root(store.root)}):")
         print("\n".join(train_stage.summary_lines(jobs, store.root)))
+        pending = [job for job in jobs if not train_stage.is_trained_job_done(job, store.root)]
+        costs = [job.estimated_cpu_seconds() for job in pending]
+        known = sum(c for c in costs if c is not None)
+        print(f"training left: {len(pending)} jobs, about {known / 60:.0f} CPU-minutes by the methods' estimates"
+              + (f" ({costs.count(None)} without one)" if None in costs else ""))

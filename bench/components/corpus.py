@@ -30,7 +30,7 @@ import numpy as np
 from bench.core.audio import Clip
 from bench.core.audio_io import AudioFileError, audio_info, read_audio, resample, to_mono
 from bench.components.clip_cache import cached_signal
-from bench.components.dataset import CorpusMissing, Dataset
+from bench.components.dataset import CorpusMissing, Dataset, split_parts
 from bench.core.seeds import derive_seed
 
 SILENT_SAMPLE = 2.0**-16  # below half a 16-bit step: a sample that is zero at 16 bits
@@ -152,7 +152,7 @@ class FileCorpus(Dataset):
 
     def item_ids(self, split: str | None = None) -> list[str]:
         split = self._check_split(split)
-        chosen = [t for t in self.tracks() if split == "all" or t.split == split]
+        chosen = [t for t in self.tracks() if split == "all" or t.split in split_parts(split)]
         if self.clips_per_file == 1:
             return [t.id for t in chosen]
         return [f"{t.id}#{k}" for t in chosen for k in range(self.clips_per_file)]

@@ -93,12 +93,19 @@ class Dataset:
         self.item_ids(None)
 
     def _check_split(self, split: str | None) -> str:
-        """The split asked for (default: ``default_split``); ``all`` is every split of any corpus."""
+        """The split asked for (default: ``default_split``); ``all`` is every split of any corpus, and
+        ``a+b`` the union of splits a and b (e.g. MUSDB18's train+valid: its 100 training tracks)."""
         split = split or self.default_split
-        if split != "all" and split not in self.splits:
-            raise ValueError(f"{self.name} has no split {split!r}; its splits are "
-                             f"{', '.join(dict.fromkeys((*self.splits, 'all')))}")
+        unknown = [part for part in split_parts(split) if part not in self.splits]
+        if split != "all" and unknown:
+            raise ValueError(f"{self.name} has no split {unknown[0]!r}; its splits are "
+                             f"{', '.join(dict.fromkeys((*self.splits, 'all')))} (a+b: a union)")
         return split
+
+
+def split_parts(split: str) -> tuple[str, ...]:
+    """The splits a split name stands for: ``train+valid`` -> (train, valid)."""
+    return tuple(split.split("+"))
 
 
 def dataset(name: str, *, version: str = "1", description: str | None = None):

@@ -254,7 +254,12 @@ def resolve_training(defaults: Mapping[str, Any], *, suite_wide: Mapping[str, An
     ``training_defaults``, over ``TRAINING_BASE``), the suite's ``[training]``, the method entry's own
     ``training = {...}``, the profile's scaling of ``epochs``, then the profile's ``training`` overrides as
     written; each value typed like its default. As with the fitting protocol, suite-wide keys a method does
-    not declare are not its concern; an undeclared key in the method's own entry is an error."""
+    not declare are not its concern; an undeclared key in the method's own entry is an error. ``epochs``
+    (``TRAINING_BASE``) reaches from the suite or a profile only a method that declares it: a one-shot fit
+    (the NMF dictionary) keeps its one epoch whatever the suite's networks train for."""
+    declared = set(defaults)
+    suite_wide = {name: value for name, value in suite_wide.items() if name in declared}
+    overrides = {name: value for name, value in (overrides or {}).items() if name in declared}
     defaults = {**TRAINING_BASE, **defaults}
     reject_unknown(own, defaults, where, "training key", f"(this method's training keys: {', '.join(defaults)})")
 

@@ -21,7 +21,9 @@ reproduces such a case). Where a suite scores both, a check
 and v3 SIRs differ by more than that; the scores stay.
 
 Both resolve the permutation of the estimates: the order that maximises the mean SIR (each library's
-own rule), since an unsupervised separator cannot know which output is which source. Outputs are the mean
+own rule), since an unsupervised separator cannot know which output is which source. ``bss_v3_fixed``
+(outputs sdr_v3_fixed, ...) is v3 without it, estimate k against reference k: for a targeted extraction.
+Outputs are the mean
 over sources; ``<output>_src<k>`` holds the value of reference source k (see bench.metrics).
 
 Undefined, in both versions alike:
@@ -150,7 +152,7 @@ def bss_v4(reference, estimate, sr):
 
 @metric("bss_v3", outputs=_output_specs("v3", "v3 (2006, bss_eval_sources)"), per_source=False,
         trace_safe=False, description="BSS Eval v3 (bss_eval_sources, 2006): SDR, SIR, SAR over the whole signal")
-def bss_v3(reference, estimate, sr):
+def bss_v3(reference, estimate, sr, permutation: bool = True):
     import fast_bss_eval
     import torch
 
@@ -161,14 +163,23 @@ def bss_v3(reference, estimate, sr):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        sdr, sir, sar, _perm = fast_bss_eval.bss_eval_sources(
+        sdr, sir, sar, *_perm = fast_bss_eval.bss_eval_sources(
             torch.from_numpy(references), torch.from_numpy(estimates), filter_length=FILTER_LENGTH,
-            zero_mean=False, compute_permutation=True, load_diag=None)
+            zero_mean=False, compute_permutation=permutation, load_diag=None)
     except torch.linalg.LinAlgError:
         raise _singular("v3") from None
     finally:
         torch.set_num_threads(threads)
-    return _outputs("v3", sdr.numpy(), sir.numpy(), sar.numpy())
+    return _outputs("v3" if permutation else "v3_fixed", sdr.numpy(), sir.numpy(), sar.numpy())
+
+
+@metric("bss_v3_fixed", outputs=_output_specs("v3_fixed", "v3 (2006), estimates in the references' order,"),
+        per_source=False, trace_safe=False,
+        description="BSS Eval v3 without the permutation: estimate k against reference k (a targeted extraction)")
+def bss_v3_fixed(reference, estimate, sr):
+    """A method that extracts a named source (the female voice) is scored on that estimate, never on
+    another output that happens to match the reference better."""
+    return bss_v3(reference, estimate, sr, permutation=False)
 
 
 def sir_versions_disagree(scores: dict) -> dict[str, str]:

@@ -69,6 +69,10 @@ PROFILES = {
                      train_items_max=10,
                      description="at most 10 items, one seed, a quarter of the iterations; trained methods: a "
                                  "quarter of the epochs, at most 10 items per training source"),
+    "cpu": Profile("cpu", items_max=30, seeds_max=1, iterations_factor=0.25, epochs_factor=0.25,
+                   description="about an hour on two CPU cores: a suite sets its own scale under [profiles.cpu] "
+                               "(measured, see its comment; train_items caps each training source); where it "
+                               "sets none, at most 30 items, one seed, a quarter of the iterations and epochs"),
     "smoke": Profile("smoke", items_max=2, seeds_max=1, seconds_max=1.0, iterations_factor=0.01,
                      iterations_max=20, epochs_max=1, train_items_max=2, train_seconds_max=4.0,
                      description="2 items, one seed, clips of at most 1 s, at most 20 iterations; trained "
@@ -178,7 +182,8 @@ class Suite:
 
 
 _DEFAULT_SETTINGS = {"items": 10, "seeds": [0], "seconds": 1.0, "sample_rate": 16000, "split": None,
-                     "item_seed": 0, "aggregate": "mean", "select": "final", "timeout_s": None}
+                     "item_seed": 0, "aggregate": "mean", "select": "final", "timeout_s": None,
+                     "train_items": None}  # at most this many items per training source (a profile's own scale)
 
 
 _TOP_KEYS = {"name", "title", "description", "paper", "include", "methods", "datasets", "corruptions",

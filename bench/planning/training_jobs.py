@@ -136,6 +136,19 @@ class TrainingJob:
     def items(self) -> int:
         return sum(len(source["items"]) for source in self.config["data"].values())
 
+    def settings(self) -> str:
+        """The resolved training keys, ``key=value`` (what a dry run shows before anything trains)."""
+        return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                         for k, v in self.config["training"].items())
+
+    def estimated_cpu_seconds(self) -> float | None:
+        """The method's own estimate of this training's CPU time (one thread), or None where it gives none."""
+        from bench.components.method import build_method
+
+        method = build_method(self.config["method"]["name"], self.config["method"]["params"])
+        estimate = getattr(method, "training_cpu_seconds", None)
+        return None if estimate is None else estimate(self.protocol, self.config["data"])
+
     def folder(self, results_root: str | os.PathLike) -> Path:
         return self.files(results_root).path
 
@@ -230,8 +243,8 @@ def _training_source(spec: dict, settings: dict, profile: Profile, synthetic: bo
     if wanted is None and standin_for is not None:  # a generated split is as large as one likes
         wanted = spec.get("standin_items", STANDIN_ITEMS)
     count = len(every) if wanted is None else int(wanted)
-    if profile.train_items_max is not None:
-        count = min(count, profile.train_items_max)
+    for cap in (profile.train_items_max, settings.get("train_items")):  # the profile's, the suite's own
+        count = count if cap is None else min(count, int(cap))
     items = every if count >= len(every) else instance.select(count, split=split, seed=int(settings["item_seed"]))
     seconds = spec.get("seconds")
     if seconds is None and standin_for is not None:  # a generated "whole recording" would be one clip's default

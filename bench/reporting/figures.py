@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -161,16 +162,33 @@ def box_plots(table: Table, long: pd.DataFrame, metric: str):
     if sub.empty:
         return None
     panels = _panels(sub)
-    fig, axes = _grid(len(panels), 3.6, 3.4, sharey=True)
+    most = max(len(_methods(table, sub[(sub["dataset"] == d) & (sub["corruption"] == c)])) for d, c in panels)
+    fig, axes = _grid(len(panels), max(3.6, 0.9 * most), 3.4 + 0.1 * most, sharey=True)  # room for labels
     for ax, (dataset, corruption) in zip(axes, panels):
         here = sub[(sub["dataset"] == dataset) & (sub["corruption"] == corruption)]
         methods = _methods(table, here)
         ax.yaxis.set_tick_params(labelleft=True)
         ax.boxplot([here[here["method"] == m]["value"].to_numpy() for m in methods])
-        ax.set_xticks(range(1, len(methods) + 1), methods, rotation=30, ha="right", fontsize="small")
+        marked = [(k, _paper_median(table, m, dataset, corruption, metric)) for k, m in enumerate(methods, 1)]
+        for n, (k, paper) in enumerate((k, p) for k, p in marked if p is not None):
+            ax.plot([k - 0.3, k + 0.3], [paper, paper], color="red", linewidth=2, zorder=3,
+                    label=None if n else "the paper's median")
+        ax.set_xticks(range(1, len(methods) + 1), [textwrap.fill(m, 18) for m in methods], rotation=45,
+                      ha="right", rotation_mode="anchor", fontsize="small")
         ax.set(title=f"{dataset}\n{corruption}", ylabel=_ylabel(metric))
         ax.grid(alpha=0.3, axis="y")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="small", loc="best")
     return fig
+
+
+def _paper_median(table: Table, method: str, dataset: str, corruption: str, metric: str) -> float | None:
+    """The paper's number for this box (a suite's ``references`` entry), or None."""
+    for ref in table.suite.references:
+        if (ref.get("method"), ref.get("metric")) == (method, metric) and ref.get("dataset") in (None, dataset) \
+                and ref.get("corruption") in (None, corruption):
+            return ref.get("mean")
+    return None
 
 
 SPECTROGRAM_DB = (-120.0, -20.0)  # the colour scale of every spectrogram panel: power density in dB/Hz

@@ -213,6 +213,8 @@ def _banners(suite: Suite, profile: str, frame: pd.DataFrame, cells: list[Cell])
         banners.append(f"SYNTHETIC STAND-IN DATA{detail}: these numbers are not comparable to the paper's.")
     if profile != "paper":
         banners.append(f"Profile '{profile}': items, clip length or iterations are scaled down from the paper's protocol.")
+    else:
+        banners += _training_changed(suite)
     statuses = frame.drop_duplicates("key")["status"].value_counts() if len(frame) else pd.Series(dtype=int)
     done = int(statuses.sum())
     failed, timeout = int(statuses.get("failed", 0)), int(statuses.get("timeout", 0))
@@ -239,6 +241,24 @@ def _precision_banner(cells: list[Cell]) -> list[str]:
     parts = [f"{method}: " + ", ".join(f"{text} ({n} cells)" for text, n in counts.items())
              for method, counts in ran.items()]
     return ["MIXED PRECISION: " + "; ".join(parts) + "."]
+def _training_changed(suite: Suite) -> list[str]:
+    """Under the paper profile: a banner naming each trained method whose training the suite changes from
+    the method's defaults (the paper's protocol as implemented), e.g. fewer epochs or a smaller window."""
+    from bench.components.method import METHODS
+    from bench.components.training import is_trained
+
+    changes = []
+    for method in suite.methods:
+        cls = METHODS.get(method.name).obj
+        if not is_trained(cls):
+            continue
+        resolved = suite.training_for(method, cls.training_defaults, "paper")
+        changed = [f"{k} {resolved[k]} (default {v})" for k, v in cls.training_defaults.items() if resolved[k] != v]
+        if changed:
+            changes.append(f"{method.label}: {', '.join(changed)}")
+    if not changes:
+        return []
+    return [f"TRAINING CHANGED under profile 'paper' from the methods' own protocols: {'; '.join(changes)}."]
 
 
 def _standin_text(declared, dataset: dict) -> str:

@@ -54,6 +54,17 @@ def describe(job: TrainingJob, results_root) -> dict:
             "folder": str(files.path)}
 
 
+def _cpu_time(seconds: float) -> str:
+    return f"{seconds:.0f} CPU-seconds" if seconds < 120 else f"{seconds / 60:,.0f} CPU-minutes"
+
+
+def training_threads() -> int:
+    """CPU threads a training takes: $BENCH_TRAIN_THREADS (bench check trains on one, the same on every
+    machine), else $OMP_NUM_THREADS as the user set it, else every core the process may use."""
+    given = os.environ.get(TRAIN_THREADS_ENV) or os.environ.get("OMP_NUM_THREADS")
+    return max(1, int(given)) if given and given.strip().isdigit() else _usable_cores()
+
+
 def _holder_alive(pid) -> bool:
     if not pid:
         return False
@@ -72,6 +83,9 @@ def summary_lines(jobs: list[TrainingJob], results_root) -> list[str]:
         why = f": {d['error']}" if d["error"] else ""
         lines.append(f"  {d['method']:<28} seed {d['seed']:<3} {d['state']:<11} epoch {d['epochs_done']}/{d['epochs']}"
                      f"  work {d['epochs']} epochs x {d['items']} training items  [{job.key[:12]}]{why}")
+        cost = job.estimated_cpu_seconds()
+        cost = "no estimate" if cost is None else f"about {_cpu_time(cost)} (the method's estimate)"
+        lines.append(f"      {cost}; {job.settings()}")
     return lines
 
 
@@ -168,8 +182,8 @@ def train_batch(jobs: list[TrainingJob], device: str, data_root, *, results_root
     import torch
 
     threads = torch.get_num_threads()  # restored after: a sequential run's cells keep their thread count
-    if local == "cpu":  # $BENCH_TRAIN_THREADS: fewer (bench check trains on one, the same on every machine)
-        torch.set_num_threads(max(1, int(os.environ.get(TRAIN_THREADS_ENV) or _usable_cores())))
+    if local == "cpu":
+        torch.set_num_threads(training_threads())
     out = []
     try:
         for job in jobs:

@@ -9,6 +9,9 @@ A decoder is three such blocks with ConvTranspose1d. Two choices the paper leave
 - the shared layers of UDT (the encoders' last and the decoders' first, "share their weights") are the
   convolutions: one Conv1d and one ConvTranspose1d module used by both domains; each domain keeps its own
   batch norm, whose running statistics would otherwise average the mixture and clean-speech domains.
+  ``shared_blocks`` (UDT's training key of that name) shares more: 3 makes every convolution one module
+  for both domains, which then differ only in their batch norms (UDT's version 2, see
+  style_transfer_separation).
 The reparameterisation adds N(0, I) to h in training (z = h + e, UNIT's "reduced VAE"); in eval mode z = h.
 """
 from __future__ import annotations
@@ -41,16 +44,19 @@ def transposed_conv(channels: int) -> nn.ConvTranspose1d:
     return nn.ConvTranspose1d(channels, channels, KERNEL, padding=KERNEL // 2)
 
 
-def encoder(channels: int, last: nn.Module | None = None) -> nn.Sequential:
-    """Three conv blocks; ``last``: the convolution of the final block (shared), else a new one."""
-    convs = [conv(channels) for _ in range(BLOCKS - 1)] + [last if last is not None else conv(channels)]
+def encoder(channels: int, last: nn.Module | list | None = None) -> nn.Sequential:
+    """Three conv blocks; ``last``: the convolution of the final block (shared), or a list of the final
+    blocks' convolutions, else new ones."""
+    last = [] if last is None else last if isinstance(last, list) else [last]
+    convs = [conv(channels) for _ in range(BLOCKS - len(last))] + last
     return nn.Sequential(*(Block(c, channels) for c in convs))
 
 
-def decoder(channels: int, first: nn.Module | None = None) -> nn.Sequential:
-    """Three transposed-conv blocks; ``first``: the convolution of the first block (shared), else a new one."""
-    convs = [first if first is not None else transposed_conv(channels)] + \
-        [transposed_conv(channels) for _ in range(BLOCKS - 1)]
+def decoder(channels: int, first: nn.Module | list | None = None) -> nn.Sequential:
+    """Three transposed-conv blocks; ``first``: the convolution of the first block (shared), or a list of
+    the first blocks' convolutions, else new ones."""
+    first = [] if first is None else first if isinstance(first, list) else [first]
+    convs = first + [transposed_conv(channels) for _ in range(BLOCKS - len(first))]
     return nn.Sequential(*(Block(c, channels, output=k == BLOCKS - 1) for k, c in enumerate(convs)))
 
 
@@ -80,14 +86,33 @@ class CycleVAEs(SpectrogramNet):
     """UDT's two VAEs: mixture domain (E_s, D_s) and clean-source domain (E_t, D_t), sharing the encoders'
     last convolution and the decoders' first."""
 
-    def __init__(self, channels: int, front: dict):
+    def __init__(self, channels: int, front: dict, shared_blocks: int = 1):
         super().__init__(channels, front)
+        if not 1 <= shared_blocks <= BLOCKS:
+            raise ValueError(f"shared_blocks must be between 1 and {BLOCKS}, not {shared_blocks}")
+        self.shared_blocks = shared_blocks
         self.shared_encoder_conv = conv(channels)
         self.shared_decoder_conv = transposed_conv(channels)
-        self.encode_mixture = encoder(channels, last=self.shared_encoder_conv)
-        self.encode_clean = encoder(channels, last=self.shared_encoder_conv)
-        self.decode_mixture = decoder(channels, first=self.shared_decoder_conv)
-        self.decode_clean = decoder(channels, first=self.shared_decoder_conv)
+        # the encoders' last ``shared_blocks`` and the decoders' first ``shared_blocks`` convolutions are one
+        # module for both domains: the paper shares one of each (1), UDT's version 2 every one (3)
+        extra_encoder = [conv(channels) for _ in range(shared_blocks - 1)]
+        extra_decoder = [transposed_conv(channels) for _ in range(shared_blocks - 1)]
+        shared_encoder, shared_decoder = extra_encoder + [self.shared_encoder_conv], \
+            [self.shared_decoder_conv] + extra_decoder
+        self.encode_mixture = encoder(channels, last=shared_encoder)
+        self.encode_clean = encoder(channels, last=shared_encoder)
+        self.decode_mixture = decoder(channels, first=shared_decoder)
+        self.decode_clean = decoder(channels, first=shared_decoder)
+
+    def get_extra_state(self):
+        return {**super().get_extra_state(), "shared_blocks": self.shared_blocks}
+
+    def set_extra_state(self, state):
+        state = dict(state)
+        blocks = int(state.pop("shared_blocks", 1))  # a version-1 file shares one block
+        if blocks != self.shared_blocks:
+            raise ValueError(f"trained network shares {blocks} blocks, this one {self.shared_blocks}")
+        super().set_extra_state(state)
 
     def forward(self, mixture):
         """Separation: the mixture through the mixture encoder and the clean decoder (E_s -> D_t)."""
