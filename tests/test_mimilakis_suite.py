@@ -205,10 +205,11 @@ def test_every_suite_parameter_is_the_papers(name):
     assert {m.label: m.params["channels"] for m in rows} == PAPER_CHANNELS[name]
     for m in rows:
         assert m.params.get("hop", SinusoidalDAEMethod().hop) == 384
-        assert "training_data" not in m.extra  # the method's own: MUSDB18's train split at 44.1 kHz
+        assert "training_data" not in m.extra  # the method's own: MUSDB18's 100 training tracks at 44.1 kHz
         assert suite.training_for(m, SinusoidalDAEMethod.training_defaults, "paper") == \
             pytest.approx(PAPER_TRAINING, rel=1e-12)
     source = SinusoidalDAEMethod.training_data["tracks"]
-    assert (source["dataset"], source["split"], source["sample_rate"]) == ("musdb18", "train", PAPER_RATE)
+    # the paper's 100 training tracks: the musdb package's "train" (86) and "valid" (14) together
+    assert (source["dataset"], source["split"], source["sample_rate"]) == ("musdb18", "train+valid", PAPER_RATE)
     stft = [m.params for m in suite.methods if m.name == "stft-binary-mask"]
     assert stft in ([], [{"n_fft": 2048, "hop": 384, "window": "hamming"}])
