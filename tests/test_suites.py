@@ -1,6 +1,6 @@
 import pytest
 
-from bench.planning.suite import PROFILES, load_suite, parse_suite
+from bench.planning.suite import BUILTIN_DIR, PROFILES, load_suite, parse_suite
 
 BASE = {
     "name": "x", "items": 50, "seeds": [0, 1, 2], "seconds": 2.0, "metrics": ["si_sdr"],
@@ -88,3 +88,25 @@ def test_every_paper_table_has_the_corrupted_input_and_its_tasks_classical_row_m
     tasks = {build_corruption(c.name, c.params).task for c in suite.corruptions}
     assert set(extra) == {"identity"} | {CLASSICAL_ROW[task] for task in tasks}
     assert not any(r["method"] in extra.values() for r in suite.references)
+
+
+PAPER_SUITES = sorted(p.stem for p in BUILTIN_DIR.glob("*.toml") if load_suite(p.stem).paper)
+
+
+@pytest.mark.parametrize("name", PAPER_SUITES)
+def test_every_paper_suite_sizes_its_own_cpu_profile_with_its_measurement_and_enough_pairs(name):
+    """A paper suite's cpu profile is its own (not the default scaling), explained by a comment that gives
+    the measurement, and leaves each method at least 5 observations (the fewest pairs that decide a claim)
+    unless the paper's table itself has fewer."""
+    suite = load_suite(name)
+    assert "cpu" in suite.profiles
+    text = (BUILTIN_DIR / f"{name}.toml").read_text()
+    comment = text[text.index("# cpu:"):text.index("[profiles.cpu")]
+    assert "Measured" in comment and "minutes" in comment
+
+    def observations(profile):
+        settings = suite.resolved(profile)
+        items = float("inf") if settings["items"] == "all" else settings["items"]
+        return items * len(settings["seeds"]) * len(suite.datasets) * len(suite.corruptions)
+
+    assert observations("cpu") >= min(5, observations("paper"))
