@@ -151,8 +151,8 @@ def test_a_planted_circle_and_a_private_import_are_found(tmp_path):
     assert private_imports(modules) == ["bench.stage.d:1 imports bench.stage.a._hidden"]
 
 
-@pytest.mark.parametrize("old, new", [("bench.records.record", "bench.records.record"),
-                                      ("bench.running.worker", "bench.running.worker")])
+@pytest.mark.parametrize("old, new", [("bench.record", "bench.records.record"),
+                                      ("bench.worker", "bench.running.worker")])
 def test_old_import_paths_still_work_and_say_they_are_deprecated(old, new):
     import importlib
     import sys

@@ -61,7 +61,7 @@ def test_profiles_are_documented():
 
 
 def test_the_cli_offers_every_profile():
-    from bench.cli import PROFILE_NAMES
+    from bench.commands.arguments import PROFILE_NAMES
     assert set(PROFILE_NAMES) == set(PROFILES)
 
 

@@ -59,7 +59,8 @@ def page(evaluations: list[Evaluation], where: str) -> str:
     decided = sum(ev.decided for ev in evaluations)
     lines += ["## Summary", "", f"{decided} of {len(evaluations)} claims are decided (supported or contradicted "
               "under at least one rule) by this folder:", "", *summary]
-    if "cpu" not in PROFILES:
-        lines += ["", "The `cpu` profile (the largest scale two CPU cores finish in about an hour) is not defined "
-                      "yet, so which claims it decides is not known: run it and pass its folder here."]
+    if not any(ev.profile == "cpu" and ev.findings for ev in evaluations):
+        lines += ["", f"No record here is of the `cpu` profile ({PROFILES['cpu'].description.split(':')[0]}), sized "
+                      "per suite so that a CPU decides as many of its claims as it can: `bench run --suite S "
+                      "--profile cpu`, then pass its folder here."]
     return "\n".join(lines) + "\n"
