@@ -297,10 +297,10 @@ def test_an_epoch_announces_its_steps_before_it_runs():
 
 
 def test_list_details_gives_n_p_for_each_variant_a_suite_runs():
-    from bench.cli import _suite_variant_details
+    from bench.commands.list import suite_variant_details
     from bench.components.method import METHODS
 
-    details = _suite_variant_details(METHODS.get("sinusoidal-dae"))
+    details = suite_variant_details(METHODS.get("sinusoidal-dae"))
     assert details["mimilakis2020-table2: conv/mod-cos, C = 1600, TV on A_v"] == "parameters 19,356,800"
     assert details["mimilakis2020-table2: conv/mod-cos, C = 400, TV on A_m"] == "parameters 2,439,200"
     assert details["mimilakis2020-table1: conv/cos (f_c^2), C = 952"] == "parameters 6,485,168"

@@ -54,7 +54,7 @@ def _details(kind: str, entry) -> str:
             details.update(entry.obj().details())
         except TypeError:
             pass
-        details.update(_suite_variant_details(entry))
+        details.update(suite_variant_details(entry))
         return "\n" + "\n".join(f"{'':28}{k}: {v}" for k, v in details.items())
     if kind == "corruptions":
         return f"  [task: {entry.meta.get('task')}]"
@@ -69,7 +69,7 @@ def _details(kind: str, entry) -> str:
     return ""
 
 
-def _suite_variant_details(entry) -> dict:
+def suite_variant_details(entry) -> dict:
     """The method's details (e.g. N_P) for each parameter set a registered suite runs it with:
     "<suite>: <label>" -> its details."""
     from bench.components.method import build_method
