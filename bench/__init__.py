@@ -50,9 +50,9 @@ def __dir__() -> list[str]:
 
 
 class _Package(types.ModuleType):
-    """``bench.components.method`` and ``bench.components.dataset`` name both a decorator of the API and a submodule. Importing a
-    submodule sets it as an attribute of its package; here it does not, so ``bench.components.method`` stays the
-    decorator (the submodule is still ``sys.modules["bench.components.method"]``, reached by ``from bench.components.method import``)."""
+    """``bench.method`` and ``bench.dataset`` name both a decorator of the API and, through the old flat import
+    paths (``bench.deprecated_paths``), a module. Importing a module sets it as an attribute of its package; here
+    it does not, so ``bench.method`` stays the decorator (the module is ``bench.components.method``)."""
 
     def __setattr__(self, name: str, value) -> None:
         if name in _EXPORTS and isinstance(value, types.ModuleType):
