@@ -12,7 +12,13 @@ import threading
 import traceback
 
 from bench.commands.exit_codes import (  # noqa: F401 - re-exported: the exit codes' old import path
-    EXIT_CELLS_FAILED, EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE)
+    EXIT_CELLS_FAILED,
+    EXIT_ENVIRONMENT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+)
 
 COMMAND_MODULES: list[str] = ["bench.commands.list", "bench.commands.run", "bench.commands.train",
                               "bench.commands.status", "bench.commands.report", "bench.commands.score",

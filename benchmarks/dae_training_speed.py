@@ -17,7 +17,6 @@ import time
 
 import numpy as np
 import torch
-
 from bench.methods.sinusoidal_dae import SinusoidalDAEMethod
 
 ASSUMED_TRAIN_SECONDS = 6.5 * 3600  # MUSDB18 train+valid: 100 of its 150 tracks (about 10 h in all)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.components.method import RunContext, build_method
 from bench.core.audio import Observation
 from bench.core.audio_io import read_audio
-from bench.components.method import RunContext, build_method
 from bench.metrics.waveform import snr
 
 

@@ -9,9 +9,9 @@ import shutil
 import pytest
 
 from bench.planning.cells import expand
-from bench.running.scheduler import run
-from bench.records.store import ResultsStore
 from bench.planning.suite import parse_suite
+from bench.records.store import ResultsStore
+from bench.running.scheduler import run
 
 CELLS = 1000
 SUITE = {

@@ -8,8 +8,8 @@ seconds of audio per source scored per second of wall time: for BSS Eval, of the
 import numpy as np
 import pytest
 import soxr
-
 from bench.datasets.synthetic import piano_like, speech_like
+
 from bench.metrics import get_metric
 
 SECONDS = 4.0

@@ -12,13 +12,13 @@ from functools import partial
 
 import pytest
 import torch
-
-from bench.planning.cells import expand
-from bench.components.fitting import Ensemble, Schedule, fit
 from bench.methods.networks.spectral_unet import DESIGNS, SpectralUNet, make_design
-from bench.core.stft import SpectralFrame
-from bench.planning.suite import load_suite
 from prior_speed import DEVICE, PRECISION, print_speedups_and_projection, time_per_iteration_per_clip
+
+from bench.components.fitting import Ensemble, Schedule, fit
+from bench.core.stft import SpectralFrame
+from bench.planning.cells import expand
+from bench.planning.suite import load_suite
 
 SECONDS = float(os.environ.get("BENCH_SPEED_SECONDS", "1.0"))
 SELECTED = [d for d in os.environ.get("BENCH_SPEED_DESIGNS", ",".join(DESIGNS)).split(",") if d]

@@ -21,12 +21,12 @@ from functools import partial
 
 import pytest
 import torch
+from bench.methods.networks.spectral_unet import SpectralUNet, make_design
+from prior_speed import CUDA, DEVICE, STEPS, fixed_cost, synchronised
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.components.fitting import Ensemble, Precision, Schedule, cpu_has_native_bf16, fit
-from bench.methods.networks.spectral_unet import SpectralUNet, make_design
 from bench.core.stft import SpectralFrame
-from prior_speed import CUDA, DEVICE, STEPS, fixed_cost, synchronised
 
 SECONDS = float(os.environ.get("BENCH_SPEED_SECONDS", "1.0"))
 COMPILE = os.environ.get("BENCH_SPEED_COMPILE") == "1"

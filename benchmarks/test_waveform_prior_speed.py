@@ -12,13 +12,13 @@ from functools import partial
 
 import pytest
 import torch
-
-from bench.planning.cells import expand
-from bench.components.fitting import Ensemble, Schedule, fit
 from bench.methods.networks.wave_unet import WaveUNet
 from bench.methods.networks.waveform_demucs import WaveformDemucs, centre_crop, make_design
-from bench.planning.suite import load_suite
 from prior_speed import DEVICE, PRECISION, print_speedups_and_projection, time_per_iteration_per_clip
+
+from bench.components.fitting import Ensemble, Schedule, fit
+from bench.planning.cells import expand
+from bench.planning.suite import load_suite
 
 SECONDS = float(os.environ.get("BENCH_SPEED_SECONDS", "2.0"))
 SELECTED = [v for v in os.environ.get("BENCH_SPEED_VARIANTS", "demucs,wave-unet").split(",") if v]

@@ -25,12 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from fast_bss_eval import bss_eval_sources
-
 from bench.datasets.synthetic import VOICES, speech_like
+from bench.methods.style_transfer_separation import ADAM_BETAS, SupervisedVAESeparation, UDTSeparation, weighted_sum
 from bench.methods.support.power_spectrogram import PowerSpectrogram
-from bench.methods.style_transfer_separation import (ADAM_BETAS, SupervisedVAESeparation, UDTSeparation,
-                                                     weighted_sum)
+from fast_bss_eval import bss_eval_sources
 
 SR = 16000
 SIZE = {"n_fft": 512, "hop": 128, "snippet_seconds": 1.0, "lr": 1e-3, "batch_size": 8}

@@ -21,10 +21,9 @@ import time
 
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
-
-from bench.methods.support.power_spectrogram import PowerSpectrogram
 from bench.methods.style_transfer_separation import SupervisedVAESeparation, UDTSeparation, weighted_sum
+from bench.methods.support.power_spectrogram import PowerSpectrogram
+from torch.utils.flop_counter import FlopCounterMode
 
 SR = 16000
 SIZES = {"paper": (2048, 16, 2.0), "quick": (512, 128, 1.0), "smoke": (256, 64, 0.5)}

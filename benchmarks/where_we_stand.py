@@ -28,8 +28,8 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).parent))
 from profile_work import profile_work  # noqa: E402
 
-from bench.planning.cells import expand  # noqa: E402
 from bench.components.fitting import Ensemble, Schedule, fit  # noqa: E402
+from bench.planning.cells import expand  # noqa: E402
 from bench.planning.suite import load_suite  # noqa: E402
 
 SUITES = ("narayanaswamy2021", "waveform-prior", "all")  # all: `bench run --suite all`, every built-in suite
@@ -42,6 +42,7 @@ def _network(family: str, design: str, samples: int):
     """(network factory, input shape, per-problem loss) of one prior at one clip length."""
     if family == "spectral":
         from bench.methods.networks.spectral_unet import SpectralUNet, make_design
+
         from bench.core.stft import SpectralFrame
 
         shape = SpectralFrame().shape(samples)
@@ -104,9 +105,8 @@ def matmul_peak(n: int = 1024, rounds: int = 5) -> float:
 
 def trace_point_seconds(metrics: tuple[str, ...], all_metrics: bool, seconds: float) -> float:
     """CPU seconds to score one iterate of a ``seconds`` clip with these metrics, as a trace point is."""
-    from bench.running.trace_scoring import score_point
-
     from bench.core.registry import DATASETS
+    from bench.running.trace_scoring import score_point
 
     rng, sr = np.random.default_rng(0), 16000
     speech = DATASETS.get("synthetic-speech").obj()  # speech-like, so that PESQ finds utterances in it

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.core.audio import Clip
 from bench.components.dataset import CorpusMissing, Dataset, build_dataset, dataset
+from bench.core.audio import Clip
 from bench.core.seeds import derive_seed, item_seed
 
 SEPARATOR = " | "

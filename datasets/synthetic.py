@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal as sps
 
-from bench.core.audio import Clip
 from bench.components.dataset import Dataset, dataset, split_parts
+from bench.core.audio import Clip
 from bench.core.seeds import derive_seed
 
 _SPLITS = {"train": (0, 8_000), "valid": (8_000, 1_000), "test": (9_000, 1_000), "all": (0, 10_000)}

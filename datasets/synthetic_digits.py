@@ -8,10 +8,17 @@ clip, with silence around it as in Speech Commands recordings.
 from __future__ import annotations
 
 import numpy as np
+from bench.datasets.synthetic import (
+    BANDWIDTHS,
+    FORMANT_RANGES,
+    SyntheticDataset,
+    attack_decay,
+    cubic,
+    fricative,
+    voiced,
+)
 
 from bench.components.dataset import dataset
-from bench.datasets.synthetic import (BANDWIDTHS, FORMANT_RANGES, SyntheticDataset, attack_decay, cubic,
-                                      fricative, voiced)
 from bench.core.seeds import rng_from
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")

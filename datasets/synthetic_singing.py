@@ -8,9 +8,9 @@ accompaniment), and the pair is scaled together.
 from __future__ import annotations
 
 import numpy as np
+from bench.datasets.synthetic import SyntheticDataset, drums_like, formant_envelope, piano_note
 
 from bench.components.dataset import dataset
-from bench.datasets.synthetic import SyntheticDataset, drums_like, formant_envelope, piano_note
 
 MAJOR = np.array([0, 2, 4, 5, 7, 9, 11])
 VOWELS = np.array([[730, 1090, 2440], [530, 1840, 2480], [270, 2290, 3010], [570, 840, 2410],

@@ -1,9 +1,10 @@
 """The drum and piano sets released with WaveGAN (Donahue et al., 2019), or NSynth notes in their place."""
 from __future__ import annotations
 
+from bench.datasets import nsynth
+
 from bench.components.corpus import AudioRef, FileCorpus, Track, child
 from bench.components.dataset import dataset
-from bench.datasets import nsynth
 
 
 class WaveGANSet(FileCorpus):

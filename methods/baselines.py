@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal as sps
 
-from bench.core.audio import Estimate
 from bench.components.method import Method, method
+from bench.core.audio import Estimate
 
 
 @method("identity", version="1")

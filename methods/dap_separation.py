@@ -29,12 +29,12 @@ restarts.
 from __future__ import annotations
 
 import torch
+from bench.methods.networks.spectral_unet import SpectralUNet, make_design
 from torch import nn
 from torch.nn import functional as F
 
 from bench.components.fitting import FittedPrior, Problems, Schedule
 from bench.components.method import method
-from bench.methods.networks.spectral_unet import SpectralUNet, make_design
 from bench.core.stft import SpectralFrame
 
 _EPS = 1e-6

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy import signal as sps
-
-from bench.core.audio import Estimate
-from bench.components.method import method
 from bench.methods.nmf_separation import kl_nmf
 from bench.methods.style_transfer_separation import CLEAN_SOURCE
+from scipy import signal as sps
+
+from bench.components.method import method
 from bench.components.training import TrainedMethod
+from bench.core.audio import Estimate
 
 _EPS = 1e-12
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal as sps
 
-from bench.core.audio import Estimate
 from bench.components.method import Method, method
+from bench.core.audio import Estimate
 
 _EPS = 1e-12
 

@@ -39,13 +39,13 @@ import math
 
 import numpy as np
 import torch
+from bench.methods.support.binary_masking import binary_mask, oracle_sources
 from torch import nn
 from torch.nn import functional as F
 
-from bench.core.audio import Estimate, Observation
 from bench.components.method import method
 from bench.components.training import TrainedMethod
-from bench.methods.support.binary_masking import binary_mask, oracle_sources
+from bench.core.audio import Estimate, Observation
 
 KERNEL = 2048          # L
 DILATED_KERNEL = 5     # L'

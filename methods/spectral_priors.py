@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from bench.methods.networks.spectral_unet import SpectralUNet, make_design
 
 from bench.components.fitting import FittedPrior, Problems, Schedule
 from bench.components.method import method
-from bench.methods.networks.spectral_unet import SpectralUNet, make_design
 from bench.core.stft import SpectralFrame
 
 

@@ -9,10 +9,10 @@ reconstruction the paper credits the STFT with.
 from __future__ import annotations
 
 import numpy as np
-
-from bench.core.audio import Estimate
-from bench.components.method import Method, method
 from bench.methods.support.binary_masking import binary_mask, oracle_sources
+
+from bench.components.method import Method, method
+from bench.core.audio import Estimate
 
 WINDOWS = ("hamming", "hann")
 

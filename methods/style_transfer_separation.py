@@ -45,13 +45,13 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-from bench.core.audio import Estimate
-from bench.components.method import method
-from bench.components.training import TrainedMethod
+from bench.methods.networks.spectrogram_vaes import CycleVAEs, DenoisingVAE, sample_latent
 from bench.methods.support.power_spectrogram import PowerSpectrogram
 from bench.methods.support.speaker_mixtures import clean_snippets, mixture_pairs, mono_pool
-from bench.methods.networks.spectrogram_vaes import CycleVAEs, DenoisingVAE, sample_latent
+
+from bench.components.method import method
+from bench.components.training import TrainedMethod
+from bench.core.audio import Estimate
 
 TIMIT_DR1 = {"dataset": "timit", "split": "train", "seconds": None}
 MIXTURE_SOURCES = {  # the speakers the mixtures are made of (TIMIT DR1)

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from bench.methods.networks.wave_unet import WaveUNet
+from bench.methods.networks.waveform_demucs import WaveformDemucs, make_design
 
 from bench.components.fitting import FittedPrior, Problems, Schedule
 from bench.components.method import method
 from bench.core.parameters import Range
-from bench.methods.networks.wave_unet import WaveUNet
-from bench.methods.networks.waveform_demucs import WaveformDemucs, make_design
 
 NOISES = ("gaussian", "uniform")
 REDRAWS = ("auto", "always", "never")

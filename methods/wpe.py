@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.core.audio import Estimate
 from bench.components.method import Method, method
+from bench.core.audio import Estimate
 
 
 @method("wpe", version="1")

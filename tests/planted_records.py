@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.planning.cells import expand
+from bench.planning.suite import read_suite_file
 from bench.records.record import of_cell
 from bench.records.store import ResultsStore
-from bench.planning.suite import read_suite_file
 
 SUITE = """
 name = "planted"

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import write_suite
 
 from bench.cli import main
 from bench.components.fitting import Ensemble, Schedule, fit
-from conftest import write_suite
 
 README = Path(__file__).parents[1] / "README.md"
 

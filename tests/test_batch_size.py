@@ -37,9 +37,9 @@ def test_channels_last_inputs_to_the_batched_fit_give_the_same_fit_in_float64():
     from functools import partial
 
     import torch
+    from bench.methods.networks.spectral_unet import SpectralUNet, make_design
 
     from bench.components.fitting import Ensemble, Precision, Schedule, fit
-    from bench.methods.networks.spectral_unet import SpectralUNet, make_design
 
     build = partial(SpectralUNet, make_design("conv"))
     g = torch.Generator().manual_seed(0)

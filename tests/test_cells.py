@@ -4,10 +4,10 @@ import sys
 
 import numpy as np
 
-from bench.planning.cells import cell_key, expand
 from bench.core.registry import METHODS
-from bench.records.store import ResultsStore
+from bench.planning.cells import cell_key, expand
 from bench.planning.suite import parse_suite
+from bench.records.store import ResultsStore
 from bench.running.worker import run_cell
 
 SUITE = {

@@ -2,14 +2,14 @@
 on signals made the way the harness makes its observations."""
 import numpy as np
 import pytest
+from bench.datasets.synthetic import speech_like
+from bench.methods.nmf_separation import split_by_centroid
 from scipy.signal import butter, sosfilt
 
+from bench.components.method import RunContext, build_method
 from bench.core.audio import Clip, Observation
 from bench.corruptions import build_corruption
-from bench.datasets.synthetic import speech_like
-from bench.components.method import RunContext, build_method
 from bench.metrics import get_metric
-from bench.methods.nmf_separation import split_by_centroid
 
 SR = 16000
 

@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
+from bench.datasets.synthetic import speech_like
 
 from bench.cli import main
 from bench.commands.corrupt import parse_corruption
-from bench.datasets.synthetic import speech_like
 
 SR = 16000
 

@@ -4,9 +4,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.analysis.compare import (
+    BETTER,
+    SAME,
+    UNDECIDED,
+    WORSE,
+    Comparison,
+    bootstrap_ci,
+    holm,
+    minimum_detectable_difference,
+    parse_method,
+    smallest_p,
+    verdicts,
+    wilcoxon_p,
+)
 from bench.cli import main
-from bench.analysis.compare import (BETTER, SAME, UNDECIDED, WORSE, Comparison, bootstrap_ci, holm,
-                           minimum_detectable_difference, parse_method, smallest_p, verdicts, wilcoxon_p)
 from bench.records.store import ResultsStore
 
 SUITE = """
@@ -116,8 +128,8 @@ def test_statistics_pieces():
     # Lower-is-better metrics flip the verdict: a higher value is worse.
     frame = pd.DataFrame({"metric": "x", "candidate": 1 - d, "baseline": 1.0})
     frame["difference"] = frame["candidate"] - frame["baseline"]
-    from bench.metrics import Output
     import bench.analysis.compare as compare
+    from bench.metrics import Output
 
     original = compare.output_spec
     compare.output_spec = lambda name: Output("x", "", False, "")

@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 import soundfile as sf
+from bench.datasets.synthetic import speech_like
 
+from bench.components.dataset import CorpusMissing, Dataset
 from bench.core.audio import Clip
+from bench.core.registry import DATASETS
 from bench.corruptions import build_corruption
 from bench.corruptions.environmental import EnvironmentalNoise
-from bench.components.dataset import CorpusMissing, Dataset
-from bench.datasets.synthetic import speech_like
-from bench.core.registry import DATASETS
 
 SR = 16000
 

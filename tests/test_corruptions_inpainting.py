@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 import torch
+from bench.datasets.synthetic import speech_like
 
 from bench.core.audio import Clip
-from bench.corruptions import build_corruption
-from bench.datasets.synthetic import speech_like
 from bench.core.stft import SpectralFrame
+from bench.corruptions import build_corruption
 
 SR = 16000
 

@@ -1,10 +1,10 @@
 """Additive Gaussian and uniform noise: targets hit, determinism, seeds, the DNS-style level option."""
 import numpy as np
 import pytest
+from bench.datasets.synthetic import speech_like
 
 from bench.core.audio import Clip
 from bench.corruptions import build_corruption
-from bench.datasets.synthetic import speech_like
 from bench.metrics.waveform import si_sdr
 
 SR = 16000

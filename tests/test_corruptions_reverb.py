@@ -1,11 +1,11 @@
 """Reverberation: the simulated room's RT60, measured independently, is the target within 6 %."""
 import numpy as np
 import pytest
+from bench.datasets.synthetic import speech_like
 
 from bench.core.audio import Clip
 from bench.corruptions import build_corruption
 from bench.corruptions.reverb import simulate_room
-from bench.datasets.synthetic import speech_like
 
 SR = 16000
 TOLERANCE = 0.05  # the corruption's calibration tolerance

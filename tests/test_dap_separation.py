@@ -2,14 +2,14 @@
 import numpy as np
 import pytest
 import torch
+from bench.methods.dap_separation import exclusion
 
-from bench.core.audio import Observation
-from bench.corruptions import build_corruption
 from bench.components.dataset import build_dataset
 from bench.components.fitting import Problems, Schedule
 from bench.components.method import RunContext, build_method
+from bench.core.audio import Observation
 from bench.core.protocol import resolve
-from bench.methods.dap_separation import exclusion
+from bench.corruptions import build_corruption
 
 LENGTH = 1600
 

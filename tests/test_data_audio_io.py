@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 import soundfile as sf
+from corpus_fixtures import signal, write_sphere, write_wav
 from scipy import signal as sps
 
 from bench.components import clip_cache
 from bench.core.audio_io import AudioFileError, audio_info, parse_sphere_header, read_audio, resample, to_mono
-from corpus_fixtures import signal, write_sphere, write_wav
 
 
 def test_sphere_header_fields_are_typed():

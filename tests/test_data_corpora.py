@@ -1,14 +1,14 @@
 """Corpus loaders on fixture trees in each publisher's layout, through the public API (build_dataset,
 check, item_ids/select, load), including malformed variants and their error messages."""
 
+import corpus_fixtures as fx
 import numpy as np
 import pytest
-
-import corpus_fixtures as fx
-from bench.components import corpus as corpus_module
-from bench.core.audio_io import AudioFileError
-from bench.components.dataset import CorpusMissing, build_dataset
 from bench.datasets.musdb18 import validation_tracks
+
+from bench.components import corpus as corpus_module
+from bench.components.dataset import CorpusMissing, build_dataset
+from bench.core.audio_io import AudioFileError
 from bench.core.registry import DATASETS
 
 REAL = ["ljspeech", "sc09", "wavegan-drums", "wavegan-piano", "musdb18", "timit", "vctk", "demand", "medleydb"]

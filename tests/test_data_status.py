@@ -2,14 +2,14 @@
 (stand-ins under --synthetic, a bad file failing only its cell) and the ``stack`` combinator."""
 import json
 
+import corpus_fixtures as fx
 import numpy as np
 import pytest
 
-import corpus_fixtures as fx
-from bench.planning.cells import expand
 from bench.cli import main
 from bench.components.dataset import CorpusMissing, build_dataset
 from bench.core.seeds import item_seed
+from bench.planning.cells import expand
 from bench.planning.suite import parse_suite
 from bench.running.worker import run_cell
 

@@ -1,10 +1,10 @@
 """The synthetic stand-in corpora: deterministic, structured, and shaped like the corpora they replace."""
 import numpy as np
 import pytest
+from bench.datasets.synthetic_digits import digit_template
 from scipy.linalg import solve_toeplitz
 
 from bench.components.dataset import build_dataset
-from bench.datasets.synthetic_digits import digit_template
 from bench.core.registry import DATASETS
 
 SYNTHETIC = ["synthetic-speech", "synthetic-digits", "synthetic-piano", "synthetic-drums", "synthetic-noise",

@@ -4,9 +4,9 @@ from functools import partial
 
 import pytest
 import torch
+from bench.methods.networks.spectral_unet import SpectralUNet, make_design
 
 from bench.components.fitting import Ensemble, FittedPrior, Precision, Schedule, cpu_has_native_bf16, fit, seeded
-from bench.methods.networks.spectral_unet import SpectralUNet, make_design
 from bench.core.protocol import resolve
 
 SEEDS = [11, 22, 33]

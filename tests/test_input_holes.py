@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from test_bad_inputs import error_line
 
 from bench.cli import main
-from bench.running.devices import visible_gpus
 from bench.core.files import CannotWrite, write_json, write_with
 from bench.core.progress import progress_bar
-from test_bad_inputs import error_line
+from bench.running.devices import visible_gpus
 
 SUITE = """
 name = "{name}"

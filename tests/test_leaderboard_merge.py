@@ -7,12 +7,12 @@ import shutil
 
 import numpy as np
 import pytest
+from planted_records import plant, write_suite
 
 from bench.analysis import leaderboard
 from bench.cli import main
 from bench.records.merge import gather, tolerance
 from bench.records.store import ResultsStore
-from planted_records import plant, write_suite
 
 NOISE = np.random.default_rng(2).normal(0, 0.2, size=(4, 12))
 # improvement over the input per rule: B is best under its best blind rule (plateau), A under the oracle

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
+from bench.datasets.synthetic import speech_like
 from pesq import pesq
 
-from bench.datasets.synthetic import speech_like
 from bench.metrics import MetricUndefined, get_metric
 
 SPEECH = Path(__file__).resolve().parents[2] / "shared" / "samples" / "speech"

@@ -1,8 +1,8 @@
 """Spectral SNR, log-spectral distance, RMS envelope distance and STOI: hand-computed cases and properties."""
 import numpy as np
 import pytest
-
 from bench.datasets.synthetic import speech_like
+
 from bench.metrics import MetricUndefined, get_metric
 
 SR = 16000

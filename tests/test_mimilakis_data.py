@@ -2,13 +2,13 @@
 the reconstruction corruption, the mixture at natural levels with oracle sources, suites' ``items = "all"``."""
 from __future__ import annotations
 
+import corpus_fixtures as fx
 import numpy as np
 import pytest
 
-import corpus_fixtures as fx
+from bench.components.dataset import build_dataset
 from bench.core.audio import Clip
 from bench.corruptions import build_corruption
-from bench.components.dataset import build_dataset
 
 
 @pytest.fixture(autouse=True)

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from bench.methods.sinusoidal_dae import SinusoidalDAEMethod
+from conftest import write_suite
 
 from bench.cli import main
 from bench.components.dataset import build_dataset
-from bench.methods.sinusoidal_dae import SinusoidalDAEMethod
 from bench.core.seeds import item_seed
-from conftest import write_suite
 
 SUITE = """
 name = "dae-mini"
@@ -187,6 +187,7 @@ def test_every_suite_parameter_is_the_papers(name):
     import tomllib
 
     from bench.datasets.musdb18 import MUSDB18
+
     from bench.planning.suite import load_suite
 
     suite = load_suite(name)

@@ -1,10 +1,10 @@
 """The narayanaswamy2021 suites: protocol, cell grid, and paper numbers that point at real rows and columns."""
 import pytest
 
-from bench.planning.cells import expand
 from bench.components.fitting import default_batch
-from bench.metrics import get_metric
 from bench.core.registry import METHODS
+from bench.metrics import get_metric
+from bench.planning.cells import expand
 from bench.planning.suite import load_suite
 
 TABLES = [f"narayanaswamy2021-table{i}" for i in range(1, 5)]

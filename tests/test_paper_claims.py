@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from bench.cli import main
-from bench.analysis.paper_claims import CONTRADICTED, SUPPORTED, UNDECIDED, evaluate_records, pairs_needed
-from bench.records.store import ResultsStore
-from bench.planning.suite import load_suite, read_suite_file
 from planted_records import plant, write_suite
+
+from bench.analysis.paper_claims import CONTRADICTED, SUPPORTED, UNDECIDED, evaluate_records, pairs_needed
+from bench.cli import main
+from bench.planning.suite import load_suite, read_suite_file
+from bench.records.store import ResultsStore
 
 CLAIMS = """
 [[claims]]

@@ -7,16 +7,16 @@ import pytest
 import torch
 from torch import nn
 
-from bench.components import precision_probe
-from bench.planning.cells import expand
 from bench.commands.arguments import held_precisions
-from bench.records.from_records import cells_from_records
+from bench.components import precision_probe
 from bench.components.fitting import FittedPrior
 from bench.components.method import method
 from bench.components.precision_probe import FP32, Candidate, probe, resolve
-from bench.reporting.tables import build_tables
-from bench.records.store import ResultsStore
+from bench.planning.cells import expand
 from bench.planning.suite import read_suite_file
+from bench.records.from_records import cells_from_records
+from bench.records.store import ResultsStore
+from bench.reporting.tables import build_tables
 from bench.running.worker import run_cell
 
 PLANTS = "probe_plants"  # tests/plugins/probe_plants.py, on the children's PYTHONPATH (conftest)

@@ -11,9 +11,9 @@ import psutil
 import pytest
 
 from bench.planning.cells import expand
-from bench.running.scheduler import parse_shard, shard
-from bench.records.store import ResultsStore
 from bench.planning.suite import load_suite
+from bench.records.store import ResultsStore
+from bench.running.scheduler import parse_shard, shard
 
 SUITE = """
 name = "proc"

@@ -4,12 +4,12 @@ import pickle
 import re
 
 import pytest
+from bench.methods.waveform_priors import WaveformPrior
 
-from bench.planning.cells import expand
 from bench.cli import main
 from bench.components.fitting import FittedPrior
-from bench.methods.waveform_priors import WaveformPrior
 from bench.core.protocol import Protocol, UndeclaredField, resolve
+from bench.planning.cells import expand
 from bench.planning.suite import load_suite, parse_suite
 from bench.running.worker import run_cell
 

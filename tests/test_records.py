@@ -9,15 +9,15 @@ import subprocess
 import sys
 import time
 
+import corpus_fixtures as fx
 import pandas as pd
 import pytest
+from conftest import write_suite
 
-import corpus_fixtures as fx
-from bench.running.leases import Claims
 from bench.cli import main
 from bench.records.record import RECORD_FORMAT, RecordError, check
 from bench.records.store import ResultsStore
-from conftest import write_suite
+from bench.running.leases import Claims
 
 COUNTED_SUITE = """
 name = "counted"

@@ -189,9 +189,9 @@ def test_the_plugin_api_is_importable_from_bench_and_cheap():
 
     for name in bench.__all__:
         assert getattr(bench, name) is not None, name
-    from bench import method, dataset
-    from bench.components.method import method as method_decorator
+    from bench import dataset, method
     from bench.components.dataset import dataset as dataset_decorator
+    from bench.components.method import method as method_decorator
 
     assert method is method_decorator and dataset is dataset_decorator  # not the submodules of the same name
     probe = "import sys, bench; from bench import Method, method, Dataset, Corruption, metric; print('torch' in sys.modules)"

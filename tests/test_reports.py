@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from bench.planning.cells import expand
 from bench.cli import main
+from bench.planning.cells import expand
+from bench.planning.suite import parse_suite, read_suite_file
+from bench.records.store import ResultsStore
 from bench.reporting.csv import render_csv
 from bench.reporting.json import render_json
 from bench.reporting.markdown import render_markdown
 from bench.reporting.tables import build_tables, entries
-from bench.records.store import ResultsStore
-from bench.planning.suite import parse_suite, read_suite_file
 
 SUITE = """
 name = "reptest"
@@ -236,8 +236,8 @@ def test_spectrograms_have_a_colour_bar_and_show_silence_at_the_floor():
 
 
 def test_regenerated_example_reproduces_the_scored_cell(run):
-    from bench.reporting.examples import regenerate
     from bench.metrics import get_metric
+    from bench.reporting.examples import regenerate
 
     cell = next(c for c in run["cells"] if c.labels["method"] == "Shrink")
     example = regenerate(cell)

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.planning.cells import expand
 from bench.cli import main
-from bench.running.scheduler import pending, run
-from bench.records.store import ResultsStore
+from bench.planning.cells import expand
 from bench.planning.suite import load_suite
+from bench.records.store import ResultsStore
+from bench.running.scheduler import pending, run
 
 FAILING_SUITE = """
 name = "failing"

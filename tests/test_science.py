@@ -7,15 +7,15 @@ and computes the expected value from the definition with numpy, independently of
 import numpy as np
 import pytest
 import torch
+from bench.methods.dap_separation import DAPSeparationPaper, DAPSeparationTian, exclusion
+from bench.methods.networks.spectral_unet import SpectralUNet, make_design
+from bench.methods.spectral_priors import UNetExpDense
+from bench.methods.waveform_priors import WaveformDemucsPrior
 
+from bench.components.fitting import Problems, Schedule
 from bench.core.audio import Clip
 from bench.corruptions.noise import GaussianNoise, UniformNoise
-from bench.components.fitting import Problems, Schedule
 from bench.metrics import get_metric
-from bench.methods.dap_separation import DAPSeparationPaper, DAPSeparationTian, exclusion
-from bench.methods.spectral_priors import UNetExpDense
-from bench.methods.networks.spectral_unet import SpectralUNet, make_design
-from bench.methods.waveform_priors import WaveformDemucsPrior
 from bench.running.worker import _oracle
 
 SR = 16000

@@ -7,13 +7,23 @@ import json
 import numpy as np
 import pytest
 
-from bench.planning.cells import expand
-from bench.cli import main
 from bench.analysis.rules import oracle_iteration, parse_rule, picks, stated_noise_std
-from bench.analysis.stopping import (START_FRACTION, BLIND_RULES, WMV_PATIENCE, BlindTrace, NotApplicable, discrepancy, plateau, residual,
-                            window_variance, wmv)
-from bench.records.store import ResultsStore
+from bench.analysis.stopping import (
+    BLIND_RULES,
+    START_FRACTION,
+    WMV_PATIENCE,
+    BlindTrace,
+    NotApplicable,
+    discrepancy,
+    plateau,
+    residual,
+    window_variance,
+    wmv,
+)
+from bench.cli import main
+from bench.planning.cells import expand
 from bench.planning.suite import load_suite, parse_suite
+from bench.records.store import ResultsStore
 from bench.running.worker import _oracle, run_cell
 
 
@@ -339,8 +349,8 @@ def test_report_shows_a_table_under_any_rule_and_says_which(tmp_path, capsys):
 
 def test_a_deep_priors_loss_reaches_the_trace():
     """The fitting engine reports each traced iterate's own loss (its objective on that iterate)."""
-    from bench.core.audio import Observation
     from bench.components.method import RunContext, build_method
+    from bench.core.audio import Observation
 
     method = build_method("waveform-demucs", {})
     signal = np.random.default_rng(0).standard_normal(2048).astype(np.float32) * 0.1

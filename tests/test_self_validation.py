@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from bench.core.audio import Observation
-from bench.planning.cells import expand
+from bench.analysis.stopping import HOLDOUT_PATIENCE, BlindTrace, NotApplicable, holdout
 from bench.components.fitting import FittedPrior, Problems, Schedule, hold_out
 from bench.components.method import RunContext, build_method
-from bench.analysis.stopping import HOLDOUT_PATIENCE, BlindTrace, NotApplicable, holdout
+from bench.core.audio import Observation
+from bench.planning.cells import expand
 from bench.planning.suite import parse_suite
 from bench.running.worker import run_cell
 

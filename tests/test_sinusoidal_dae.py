@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from bench.core.audio import Observation
-from bench.components.method import RunContext
 from bench.methods.sinusoidal_dae import SinusoidalDAEMethod, negative_snr, total_variation
+
+from bench.components.method import RunContext
 from bench.components.training import TrainingJob, run_job
+from bench.core.audio import Observation
 
 SR = 44100
 
@@ -281,6 +281,7 @@ def test_an_epoch_announces_its_steps_before_it_runs():
     """The display counts steps within a (long) epoch: the epoch's step count is known before it starts,
     an upper bound off by at most one padded batch per set of tracks."""
     from bench.datasets.synthetic_singing import SyntheticSinging
+
     from bench.components.training import TrainingData, TrainingSource
 
     job = _job({"channels": 8, "hop": 256}, items=("00001", "00002", "00004"), seconds=1.3)

@@ -3,16 +3,16 @@ convolution against a direct implementation, the inpainting mask in the loss, ba
 import numpy as np
 import pytest
 import torch
+from bench.methods.networks.harmonic_conv import HarmonicConv2d
+from bench.methods.networks.spectral_unet import DESIGNS, LAYOUTS, SpectralUNet, instance_norm, make_design
 
-from bench.core.audio import Observation
-from bench.planning.cells import expand
-from bench.corruptions import build_corruption
 from bench.components.dataset import build_dataset
 from bench.components.fitting import Problems, Schedule
 from bench.components.method import build_method
-from bench.methods.networks.harmonic_conv import HarmonicConv2d
-from bench.methods.networks.spectral_unet import DESIGNS, LAYOUTS, SpectralUNet, instance_norm, make_design
+from bench.core.audio import Observation
 from bench.core.registry import METHODS
+from bench.corruptions import build_corruption
+from bench.planning.cells import expand
 from bench.planning.suite import parse_suite
 from bench.running.worker import run_cells
 

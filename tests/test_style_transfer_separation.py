@@ -8,15 +8,21 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-from bench.core.audio import Observation
-from bench.components.dataset import build_dataset
-from bench.components.method import RunContext, build_method
-from bench.methods.support.power_spectrogram import PowerSpectrogram
 from bench.methods.networks.spectrogram_vaes import CycleVAEs, DenoisingVAE
 from bench.methods.style_transfer_separation import (
-    CYCLE_ENCODINGS, SupervisedVAESeparation, UDTSeparation, translation_paths, translation_terms, weighted_sum)
+    CYCLE_ENCODINGS,
+    SupervisedVAESeparation,
+    UDTSeparation,
+    translation_paths,
+    translation_terms,
+    weighted_sum,
+)
+from bench.methods.support.power_spectrogram import PowerSpectrogram
+
+from bench.components.dataset import build_dataset
+from bench.components.method import RunContext, build_method
 from bench.components.training import TrainingContext, TrainingData, TrainingJob, TrainingSource, run_job
+from bench.core.audio import Observation
 
 FRONT = {"n_fft": 32, "hop": 8, "power": 0.7}
 

@@ -3,12 +3,12 @@ import os
 
 import pytest
 
-from bench.planning.cells import expand
 from bench.cli import main
-from bench.running.scheduler import run
-from bench.records.store import ResultsStore
-from bench.running.submitit_backend import SlurmOptions
+from bench.planning.cells import expand
 from bench.planning.suite import load_suite
+from bench.records.store import ResultsStore
+from bench.running.scheduler import run
+from bench.running.submitit_backend import SlurmOptions
 
 pytest.importorskip("submitit")
 

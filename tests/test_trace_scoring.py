@@ -1,9 +1,9 @@
 """Asynchronous trace scoring (bench/running/trace_scoring.py): the same records as synchronous scoring."""
 import pytest
 
-from bench.running import trace_scoring
 from bench.planning.cells import expand
 from bench.planning.suite import parse_suite
+from bench.running import trace_scoring
 from bench.running.trace_scoring import trace_workers
 from bench.running.worker import run_cells
 

@@ -3,9 +3,9 @@ overlap; a banner where a suite changes training under the paper profile."""
 import numpy as np
 import pandas as pd
 
+from bench.planning.suite import load_suite
 from bench.reporting.figures import box_plots
 from bench.reporting.tables import Table
-from bench.planning.suite import load_suite
 
 
 def figure(name, metric, datasets, corruption):
@@ -54,8 +54,8 @@ def test_long_method_labels_do_not_overlap_and_stay_in_the_figure():
 
 
 def test_a_suite_that_changes_training_under_the_paper_profile_says_so():
-    from bench.reporting.tables import _training_changed
     from bench.planning.suite import parse_suite
+    from bench.reporting.tables import _training_changed
 
     base = {"name": "t", "metrics": ["si_sdr"], "datasets": [{"name": "synthetic-speech"}],
             "corruptions": [{"name": "mixture"}]}

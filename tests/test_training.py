@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from bench.cli import main
+from bench.components.training import TrainingJob, run_job
 from bench.planning import training_jobs
 from bench.planning.cells import expand
-from bench.cli import main
-from bench.records.store import ResultsStore
 from bench.planning.suite import parse_suite
-from bench.components.training import TrainingJob, run_job
+from bench.records.store import ResultsStore
 
 SUITE = """
 name = "{name}"

@@ -10,12 +10,12 @@ import pickle
 
 import pytest
 
-from bench.planning.cells import Cell, expand
+from bench.components.training import TrainingContext, run_job
 from bench.core.keys import config_key
 from bench.core.protocol import TrainingProtocol, UndeclaredField, resolve_training
+from bench.planning.cells import Cell, expand
 from bench.planning.suite import parse_suite
-from bench.components.training import TrainingContext, run_job
-from bench.planning.training_jobs import (JobFolder, TrainingJob, attach_checkpoints, jobs_in, jobs_root, trained_path)
+from bench.planning.training_jobs import JobFolder, TrainingJob, attach_checkpoints, jobs_in, jobs_root, trained_path
 
 
 def suite(training_data=None, training=None, **top):
@@ -146,6 +146,7 @@ def test_suite_wide_and_profile_epochs_reach_only_a_method_that_declares_epochs(
     assert dict(protocol) == {"epochs": 1, "dictionary_iterations": 50}
     assert resolve_training(DEFAULTS, suite_wide={"epochs": 20}, own={}, where="w")["epochs"] == 20
     from bench.methods.nmf_dictionary import NmfDictionarySeparation
+
     from bench.planning.suite import load_suite
     figure3 = load_suite("venkataramani2019-figure3")
     nmf = next(m for m in figure3.methods if m.name == "nmf-dictionary-separation")

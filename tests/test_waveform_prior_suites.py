@@ -1,8 +1,8 @@
 """The waveform-prior suites: protocol, cell grid, and paper numbers that point at real rows and columns."""
 import pytest
 
-from bench.planning.cells import expand
 from bench.metrics import get_metric
+from bench.planning.cells import expand
 from bench.planning.suite import load_suite
 
 TABLES = ["waveform-prior-table1", "waveform-prior-table2", "waveform-prior-table3"]

@@ -5,15 +5,15 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
-from torch import nn
-
-from bench.core.audio import Observation
-from bench.components.fitting import Ensemble, Schedule, fit, seeded
-from bench.components.method import RunContext
-from bench.core.protocol import resolve
 from bench.methods.networks.wave_unet import WaveUNet
 from bench.methods.networks.waveform_demucs import DESIGNS, WaveformDemucs, make_design
 from bench.methods.waveform_priors import WaveformDemucsPrior, WaveUNetPrior
+from torch import nn
+
+from bench.components.fitting import Ensemble, Schedule, fit, seeded
+from bench.components.method import RunContext
+from bench.core.audio import Observation
+from bench.core.protocol import resolve
 
 SMALL = dict(channels=4, sequence_layers=1)
 

@@ -32,12 +32,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bench.planning.cells import Cell, expand
 from bench.components.dataset import CorpusMissing
-from bench.records.from_records import cells_from_records
 from bench.metrics import get_metric, output_spec
-from bench.records.store import ResultsStore
+from bench.planning.cells import Cell, expand
 from bench.planning.suite import Component, Suite
+from bench.records.from_records import cells_from_records
+from bench.records.store import ResultsStore
 
 PAIR_KEYS = ["suite", "dataset", "corruption", "item", "seed", "metric"]
 WORSE, BETTER, SAME, UNDECIDED = "worse", "better", "no significant difference", "undecided"

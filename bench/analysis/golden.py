@@ -84,10 +84,10 @@ def tolerance(frame: pd.DataFrame) -> pd.Series:
 def run_golden(golden_dir: Path = GOLDEN_DIR, data_root=None, threads: int = 1) -> tuple[pd.DataFrame, list[str]]:
     """Run every golden suite (each ``*.toml`` of the folder) from scratch in this process on ``threads``
     torch threads; the long table of estimate and input scores."""
-    from bench.running import scheduler
     from bench.planning.cells import expand
-    from bench.records.store import ResultsStore
     from bench.planning.suite import read_suite_file
+    from bench.records.store import ResultsStore
+    from bench.running import scheduler
 
     cells = [cell for path in sorted(golden_dir.glob("*.toml"))
              for cell in expand(read_suite_file(path), "paper", data_root=data_root)]

@@ -99,8 +99,8 @@ def evaluate(claim: Claim, table, frame, profile: str, statistic: str = "mean") 
     import numpy as np
 
     from bench.analysis.compare import bootstrap_ci
-    from bench.metrics import output_spec
     from bench.analysis.rules import which
+    from bench.metrics import output_spec
 
     spec = output_spec(claim.metric)
     sign = 1.0 if spec is None or spec.higher_is_better else -1.0

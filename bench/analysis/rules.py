@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 
-from bench.core.suggest import did_you_mean
 from bench.analysis.stopping import BLIND_RULES, BlindTrace, NotApplicable
+from bench.core.suggest import did_you_mean
 
 FINAL, EACH = "final", "oracle:each"
 _ALIASES = {"oracle": EACH}

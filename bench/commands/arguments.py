@@ -32,8 +32,8 @@ def suite_cells(args, from_folder: bool = False):
     """The suite and its cells the flags of ``add_suite_args`` ask for. ``from_folder`` (status, report): the
     profile and stand-ins default to what the results folder holds, and where a corpus is missing the cells
     are the folder's records alone."""
-    from bench.planning.cells import expand
     from bench.components.dataset import CorpusMissing
+    from bench.planning.cells import expand
     from bench.planning.selection import Selection, aim, limit_items, load_suites
 
     suites = load_suites(args.suite)

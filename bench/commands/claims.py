@@ -1,11 +1,10 @@
 """``bench claims``: every claim of the papers' suites and what a results folder says about it."""
 from __future__ import annotations
 
-from bench.commands.arguments import PROFILE_NAMES
-
 import json
 
 from bench.analysis.paper_claims import Evaluation
+from bench.commands.arguments import PROFILE_NAMES
 
 
 def register(subparsers) -> None:
@@ -20,10 +19,10 @@ def register(subparsers) -> None:
 
 
 def cmd_claims(args) -> int:
-    from bench.records.merge import existing_roots, open_results
     from bench.analysis.paper_claims import as_json, evaluate_records
-    from bench.planning.selection import load_suites
     from bench.commands.text_output import emit
+    from bench.planning.selection import load_suites
+    from bench.records.merge import existing_roots, open_results
 
     suite = load_suites(args.suite)
     roots = existing_roots(args.results)

@@ -47,11 +47,11 @@ def parse_tolerances(values: list[str]) -> dict[str, float]:
 
 
 def cmd_compare(args) -> int:
-    from bench.running import scheduler
     from bench.analysis.compare import Comparison, cells_for, outputs_of, pairs, parse_method, verdicts
     from bench.core.protocol import fitting_iterations, summary_lines
     from bench.planning.selection import Selection, aim, limit_items, load_suites
     from bench.records.merge import open_results
+    from bench.running import scheduler
 
     if not args.baseline and not args.baseline_results:
         raise ValueError("give --baseline METHOD, --baseline-results DIR, or both")

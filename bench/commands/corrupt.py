@@ -80,11 +80,11 @@ def _split_top_level(body: str) -> list[str]:
 
 
 def cmd_corrupt(args) -> int:
-    from bench.core.audio import Clip
-    from bench.corruptions import Corruption, build_corruption
     from bench.components.dataset import data_root
+    from bench.core.audio import Clip
     from bench.core.parameters import check_parameters
     from bench.core.registry import CORRUPTIONS
+    from bench.corruptions import Corruption, build_corruption
 
     name, params = parse_corruption(args.corruption)
     entry = CORRUPTIONS.get(name)

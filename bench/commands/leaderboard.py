@@ -26,8 +26,8 @@ def register(subparsers) -> None:
 def cmd_leaderboard(args) -> int:
     from bench.analysis import leaderboard
     from bench.analysis.compare import parse_method
-    from bench.records.merge import existing_roots, open_results
     from bench.commands.text_output import emit
+    from bench.records.merge import existing_roots, open_results
 
     roots = existing_roots(args.results)
     if args.resamples < 1:

@@ -28,9 +28,9 @@ def register(subparsers) -> None:
 
 
 def cmd_report(args) -> int:
+    from bench.records.merge import open_results, split_roots  # A,B: several folders read as one
     from bench.reporting.formats import RENDERERS
     from bench.reporting.tables import build_tables
-    from bench.records.merge import open_results, split_roots  # A,B: several folders read as one
 
     for root in split_roots(args.results):
         if not root.is_dir():

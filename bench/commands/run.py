@@ -30,8 +30,8 @@ def register(subparsers) -> None:
 
 
 def cmd_run(args) -> int:
-    from bench.running import scheduler
     from bench.records.store import ResultsStore, check_writable
+    from bench.running import scheduler
 
     if args.timeout is not None and args.timeout <= 0:
         raise ValueError(f"--timeout {args.timeout:g}: a time limit must be positive")

@@ -26,8 +26,8 @@ def register(subparsers) -> None:
 
 
 def cmd_score(args) -> int:
-    from bench.metrics import evaluate, get_metric
     from bench.core.registry import METRICS
+    from bench.metrics import evaluate, get_metric
 
     reference, sr, notes = read_signal(args.reference, args.sr, trim=args.trim)
     estimate, _, more = read_signal(args.estimate, sr, trim=args.trim)

@@ -15,8 +15,8 @@ def register(subparsers) -> None:
 
 
 def cmd_status(args) -> int:
-    from bench.running import train_stage
     from bench.records.merge import open_results  # A,B: several folders read as one
+    from bench.running import train_stage
 
     suite, cells = suite_cells(args, from_folder=True)
     store = open_results(args.results)
@@ -55,8 +55,8 @@ def count_cells(cells, store) -> dict:
 
 def print_training_jobs(cells, store) -> None:
     """The training jobs the cells need, with their state (status, run --dry-run)."""
-    from bench.running import train_stage
     from bench.planning.training_jobs import jobs_root
+    from bench.running import train_stage
 
     jobs = train_stage.jobs_of(cells)
     if jobs:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+
 from bench.core.files import write_text
 
 

@@ -27,8 +27,8 @@ def register(subparsers) -> None:
 
 
 def cmd_train(args) -> int:
-    from bench.running import train_stage
     from bench.records.store import ResultsStore, check_writable
+    from bench.running import train_stage
 
     suite, cells = suite_cells(args)
     store = ResultsStore(args.results)
@@ -55,9 +55,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_checkpoints(args) -> int:
+    from bench.planning.training_jobs import JOB_FILE, jobs_in, jobs_root
     from bench.records.store import ResultsStore
     from bench.running.train_stage import describe
-    from bench.planning.training_jobs import JOB_FILE, jobs_in, jobs_root
 
     results = ResultsStore(args.results).root
     root = jobs_root(results)

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.core.audio import Clip
-from bench.core.audio_io import AudioFileError, audio_info, read_audio, resample, to_mono
 from bench.components.clip_cache import cached_signal
 from bench.components.dataset import CorpusMissing, Dataset, split_parts
+from bench.core.audio import Clip
+from bench.core.audio_io import AudioFileError, audio_info, read_audio, resample, to_mono
 from bench.core.seeds import derive_seed
 
 SILENT_SAMPLE = 2.0**-16  # below half a 16-bit step: a sample that is zero at 16 bits

@@ -57,10 +57,10 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state
 
-from bench.core.audio import Estimate
 from bench.components.host_copies import HostCopies
 from bench.components.method import Method
 from bench.components.precision_probe import compile_requested
+from bench.core.audio import Estimate
 
 
 @dataclass(frozen=True)

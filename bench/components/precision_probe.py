@@ -168,7 +168,6 @@ def _planned(method: str, params: str, sample_rate: int, seconds: float | None, 
     import numpy as np
 
     from bench.components.method import build_method
-
     from bench.running.devices import visible_gpus
 
     prior = build_method(method, json.loads(params))

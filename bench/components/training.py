@@ -23,18 +23,25 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
+from bench.components.method import Method
 from bench.core.audio import Clip
 from bench.core.failures import describe_failure
 from bench.core.files import write_json, write_torch
-from bench.components.method import Method
 from bench.core.protocol import TRAINING_BASE, TrainingProtocol
-from bench.core.seeds import derive_seed, item_seed
-from bench.planning.training_jobs import JobFolder, TrainingJob
 
 # old import paths (bench.planning.training_jobs and bench.core.protocol own these now)
 from bench.core.protocol import resolve_training as resolve_protocol  # noqa: E402,F401
-from bench.planning.training_jobs import (FOLDER, TRAINING_FORMAT, checkpoint_epoch, job_state,  # noqa: E402,F401
-                                 trained_path, versions)
+from bench.core.seeds import derive_seed, item_seed
+from bench.planning.training_jobs import (  # noqa: E402,F401
+    FOLDER,
+    TRAINING_FORMAT,
+    JobFolder,
+    TrainingJob,
+    checkpoint_epoch,
+    job_state,
+    trained_path,
+    versions,
+)
 
 
 # -- the method side ------------------------------------------------------------------------------------

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import functools
-from importlib import metadata
 import platform
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import bench

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.components.dataset import CorpusMissing, build_dataset
 from bench.core.audio import Clip, Observation
 from bench.corruptions import Corruption, corruption
 from bench.corruptions.noise import gain_for_snr, noisy_observation, require_signal
-from bench.components.dataset import CorpusMissing, build_dataset
 
 STANDIN = "synthetic-noise"  # for a noise corpus that names no stand-in of its own
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from bench.core.audio import Clip, Observation
-from bench.corruptions import Corruption, corruption
 from bench.core.parameters import Range
+from bench.corruptions import Corruption, corruption
 
 
 @corruption("waveform-gap", version="1")

@@ -19,10 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from bench.core.audio import Clip, Observation
+from bench.core.parameters import Range
 from bench.corruptions import Corruption, corruption
 from bench.metrics import MetricUndefined
 from bench.metrics.waveform import si_sdr
-from bench.core.parameters import Range
 
 CLIP_GUARD = 0.99
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from bench.core.audio import Clip, Observation
-from bench.corruptions import Corruption, corruption
 from bench.core.stft import SpectralFrame
+from bench.corruptions import Corruption, corruption
 
 PLACEMENT_ATTEMPTS = 10_000
 

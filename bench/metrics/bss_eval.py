@@ -48,8 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.metrics import CROSS_CHECKS, MetricNotApplicable, MetricUndefined, Output, Undefined, metric, \
-    source_output
+from bench.metrics import CROSS_CHECKS, MetricNotApplicable, MetricUndefined, Output, Undefined, metric, source_output
 
 FILTER_LENGTH = 512  # distortion filter taps, the BSS Eval default in both versions
 V4_WINDOW_SECONDS = 1.0

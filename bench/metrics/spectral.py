@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bench.metrics import metric, require_sound
 from bench.core.stft import SpectralFrame
+from bench.metrics import metric, require_sound
 
 SPECTRAL_SNR_STFT = SpectralFrame(n_fft=1022, hop=64, frame_multiple=1)
 LSD_STFT = SpectralFrame(n_fft=2048, hop=512, frame_multiple=1)

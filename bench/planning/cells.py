@@ -15,17 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.corruptions import Corruption
+from bench.analysis.rules import parse_rule
 from bench.components.dataset import Dataset, dataset_or_standin
-from bench.core.keys import canonical_json, config_key  # noqa: F401 - canonical_json: the old import path
 from bench.components.method import Method
-from bench.core.parameters import check_parameters
 from bench.components.precision_probe import planned_precision
+from bench.components.training import is_trained
+from bench.core.keys import canonical_json, config_key  # noqa: F401 - canonical_json: the old import path
+from bench.core.parameters import check_parameters
 from bench.core.registry import CORRUPTIONS, DATASETS, METHODS, METRICS, UnknownNameError
 from bench.core.seeds import corruption_seed, method_seed
-from bench.analysis.rules import parse_rule
+from bench.corruptions import Corruption
 from bench.planning.suite import Suite, selection_rules
-from bench.components.training import is_trained
 from bench.planning.training_jobs import check_training_keys, plan_job
 
 CELL_FORMAT = 1  # bump when the meaning of a record changes

@@ -33,7 +33,9 @@ class Selection:
         """The selection the command line's -m/-d/-c/--add-method/--limit flags ask for (absent flags: all).
         A value that is, whole, a label or name in ``suite``'s tables is one name even if it has commas
         ("NMF, 2 clusters"); any other value is a comma list."""
-        from bench.analysis.compare import parse_method  # the one parser of method specs (pandas and scipy: imported late)
+        from bench.analysis.compare import (
+            parse_method,  # the one parser of method specs (pandas and scipy: imported late)
+        )
 
         limit = getattr(args, "limit", None)
         if limit is not None and limit < 1:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.core.suggest import reject_unknown
 from bench.core.protocol import Protocol, TrainingProtocol, check_values, resolve, resolve_training
 from bench.core.registry import SUITES, UnknownNameError
+from bench.core.suggest import reject_unknown
 
 BUILTIN_DIR = Path(__file__).parent.parent / "suites"
 

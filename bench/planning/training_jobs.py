@@ -23,9 +23,9 @@ from typing import Iterable, Iterator
 
 from bench.components.dataset import dataset_or_standin
 from bench.core.keys import config_key
-from bench.core.suggest import did_you_mean
 from bench.core.protocol import TrainingProtocol
 from bench.core.registry import DATASETS, METHODS, UnknownNameError
+from bench.core.suggest import did_you_mean
 from bench.planning.suite import PROFILES, Component, Profile, Suite
 
 TRAINING_FORMAT = 1  # bump when the meaning of a training job changes

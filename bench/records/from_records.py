@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from bench.planning.cells import Cell, method_runs_on
 from bench.core.registry import CORRUPTIONS, METHODS
+from bench.planning.cells import Cell, method_runs_on
 from bench.planning.suite import Component, Suite
 
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Iterator
 
 import pandas as pd
 
+from bench.core.files import write_text
 from bench.records import record as schema
 from bench.records.record import STATUSES, RecordError  # noqa: F401 - STATUSES re-exported for older callers
-from bench.core.files import write_text
 
 
 @dataclass

@@ -17,16 +17,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import mlab  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib import mlab  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from bench.planning.cells import Cell  # noqa: E402
 from bench.metrics import output_spec  # noqa: E402
+from bench.planning.cells import Cell  # noqa: E402
+from bench.records.store import ResultsStore  # noqa: E402
 from bench.reporting.paths import safe_name  # noqa: E402
 from bench.reporting.tables import Table, rule_gaps  # noqa: E402
-from bench.records.store import ResultsStore  # noqa: E402
 
 
 def trace_frame(cells: list[Cell], store: ResultsStore) -> pd.DataFrame:

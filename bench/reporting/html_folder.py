@@ -15,14 +15,14 @@ import numpy as np
 import soundfile as sf
 
 from bench.planning.cells import Cell
+from bench.planning.training_jobs import attach_checkpoints
+from bench.records.store import ResultsStore
 from bench.reporting.examples import regenerate
 from bench.reporting.figures import save, spectrograms, table_figures, trace_frame
 from bench.reporting.html import escape as _e
 from bench.reporting.html import page, table_html
 from bench.reporting.paths import safe_name
 from bench.reporting.tables import Table
-from bench.records.store import ResultsStore
-from bench.planning.training_jobs import attach_checkpoints
 
 
 def write_report(tables: list[Table], cells: list[Cell], store: ResultsStore, folder: str | Path, *,

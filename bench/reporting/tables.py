@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bench.planning.cells import Cell
-from bench.metrics import CROSS_CHECKS, get_metric, output_spec
 from bench.analysis.rules import EACH, FINAL, describe, parse_rule, rule_rows  # noqa: F401 - rule_rows: old import path
 from bench.analysis.rules import which as which_of
-from bench.records.store import ResultsStore
+from bench.metrics import CROSS_CHECKS, get_metric, output_spec
+from bench.planning.cells import Cell
 from bench.planning.suite import Suite
+from bench.records.store import ResultsStore
 
 
 @dataclass

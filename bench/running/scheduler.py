@@ -18,12 +18,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from bench.planning.cells import Cell
-from bench.running.devices import default_jobs, device_pool, pin, pinned_device, runs_here, visible_gpus  # noqa: F401 - visible_gpus: old import path
-from bench.running.dispatch import CLAIM_AS_DISPATCHED, dispatch
 from bench.core.progress import ProgressBoard, progress_bar, watch
+from bench.planning.cells import Cell
 from bench.records.record import lost as lost_record
 from bench.records.store import ResultsStore
+from bench.running.devices import default_jobs, device_pool, pin, pinned_device, runs_here, visible_gpus  # noqa: F401 - visible_gpus: old import path
+from bench.running.dispatch import CLAIM_AS_DISPATCHED, dispatch
 from bench.running.worker import run_cells
 
 
@@ -169,8 +169,8 @@ def run(cells: list[Cell], store: ResultsStore, **options) -> RunSummary:
 def _train_first(cells: list[Cell], store: ResultsStore, summary: RunSummary, on_record, options) -> list[Cell]:
     """Train the jobs the trained methods' cells need (``bench.running.train_stage``); the cells of a job that did not
     finish get a failed record saying why. Returns the cells left to run, each knowing its checkpoint."""
-    from bench.running import train_stage
     from bench.planning.training_jobs import attach_checkpoints
+    from bench.running import train_stage
 
     trained = [c for c in cells if c.training is not None]
     if not trained:

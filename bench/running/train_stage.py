@@ -15,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-from bench.running.dispatch import dispatch
-from bench.records.record import lost as lost_record
 from bench.planning.training_jobs import TrainingJob, jobs_root
+from bench.records.record import lost as lost_record
+from bench.running.dispatch import dispatch
 
 CLAIM_PREFIX = "training-"
 TRAIN_THREADS_ENV = "BENCH_TRAIN_THREADS"
@@ -137,8 +137,8 @@ def _wait_for(job: TrainingJob, claims, results_root, poll_s: float = 2.0) -> di
 
 def _run(jobs, results_root, devices, backend, data_root, progress, scheduler_address=None,
          slurm=None) -> dict[str, dict]:
-    from bench.running.devices import device_pool, runs_here
     from bench.core.progress import ProgressBoard, progress_bar, watch
+    from bench.running.devices import device_pool, runs_here
 
     if not jobs:
         return {}
@@ -174,8 +174,8 @@ def _lost_state(job: TrainingJob, device: str | None, status: str, reason: str) 
 
 def train_batch(jobs: list[TrainingJob], device: str, data_root, *, results_root: str) -> list[dict]:
     """Worker side: train ``jobs`` one after another on ``device``, with every core when it is the CPU."""
-    from bench.core.progress import FitProgress
     from bench.components.training import run_job
+    from bench.core.progress import FitProgress
     from bench.running.devices import pin
 
     local = pin(device)

@@ -14,23 +14,23 @@ from typing import Any
 
 import numpy as np
 
-from bench.running import trace_scoring
-from bench.core.audio import Estimate, Observation
-from bench.planning.cells import Cell
-from bench.core.failures import describe_failure
-from bench.corruptions import build_corruption
+from bench.analysis.rules import picks, stated_noise_std
+from bench.analysis.stopping import WMV_WINDOW, residual, window_variance
 from bench.components.dataset import build_dataset
-from bench.running.devices import pin as pin_device  # noqa: F401 - old import path of the one pinning path
-from bench.core.jsonable import to_json
 from bench.components.method import CellTimeout, RunContext, build_method
-from bench.metrics import get_metric, output_spec
+from bench.core.audio import Estimate, Observation
+from bench.core.failures import describe_failure
+from bench.core.jsonable import to_json
 from bench.core.progress import FitProgress
 from bench.core.provenance import provenance
-from bench.records.record import of_cell
-from bench.analysis.rules import picks, stated_noise_std
-from bench.running.scoring import Scorer
 from bench.core.seeds import item_seed
-from bench.analysis.stopping import WMV_WINDOW, residual, window_variance
+from bench.corruptions import build_corruption
+from bench.metrics import get_metric, output_spec
+from bench.planning.cells import Cell
+from bench.records.record import of_cell
+from bench.running import trace_scoring
+from bench.running.devices import pin as pin_device  # noqa: F401 - old import path of the one pinning path
+from bench.running.scoring import Scorer
 
 
 class MethodFailure(Exception):

@@ -34,10 +34,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import torch
+from bench.methods.networks.harmonic_conv import HarmonicConv2d
 from torch import nn
 from torch.nn import functional as F
-
-from bench.methods.networks.harmonic_conv import HarmonicConv2d
 
 
 @dataclass(frozen=True)

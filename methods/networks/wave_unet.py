@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from bench.methods.networks.waveform_demucs import centre_crop
+from torch import nn
 
 
 class WaveUNet(nn.Module):

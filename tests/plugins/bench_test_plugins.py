@@ -8,6 +8,7 @@ import numpy as np
 
 from bench import Clip, Dataset, Method, dataset, method
 
+
 @method("test-raises", version="1")
 class Raises(Method):
     """Always raises."""
