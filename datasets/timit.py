@@ -49,9 +49,11 @@ timit/TEST/DR1/FAKS0/SX13.WAV    (speaker folder: F/M + initials + digit; also T
 
     @property
     def standin_params(self):
-        """A synthetic voice of the gender; a speaker set per choice of dialect regions, so that stand-ins
-        of disjoint regions (a method's training regions and its test region) share no clip."""
-        voice = {"voice": {"F": "female", "M": "male"}.get(self.gender, "any")}
+        """A synthetic voice of the gender, with the all-pole vocal tract (real speech's long-term
+        spectrum: the pitch's harmonics, where female and male voices differ most, carry the energy); a
+        speaker set per choice of dialect regions, so that stand-ins of disjoint regions (a method's
+        training regions and its test region) share no clip."""
+        voice = {"voice": {"F": "female", "M": "male"}.get(self.gender, "any"), "tract": "all-pole"}
         return {**voice, "speakers": "+".join(self.regions)} if self.regions != REGIONS else voice
 
     def _base(self):

@@ -300,9 +300,9 @@ def test_timit_sphere_files_gender_and_dialect_regions(tmp_path):
     np.testing.assert_array_equal(clip.samples, x[clip.offset:clip.offset + 16000])
     assert clip.meta == {**clip.meta, "speaker": "MDAB0", "gender": "M", "dialect_region": "DR1", "sentence": "SX13"}
     # A stand-in voice of the gender, and a speaker set per choice of regions (disjoint regions, disjoint clips).
-    assert male.standin_params == {"voice": "male", "speakers": "DR1"}
-    assert female.standin_params == {"voice": "female", "speakers": "DR1+DR2+DR3"}
-    assert build_dataset("timit", {"gender": "F"}, tmp_path).standin_params == {"voice": "female"}
+    assert male.standin_params == {"voice": "male", "tract": "all-pole", "speakers": "DR1"}
+    assert female.standin_params == {"voice": "female", "tract": "all-pole", "speakers": "DR1+DR2+DR3"}
+    assert build_dataset("timit", {"gender": "F"}, tmp_path).standin_params == {"voice": "female", "tract": "all-pole"}
     no_sa = build_dataset("timit", {"gender": "F", "include_sa": False}, tmp_path)
     assert not any(i.endswith("/SA1") for i in no_sa.item_ids("all"))
     with pytest.raises(CorpusMissing, match="no utterances of gender F in DR4"):

@@ -84,6 +84,39 @@ def test_male_and_female_voices_differ_in_pitch():
         build_dataset("synthetic-speech", {"voice": "child"})
 
 
+def test_the_all_pole_vocal_tract_is_one_at_dc_f_over_b_at_a_formant_and_falls_12_db_an_octave():
+    from bench.datasets.synthetic import vocal_tract
+    formant, bandwidth = np.array([[500.0]]), np.array([[80.0]])
+    gain = vocal_tract(np.array([0.0, 500.0, 8000.0, 16000.0]), formant, bandwidth)
+    assert gain[0] == pytest.approx(1.0)
+    assert gain[1] == pytest.approx(500.0 / 80.0)  # (a resonance peak normalised to 1 would give 1)
+    assert 20 * np.log10(gain[2] / gain[3]) == pytest.approx(12.0, abs=0.1)
+
+
+def band_shares_db(x: np.ndarray, sr: int, edges=(0, 1000, 8000)) -> list[float]:
+    freqs = np.fft.rfftfreq(512, 1 / sr)
+    frames = np.lib.stride_tricks.sliding_window_view(x, 512)[::128] * np.hanning(512)
+    power = (np.abs(np.fft.rfft(frames, axis=1)) ** 2).mean(axis=0)
+    return [10 * np.log10(power[(freqs >= lo) & (freqs < hi)].sum() / power.sum()) for lo, hi in zip(edges, edges[1:])]
+
+
+def test_the_all_pole_stand_in_has_speechs_energy_below_1_khz_and_the_resonances_do_not():
+    """Real speech (CMU ARCTIC's slt, measured): about 80 % of its energy below 1 kHz. The all-pole stand-in
+    has most of it there; version 1's resonances most above it."""
+    def shares(tract):
+        x = np.concatenate([clip("synthetic-speech", f"0900{i}", {"voice": "female", "tract": tract}, seed=i,
+                                 seconds=2).samples for i in range(4)])
+        return band_shares_db(x, 16000)
+    below, above = shares("all-pole")
+    assert below > -1.5 and above < -6  # more than 70 % of the energy below 1 kHz
+    below, above = shares("resonances")
+    assert below < -3 < above
+    default = build_dataset("synthetic-speech", {"voice": "female"})
+    assert default.tract == "resonances" and "tract" not in default.params  # version 1's keys unchanged
+    with pytest.raises(ValueError, match="tract must be one of resonances, all-pole"):
+        build_dataset("synthetic-speech", {"tract": "tube"})
+
+
 def test_digits_are_words_from_ten_fixed_templates_with_silence_around():
     assert [len(digit_template(d)) for d in range(10)] == [2, 1, 1, 1, 1, 1, 1, 2, 1, 1]
     first = digit_template(3)[0]

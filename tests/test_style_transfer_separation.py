@@ -386,8 +386,8 @@ def test_timit_stand_ins_of_disjoint_dialect_regions_share_no_clip():
     assert np.array_equal(dr1, first_clip(gender="F", dialect_regions=["DR1"]))
     assert not np.allclose(dr1, first_clip(gender="F", dialect_regions=["DR2"]))
     assert build_dataset("timit", {"gender": "M", "dialect_regions": ["DR3"]}).standin_params == \
-        {"voice": "male", "speakers": "DR3"}
-    assert build_dataset("timit", {"gender": "F"}).standin_params == {"voice": "female"}  # as before
+        {"voice": "male", "tract": "all-pole", "speakers": "DR3"}
+    assert build_dataset("timit", {"gender": "F"}).standin_params == {"voice": "female", "tract": "all-pole"}
 
 
 def test_the_suite_s_stand_ins_keep_genders_and_regions_apart(tmp_path):
@@ -398,14 +398,15 @@ def test_the_suite_s_stand_ins_keep_genders_and_regions_apart(tmp_path):
     jobs = {c.labels["method"]: c.training for c in cells if c.training is not None}
     udt = jobs["UDT"].config["data"]
     assert {k: (v["name"], v["params"], v["split"], v["standin_for"]) for k, v in udt.items()} == {
-        "mixture_female": ("synthetic-speech", {"voice": "female", "speakers": "DR1"}, "train", "timit"),
-        "mixture_male": ("synthetic-speech", {"voice": "male", "speakers": "DR1"}, "train", "timit"),
-        "clean_female": ("synthetic-speech", {"voice": "female", "speakers": "DR2"}, "train", "timit")}
+        "mixture_female": ("synthetic-speech", {"voice": "female", "tract": "all-pole", "speakers": "DR1"}, "train", "timit"),
+        "mixture_male": ("synthetic-speech", {"voice": "male", "tract": "all-pole", "speakers": "DR1"}, "train", "timit"),
+        "clean_female": ("synthetic-speech", {"voice": "female", "tract": "all-pole", "speakers": "DR2"}, "train", "timit")}
     assert set(jobs["Supervised VAE"].config["data"]) == {"mixture_female", "mixture_male"}
     assert jobs["UDT"].config["training"]["n_fft"] == 256  # the smoke size
     test = next(c for c in cells if c.labels["dataset"] == "Test mixtures (DR3)")
     assert [s["params"] for s in test.config["dataset"]["params"]["sources"]] == \
-        [{"voice": "female", "speakers": "DR3"}, {"voice": "male", "speakers": "DR3"}]
+        [{"voice": "female", "tract": "all-pole", "speakers": "DR3"},
+         {"voice": "male", "tract": "all-pole", "speakers": "DR3"}]
     on_training = {c.labels["method"] for c in cells if c.labels["dataset"] == "Training mixtures (DR1)"}
     assert on_training == {"UDT"}
 
