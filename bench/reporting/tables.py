@@ -40,6 +40,10 @@ class Table:
     failures: dict[tuple, dict[str, int]] = field(default_factory=dict)
     claims: list = field(default_factory=list)  # the paper's claims evaluated (bench.analysis.paper_claims.Evaluation)
     notes: list[str] = field(default_factory=list)  # facts the caption adds (how trainings that stop early ended)
+    # the layout's ``details``: columns of each method row's own facts (``Method.details()``), after the
+    # row labels: their headers, and each row's texts
+    detail_headers: list[str] = field(default_factory=list)
+    details: dict[tuple, list[str]] = field(default_factory=dict)
 
 
 NO_ITERATES = "no iterates"  # a rule-row table's one row for a method without traced iterates
@@ -104,8 +108,10 @@ def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: 
         banners += _missing_rule(rule, sub)
     banners += _undefined_banners(ok)
     banners += _cross_check_banners(ok, row_fields)
+    detail_headers = list(suite.layout.get("details", {}))
     return Table(suite, profile, agg, rows, row_fields, columns, column_fields, statistic, which, banners, rule,
-                 failures, notes=_training_stops(mine, results_root))
+                 failures, notes=_training_stops(mine, results_root), detail_headers=detail_headers,
+                 details=_method_details(suite, rows, row_fields) if detail_headers else {})
 
 
 _UNSCORED = ("metric", "rule")  # fields a failed cell has no value of: its failures are counted without them
@@ -290,6 +296,33 @@ def _training_stops(cells: list[Cell], results_root) -> list[str]:
     parts += [f"{n} of {len(jobs)} {text}" for text, n in others.items()]
     return [f"early stopping (a training ends after the first epoch whose mean loss did not fall): "
             f"{'; '.join(parts)}"]
+
+
+def _method_details(suite: Suite, rows: list[tuple], row_fields: list[str]) -> dict[tuple, list[str]]:
+    """Each row's texts of the layout's ``details`` (header -> the name of a fact its method's
+    ``details()`` gives, e.g. ``N_P = "parameters"``), computed from the method's parameters: nothing runs."""
+    from bench.components.method import build_method
+
+    wanted = list(suite.layout["details"].values())
+    facts = {}
+    for method in suite.methods:
+        try:
+            given = build_method(method.name, method.params).details()
+        except (TypeError, ValueError):  # parameters the method refuses: its cells say why
+            given = {}
+        facts[method.label] = [detail_text(given.get(name)) for name in wanted]
+    at = row_fields.index("method")
+    return {row: facts.get(row[at], [detail_text(None)] * len(wanted)) for row in rows}
+
+
+def detail_text(value) -> str:
+    """A method's fact as a table shows it: a count of a million or more in millions (6.478M, as the
+    papers print parameter counts), other counts with thousands separators, "—" where the method gives none."""
+    if value is None:
+        return "—"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value / 1e6:.3f}M" if abs(value) >= 1_000_000 else f"{value:,}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _standin_text(declared, dataset: dict) -> str:
