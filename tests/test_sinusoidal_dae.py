@@ -306,3 +306,21 @@ def test_list_details_gives_n_p_for_each_variant_a_suite_runs():
     assert details["mimilakis2020-table2: conv/mod-cos, C = 400, TV on A_m"] == "parameters 2,439,200"
     assert details["mimilakis2020-table1: conv/cos (f_c^2), C = 952"] == "parameters 6,485,168"
     assert len([k for k in details if k.startswith("mimilakis2020-table")]) == 13
+
+
+def test_early_stopping_watches_eq5_and_ends_the_training_after_the_first_epoch_it_did_not_fall(tmp_path):
+    """Table 1's rule on the DAE: the epoch means it watches are the neg-SNR term alone (the loss less
+    lambda x TV, so below the loss), and the training ends after the first epoch that did not lower them."""
+    import json
+
+    from bench.components.training import first_epoch_not_falling
+
+    job = _job({"channels": 8, "hop": 256, "tv_target": "vocals"}, epochs=6, lr=0.05)
+    job.config["training"]["stop_when_loss_stops_falling"] = True
+    state = run_job(job, tmp_path)
+    assert state["state"] == "done", state["error"]
+    watched = json.loads(job.files(tmp_path).epoch.read_text())["stopping_losses"]
+    assert all(w < loss for w, loss in zip(watched, state["losses"]))
+    stop = first_epoch_not_falling(watched)
+    assert stop is not None and state["stopped_early"]["epoch"] == stop  # this rate overshoots: it stops
+    assert len(state["losses"]) == stop + 1 < 6

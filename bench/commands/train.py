@@ -65,7 +65,8 @@ def cmd_checkpoints(args) -> int:
     for folder, job in jobs_in(results):
         if job is None:
             rows.append({"key": folder.path.name, "method": None, "seed": None, "state": f"unreadable {JOB_FILE}",
-                         "epochs_done": 0, "epochs": None, "final_loss": None, "folder": str(folder.path)})
+                         "epochs_done": 0, "epochs": None, "final_loss": None, "stopped_early": None,
+                         "folder": str(folder.path)})
         else:
             rows.append(describe(job, results))
     if args.json:
@@ -77,5 +78,6 @@ def cmd_checkpoints(args) -> int:
     for r in rows:
         loss = f"{r['final_loss']:.4g}" if isinstance(r["final_loss"], float) else "-"
         print(f"{r['key'][:12]}  {r['method'] or '?':<28} seed {r['seed']!s:<3} {r['state']:<11} "
-              f"epoch {r['epochs_done']}/{r['epochs']}  loss {loss}  {Path(r['folder'])}")
+              f"epoch {r['epochs_done']}/{r['epochs']}{' stopped early' if r['stopped_early'] else ''}  loss {loss}  "
+              f"{Path(r['folder'])}")
     return EXIT_OK

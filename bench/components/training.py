@@ -11,6 +11,12 @@ trains one (``run_job``) into its folder ``<results>/training/<key>/``.
 Training resumes exactly: ``TrainingContext.epochs`` seeds torch and ``context.rng`` from (seed, epoch)
 before each epoch, and saves model and optimiser after it, so a job killed at any point and rerun ends
 with the same weights as one that was never interrupted.
+
+Early stopping (the training key ``stop_when_loss_stops_falling``, which a method supports by declaring
+it): the training ends after the first epoch whose mean loss did not fall below the previous epoch's (an
+equal one did not fall), keeping that epoch's weights. The decision is read from the losses the checkpoint
+holds, so a job resumed after it trains no further, and one resumed before it compares its next epoch
+with the last recorded one.
 """
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ from bench.components.method import Method
 from bench.core.audio import Clip
 from bench.core.failures import describe_failure
 from bench.core.files import write_json, write_torch
-from bench.core.protocol import TRAINING_BASE, TrainingProtocol
+from bench.core.protocol import STOP_WHEN_LOSS_STOPS_FALLING, TRAINING_BASE, TrainingProtocol, harness_training_value
 
 # old import paths (bench.planning.training_jobs and bench.core.protocol own these now)
 from bench.core.protocol import resolve_training as resolve_protocol  # noqa: E402,F401
@@ -54,7 +60,9 @@ class TrainedMethod(Method):
     - ``build(self) -> torch.nn.Module``: the untrained network (the harness seeds torch first);
     - ``fit(self, data, context)``: build the network, set ``self.model`` to it and train it, looping
       ``for epoch in context.epochs(self.model, optimizer):`` and calling ``context.step(loss)`` after each
-      optimiser step, so that checkpoints, resumption and progress come from the harness;
+      optimiser step, so that checkpoints, resumption, progress and early stopping come from the harness
+      (``context.step(loss, stopping_loss=...)`` where early stopping watches another quantity than the
+      loss minimised, e.g. one term of it);
       ``context.protocol`` (a ``bench.core.protocol.TrainingProtocol``) holds the resolved training keys, typed
       like their defaults, and refuses a key ``training_defaults`` does not declare;
     - ``restore(self, observation, context)``: with ``self.model`` (trained weights, in eval mode, on
@@ -133,9 +141,13 @@ class TrainingContext:
         self.rng = np.random.default_rng(derive_seed("training", seed))
         self.epoch = 0
         self.losses: list[float] = []  # mean training loss per finished epoch
+        self.stopping_losses: list[float] = []  # mean of what early stopping watches, per finished epoch
+        self.stops_early = bool(harness_training_value(self.protocol, STOP_WHEN_LOSS_STOPS_FALLING))
+        self.stopped_early: dict | None = None  # after which epoch and why, once it has
         self.resumed_from: int | None = None
         self._stop_after_epoch = stop_after_epoch  # tests: simulate a kill after this epoch
         self._epoch_losses: list[float] = []
+        self._epoch_stopping_losses: list[float] = []
         self._step = 0
         self._steps_per_epoch: int | None = None
 
@@ -153,8 +165,9 @@ class TrainingContext:
     def epochs(self, model, optimizer=None, total: int | None = None, steps_per_epoch: int | None = None
                ) -> Iterator[int]:
         """Epoch numbers 0..total-1 (``total``: the protocol's ``epochs``), resuming after the last
-        checkpoint. Before each epoch torch and ``self.rng`` are seeded from (seed, epoch); after it model,
-        optimiser and the epoch's mean loss (``step``) are saved atomically."""
+        checkpoint, and none after the training stopped early. Before each epoch torch and ``self.rng`` are
+        seeded from (seed, epoch); after it model, optimiser and the epoch's mean loss (``step``) are saved
+        atomically."""
         import torch
 
         total = self._total_epochs = self.protocol["epochs"] if total is None else int(total)
@@ -166,27 +179,51 @@ class TrainingContext:
             if optimizer is not None and state.get("optimizer") is not None:
                 optimizer.load_state_dict(state["optimizer"])
             start, self.losses = int(state["epoch"]) + 1, list(state["losses"])
+            self.stopping_losses = list(state.get("stopping_losses", self.losses))
             self.resumed_from = start
+        self.stopped_early = self._stopping(total)
         for epoch in range(start, total):
-            self.epoch, self._epoch_losses, self._step = epoch, [], 0
+            if self.stopped_early is not None:
+                break
+            self.epoch, self._epoch_losses, self._epoch_stopping_losses, self._step = epoch, [], [], 0
             self.seed_epoch(epoch)
             model.train()
             yield epoch
             self.losses.append(_mean(self._epoch_losses))
+            self.stopping_losses.append(_mean(self._epoch_stopping_losses or self._epoch_losses))
+            self.stopped_early = self._stopping(total)
             write_torch(self.checkpoint_path, {"model": model.state_dict(),
                                                "optimizer": optimizer.state_dict() if optimizer is not None else None,
-                                               "epoch": epoch, "losses": self.losses})
-            write_json(JobFolder(self.folder).epoch, {"last_epoch": epoch, "epochs": total, "losses": self.losses},
-                       indent=1, default=str)
+                                               "epoch": epoch, "losses": self.losses,
+                                               "stopping_losses": self.stopping_losses})
+            progress = {"last_epoch": epoch, "epochs": total, "losses": self.losses}
+            if self.stops_early:
+                progress.update(stopping_losses=self.stopping_losses, stopped_early=self.stopped_early)
+            write_json(JobFolder(self.folder).epoch, progress, indent=1, default=str)
             self._show(total, done=True)
             if self._stop_after_epoch is not None and epoch >= self._stop_after_epoch:
                 raise TrainingInterrupted(f"stopped after epoch {epoch} (as asked)")
 
-    def step(self, loss) -> None:
-        """Note one optimiser step's loss (a float or a 0-d tensor) for the epoch's mean and the display. A
-        tensor is kept on its device and read only at the epoch's end or when the display takes an update,
-        so a GPU training does not wait for the host at every step."""
-        self._epoch_losses.append(loss.detach() if hasattr(loss, "detach") else float(loss))
+    def _stopping(self, total: int) -> dict | None:
+        """After which epoch and why the training stopped early (the losses so far say), or None."""
+        if not self.stops_early:
+            return None
+        epoch = first_epoch_not_falling(self.stopping_losses)
+        if epoch is None:
+            return None
+        before, now = self.stopping_losses[epoch - 1], self.stopping_losses[epoch]
+        return {"epoch": epoch, "epochs": total,
+                "reason": f"the mean loss of epoch {epoch + 1} ({now:.6g}) did not fall below that of epoch "
+                          f"{epoch} ({before:.6g})"}
+
+    def step(self, loss, stopping_loss=None) -> None:
+        """Note one optimiser step's loss (a float or a 0-d tensor) for the epoch's mean and the display, and
+        ``stopping_loss`` where early stopping watches another quantity (else the loss). A tensor is kept on
+        its device and read only at the epoch's end or when the display takes an update, so a GPU training
+        does not wait for the host at every step."""
+        if stopping_loss is not None:
+            self._epoch_stopping_losses.append(_kept(stopping_loss))
+        self._epoch_losses.append(_kept(loss))
         self._step += 1
         self._show(self._total_epochs)
 
@@ -202,6 +239,20 @@ class TrainingContext:
         recent = self._epoch_losses[-20:]
         loss = (lambda: _mean(recent)) if recent else (self.losses[-1] if self.losses else float("nan"))
         self.progress(position, total, loss, unit=f"epoch {self.epoch + 1}/{total_epochs} step" if per else "epoch")
+
+
+def first_epoch_not_falling(losses: list[float]) -> int | None:
+    """The first epoch (0-based) whose mean loss is not below the previous epoch's (equal, higher or NaN),
+    or None while every epoch has lowered it."""
+    for epoch in range(1, len(losses)):
+        if not losses[epoch] < losses[epoch - 1]:
+            return epoch
+    return None
+
+
+def _kept(loss):
+    """A step's loss as kept until the epoch's end: a tensor detached on its device, else a float."""
+    return loss.detach() if hasattr(loss, "detach") else float(loss)
 
 
 def _mean(losses: list) -> float:
@@ -261,6 +312,7 @@ def run_job(job: TrainingJob, results_root, device: str = "cpu", data_root=None,
     except Exception as exc:  # noqa: BLE001 - a failing training fails its cells, not the run
         finished = {"state": "failed", "error": describe_failure(exc)}
     state.update(finished, losses=context.losses, resumed_from=context.resumed_from,
+                 stopped_early=context.stopped_early,
                  last_epoch=len(context.losses) - 1 if context.losses else None,
                  wall_time_s=time.monotonic() - started, provenance=provenance(),
                  finished_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))

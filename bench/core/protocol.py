@@ -246,6 +246,18 @@ def resolve(defaults: Mapping[str, Any], given: Mapping[str, Any] | None = None,
 
 TRAINING_BASE = {"epochs": 1}  # what every training protocol has: the harness runs its epochs
 
+# Training keys the harness acts on, not the method: a method that supports one declares it, with its
+# default, in its training_defaults. At the harness's value below a key is left out of the resolved
+# protocol, so neither declaring it nor naming that value changes a training job's key.
+STOP_WHEN_LOSS_STOPS_FALLING = "stop_when_loss_stops_falling"  # end after an epoch whose mean loss did not fall
+HARNESS_TRAINING = {STOP_WHEN_LOSS_STOPS_FALLING: False}
+
+
+def harness_training_value(protocol: Mapping[str, Any], name: str) -> Any:
+    """The value of the harness's training key ``name`` in a resolved ``protocol`` (its default where the
+    protocol leaves it out)."""
+    return protocol[name] if name in protocol else HARNESS_TRAINING[name]
+
 
 def resolve_training(defaults: Mapping[str, Any], *, suite_wide: Mapping[str, Any], own: Mapping[str, Any],
                      where: str, epochs_scale: Callable[[int], int] | None = None,
@@ -256,7 +268,8 @@ def resolve_training(defaults: Mapping[str, Any], *, suite_wide: Mapping[str, An
     written; each value typed like its default. As with the fitting protocol, suite-wide keys a method does
     not declare are not its concern; an undeclared key in the method's own entry is an error. ``epochs``
     (``TRAINING_BASE``) reaches from the suite or a profile only a method that declares it: a one-shot fit
-    (the NMF dictionary) keeps its one epoch whatever the suite's networks train for."""
+    (the NMF dictionary) keeps its one epoch whatever the suite's networks train for. A harness key
+    (``HARNESS_TRAINING``) at the harness's value is left out (``harness_training_value`` reads it)."""
     declared = set(defaults)
     suite_wide = {name: value for name, value in suite_wide.items() if name in declared}
     overrides = {name: value for name, value in (overrides or {}).items() if name in declared}
@@ -268,8 +281,10 @@ def resolve_training(defaults: Mapping[str, Any], *, suite_wide: Mapping[str, An
             values["epochs"] = epochs_scale(values["epochs"])
         return values
 
-    return TrainingProtocol(layered(defaults, suite_wide, own, scale=scale, profile=overrides,
-                                    check=lambda name, value: _like(name, value, defaults[name], where)))
+    values = layered(defaults, suite_wide, own, scale=scale, profile=overrides,
+                     check=lambda name, value: _like(name, value, defaults[name], where))
+    return TrainingProtocol({name: value for name, value in values.items()
+                             if name not in HARNESS_TRAINING or value != HARNESS_TRAINING[name]})
 
 
 def _like(name: str, value, default, where: str):

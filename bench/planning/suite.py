@@ -211,7 +211,8 @@ def parse_suite(data: dict, path: Path | None = None) -> Suite:
         metrics=list(data.pop("metrics", [])), profiles=data.pop("profiles", {}),
         protocol=check_values(data.pop("protocol", {}), f"{where}: [protocol]"),
         training=_table(data.pop("training", {}), f"{where}: [training]"),
-        layout=data.pop("layout", {}), references=data.pop("references", []), path=path)
+        layout=_layout(data.pop("layout", {}), f"{where}: layout"), references=data.pop("references", []),
+        path=path)
     settings = dict(_DEFAULT_SETTINGS)
     settings.update(data)
     _check_settings(settings, where)
@@ -283,6 +284,18 @@ def _table(value, where: str) -> dict:
     if not isinstance(value, dict):
         raise ValueError(f"{where}: must be a table of key = value, not {value!r}")
     return value
+
+
+def _layout(layout, where: str) -> dict:
+    """The layout as written, its ``details`` checked: header -> the name of a fact of the method's
+    ``details()`` (e.g. ``N_P = "parameters"``), shown per method row, so the rows must be the methods'."""
+    details = _table(layout, where).get("details", {})
+    if not isinstance(details, dict) or not all(isinstance(v, str) for v in details.values()):
+        raise ValueError(f"{where}: details must be a table of column header = the name of a fact of the "
+                         f"method's details(), e.g. details = {{ N_P = \"parameters\" }}; got {details!r}")
+    if details and "method" not in layout.get("rows", ["method"]):
+        raise ValueError(f"{where}: details are facts of each method row: the rows must include \"method\"")
+    return layout
 
 
 def _check_select(rule, where: str, metrics: list[str]) -> None:

@@ -74,9 +74,26 @@ class JobFolder:
     def last_epoch(self) -> int | None:
         """The last finished epoch saved in ``checkpoint.pt`` (from its companion ``epoch.json``), or None."""
         try:
-            return int(json.loads(self.epoch.read_text())["last_epoch"])
-        except (OSError, ValueError, KeyError):
+            return int(self._progress()["last_epoch"])
+        except (ValueError, KeyError, TypeError):
             return None
+
+    def stopped_early(self) -> dict | None:
+        """After which epoch (0-based ``epoch`` of ``epochs``) and why the training stopped early, or None:
+        from ``job.json`` once the job has ended, else from ``epoch.json``."""
+        for read in (self.state, self._progress):
+            stopped = read().get("stopped_early")
+            if stopped:
+                return stopped
+        return None
+
+    def _progress(self) -> dict:
+        """What ``epoch.json`` says, else {}."""
+        try:
+            progress = json.loads(self.epoch.read_text())
+        except (OSError, ValueError):
+            return {}
+        return progress if isinstance(progress, dict) else {}
 
     def is_done(self) -> bool:
         return self.state().get("state") == "done" and self.trained.is_file()

@@ -21,6 +21,9 @@ def render_csv(tables: list[Table]) -> str:
         frame["paper_mean"] = [ref["mean"] if ref else None for ref in refs]
         frame["paper_std"] = [ref.get("std") if ref else None for ref in refs]
         frame["synthetic"] = any("SYNTHETIC" in b for b in table.banners)
+        rows = [tuple(r[f] for f in table.row_fields) for _, r in frame.iterrows()]
+        for at, name in enumerate(table.detail_headers):  # the layout's details: the row's method's facts
+            frame[name] = [table.details[row][at] if row in table.details else None for row in rows]
         frames.append(frame)
     if not frames:
         return ""

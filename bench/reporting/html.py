@@ -41,10 +41,11 @@ def table_html(table: Table) -> str:
     if grouped:
         head.append("<tr>" + "".join("<th></th>" for _ in table.row_fields)
                     + "".join(f'<th colspan="{span}">{escape(label)}</th>' for label, span in column_groups(table))
-                    + "</tr>")
+                    + "".join("<th></th>" for _ in table.detail_headers) + "</tr>")
     head.append("<tr>" + "".join(f'<th class="row">{escape(f.capitalize())}</th>' for f in table.row_fields)
                 + "".join(f"<th>{escape(' / '.join(header_parts(table, c)[1:] if grouped else header_parts(table, c)))}</th>"
-                          for c in table.columns) + "</tr>")
+                          for c in table.columns)
+                + "".join(f"<th>{escape(h)}</th>" for h in table.detail_headers) + "</tr>")
     body = []
     values = entries(table)
     for i, (row, shown) in enumerate(zip(table.rows, shown_row_labels(table))):
@@ -56,6 +57,7 @@ def table_html(table: Table) -> str:
             if entry.reference:
                 text += f'<span class="ref">{escape(entry.reference_text)}</span>'
             cells.append(f"<td>{text}</td>")
+        cells += [f"<td>{escape(text)}</td>" for text in table.details.get(row, [])]
         body.append(f"<tr{group}>" + "".join(cells) + "</tr>")
     parts.append(f'<table><thead>{"".join(head)}</thead><tbody>{"".join(body)}</tbody></table>')
     parts.append(f'<p class="caption">{escape(caption(table))}</p>')

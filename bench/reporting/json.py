@@ -25,6 +25,8 @@ def _table(table, values: dict, text: str) -> dict:
                    "n": e.n, "best": e.best, "reference": e.reference and _plain(e.reference),
                    "difference": _number(e.difference)}
                   for (row, column), e in values.items()],
+        "details": [{"row": list(row), **dict(zip(table.detail_headers, texts))}
+                    for row, texts in table.details.items()],
         "banners": table.banners, "caption": text}
 
 

@@ -64,7 +64,8 @@ def _table(table: Table) -> str:
         out.write("No finished cells yet.\n\\end{table}\n\n")
         return out.getvalue()
     n_rows = len(table.row_fields)
-    out.write("\\begin{tabular}{" + "l" * n_rows + "c" * len(table.columns) + "}\n\\toprule\n")
+    n_details = len(table.detail_headers)
+    out.write("\\begin{tabular}{" + "l" * n_rows + "c" * (len(table.columns) + n_details) + "}\n\\toprule\n")
     grouped = len(table.column_fields) > 1
     if grouped:
         first = [""] * n_rows
@@ -73,11 +74,12 @@ def _table(table: Table) -> str:
             first.append(f"\\multicolumn{{{span}}}{{c}}{{{escape(label)}}}")
             rules.append(f"\\cmidrule(lr){{{start}-{start + span - 1}}}")
             start += span
-        out.write(" & ".join(first) + " \\\\\n" + " ".join(rules) + "\n")
+        out.write(" & ".join(first + [""] * n_details) + " \\\\\n" + " ".join(rules) + "\n")
     headers = [escape(f.capitalize()) for f in table.row_fields]
     for column in table.columns:
         parts = header_parts(table, column)
         headers.append(escape(" / ".join(parts[1:] if grouped else parts)))
+    headers += [escape(h) for h in table.detail_headers]
     out.write(" & ".join(headers) + " \\\\\n\\midrule\n")
     values = entries(table)
     for i, (row, shown) in enumerate(zip(table.rows, shown_row_labels(table))):
@@ -92,6 +94,7 @@ def _table(table: Table) -> str:
             if entry.reference:
                 text += f" {{\\scriptsize ({escape(entry.reference_text)})}}"
             cells.append(text)
+        cells += [escape(text) for text in table.details.get(row, [])]
         out.write(" & ".join(cells) + " \\\\\n")
     out.write("\\bottomrule\n\\end{tabular}\n\\end{table}\n\n")
     return out.getvalue()

@@ -28,9 +28,9 @@ def render_markdown(tables: list[Table]) -> str:
             continue
         values = entries(table)
         row_header = [f.capitalize() for f in table.row_fields]
-        column_headers = [header(table, c) for c in table.columns]
+        column_headers = [header(table, c) for c in table.columns] + table.detail_headers
         out.write("| " + " | ".join(cell_text(h) for h in [*row_header, *column_headers]) + " |\n")
-        out.write("|---" * len(table.row_fields) + "|" + "---|" * len(table.columns) + "\n")
+        out.write("|---" * len(row_header) + "|" + "---|" * len(column_headers) + "\n")
         for row, shown in zip(table.rows, shown_row_labels(table)):
             cells = []
             for column in table.columns:
@@ -38,6 +38,7 @@ def render_markdown(tables: list[Table]) -> str:
                 text = cell_text(entry.text)
                 text = f"**{text}**" if entry.best else text
                 cells.append(text + (f" [{cell_text(entry.reference_text)}]" if entry.reference else ""))
+            cells += [cell_text(text) for text in table.details.get(row, [])]
             out.write("| " + " | ".join([cell_text(s) for s in shown] + cells) + " |\n")
         out.write(f"\n{caption(table)}\n\n")
         if table.claims:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from bench.analysis.rules import EACH, FINAL, describe, parse_rule, rule_rows  # noqa: F401 - rule_rows: old import path
 from bench.analysis.rules import which as which_of
+from bench.core.protocol import HARNESS_TRAINING, STOP_WHEN_LOSS_STOPS_FALLING, harness_training_value
 from bench.metrics import CROSS_CHECKS, get_metric, output_spec
 from bench.planning.cells import Cell
 from bench.planning.suite import Suite
@@ -38,6 +39,11 @@ class Table:
     # cells that failed or timed out, counted by status, per row and column with the metric and rule left out
     failures: dict[tuple, dict[str, int]] = field(default_factory=dict)
     claims: list = field(default_factory=list)  # the paper's claims evaluated (bench.analysis.paper_claims.Evaluation)
+    notes: list[str] = field(default_factory=list)  # facts the caption adds (how trainings that stop early ended)
+    # the layout's ``details``: columns of each method row's own facts (``Method.details()``), after the
+    # row labels: their headers, and each row's texts
+    detail_headers: list[str] = field(default_factory=list)
+    details: dict[tuple, list[str]] = field(default_factory=dict)
 
 
 NO_ITERATES = "no iterates"  # a rule-row table's one row for a method without traced iterates
@@ -48,7 +54,7 @@ def build_tables(suite: Suite, cells: list[Cell], store: ResultsStore, profile: 
     """The tables of ``suite`` and its includes; ``select`` (a rule of bench.analysis.rules) overrides the suites' own."""
     labels = {c.key: c.labels for c in cells}
     frame = store.table([c.key for c in cells], labels)
-    tables = [_build_table(table, frame, cells, profile, select) for table in suite.tables()]
+    tables = [_build_table(table, frame, cells, profile, select, store.root) for table in suite.tables()]
     from bench.analysis.paper_claims import evaluate_table
 
     for table in tables:
@@ -57,7 +63,7 @@ def build_tables(suite: Suite, cells: list[Cell], store: ResultsStore, profile: 
 
 
 def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: str,
-                 select: str | None = None) -> Table:
+                 select: str | None = None, results_root=None) -> Table:
     settings = suite.resolved(profile)
     statistic = settings.get("aggregate", "mean")
     rule = parse_rule(select or settings.get("select", FINAL))
@@ -102,8 +108,10 @@ def _build_table(suite: Suite, frame: pd.DataFrame, cells: list[Cell], profile: 
         banners += _missing_rule(rule, sub)
     banners += _undefined_banners(ok)
     banners += _cross_check_banners(ok, row_fields)
+    detail_headers = list(suite.layout.get("details", {}))
     return Table(suite, profile, agg, rows, row_fields, columns, column_fields, statistic, which, banners, rule,
-                 failures)
+                 failures, notes=_training_stops(mine, results_root), detail_headers=detail_headers,
+                 details=_method_details(suite, rows, row_fields) if detail_headers else {})
 
 
 _UNSCORED = ("metric", "rule")  # fields a failed cell has no value of: its failures are counted without them
@@ -253,12 +261,68 @@ def _training_changed(suite: Suite) -> list[str]:
         if not is_trained(cls):
             continue
         resolved = suite.training_for(method, cls.training_defaults, "paper")
-        changed = [f"{k} {resolved[k]} (default {v})" for k, v in cls.training_defaults.items() if resolved[k] != v]
+        # a harness key (early stopping) is the caption's: it says how each training ended
+        changed = [f"{k} {resolved[k]} (default {v})" for k, v in cls.training_defaults.items()
+                   if k not in HARNESS_TRAINING and resolved[k] != v]
         if changed:
             changes.append(f"{method.label}: {', '.join(changed)}")
     if not changes:
         return []
     return [f"TRAINING CHANGED under profile 'paper' from the methods' own protocols: {'; '.join(changes)}."]
+
+
+def _training_stops(cells: list[Cell], results_root) -> list[str]:
+    """For the caption, where a table's trainings stop early (``stop_when_loss_stops_falling``): after which
+    epoch each stopped, and how many ran all their epochs or are not trained, as the job folders under
+    ``results_root`` say."""
+    jobs = {}
+    for cell in cells:
+        job = cell.training
+        if job is not None and harness_training_value(job.protocol, STOP_WHEN_LOSS_STOPS_FALLING):
+            jobs[job.key] = (cell.labels.get("method") or job.config["method"]["name"], job)
+    if not jobs:
+        return []
+    stopped, others = [], {}
+    for label, job in jobs.values():
+        folder = job.files(results_root) if results_root is not None else None
+        if folder is None or not folder.is_done():
+            others["not trained here"] = others.get("not trained here", 0) + 1
+        elif folder.stopped_early():
+            at = folder.stopped_early()
+            stopped.append(f"{label}, seed {job.seed}, after epoch {at['epoch'] + 1} of {at['epochs']}")
+        else:
+            others["ran all their epochs"] = others.get("ran all their epochs", 0) + 1
+    parts = [f"stopped early: {'; '.join(stopped)}"] if stopped else []
+    parts += [f"{n} of {len(jobs)} {text}" for text, n in others.items()]
+    return [f"early stopping (a training ends after the first epoch whose mean loss did not fall): "
+            f"{'; '.join(parts)}"]
+
+
+def _method_details(suite: Suite, rows: list[tuple], row_fields: list[str]) -> dict[tuple, list[str]]:
+    """Each row's texts of the layout's ``details`` (header -> the name of a fact its method's
+    ``details()`` gives, e.g. ``N_P = "parameters"``), computed from the method's parameters: nothing runs."""
+    from bench.components.method import build_method
+
+    wanted = list(suite.layout["details"].values())
+    facts = {}
+    for method in suite.methods:
+        try:
+            given = build_method(method.name, method.params).details()
+        except (TypeError, ValueError):  # parameters the method refuses: its cells say why
+            given = {}
+        facts[method.label] = [detail_text(given.get(name)) for name in wanted]
+    at = row_fields.index("method")
+    return {row: facts.get(row[at], [detail_text(None)] * len(wanted)) for row in rows}
+
+
+def detail_text(value) -> str:
+    """A method's fact as a table shows it: a count of a million or more in millions (6.478M, as the
+    papers print parameter counts), other counts with thousands separators, "—" where the method gives none."""
+    if value is None:
+        return "—"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value / 1e6:.3f}M" if abs(value) >= 1_000_000 else f"{value:,}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _standin_text(declared, dataset: dict) -> str:
@@ -456,5 +520,7 @@ def caption(table: Table) -> str:
                "and its gain over the final iterate (positive: better)" if "rule" in table.row_fields
                else describe(table.rule))
     paper = "; the paper's published number and our difference beside ours" if table.suite.references else ""
+    notes = "".join(f"; {note}" for note in table.notes)
     return (f"{shown} over n={n_items} items x seeds per entry (fewer where marked); {iterate}; "
-            f"best per column in bold; ↑ higher is better, ↓ lower is better{paper}; profile {table.profile}.")
+            f"best per column in bold; ↑ higher is better, ↓ lower is better{paper}; profile {table.profile}"
+            f"{notes}.")

@@ -50,6 +50,7 @@ def describe(job: TrainingJob, results_root) -> dict:
             "epochs_done": 0 if last is None else last + 1, "items": job.items,
             "error": (state.get("error") or "").splitlines()[0] if name == "failed" else None,
             "final_loss": (state.get("losses") or [None])[-1], "wall_time_s": state.get("wall_time_s"),
+            "stopped_early": files.stopped_early(),
             "trained_mb": round(trained.stat().st_size / 2**20, 2) if trained.is_file() else None,
             "folder": str(files.path)}
 
@@ -81,6 +82,7 @@ def summary_lines(jobs: list[TrainingJob], results_root) -> list[str]:
     for job in jobs:
         d = describe(job, results_root)
         why = f": {d['error']}" if d["error"] else ""
+        why += f" (stopped early: {d['stopped_early']['reason']})" if d["stopped_early"] else ""
         lines.append(f"  {d['method']:<28} seed {d['seed']:<3} {d['state']:<11} epoch {d['epochs_done']}/{d['epochs']}"
                      f"  work {d['epochs']} epochs x {d['items']} training items  [{job.key[:12]}]{why}")
         cost = job.estimated_cpu_seconds()
