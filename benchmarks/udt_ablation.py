@@ -4,8 +4,9 @@ harness: does the female estimate beat the mixture, and which choice makes it?
 Run: OMP_NUM_THREADS=1 python benchmarks/udt_ablation.py --data synthetic --variant paper --variant mask ...
      OMP_NUM_THREADS=1 python benchmarks/udt_ablation.py --data /path/to/speech-pairs ...
 
-Data: ``synthetic`` (the suite's stand-ins: synthetic-speech female and male voices, disjoint speaker sets
-for the mixtures' voices, the clean examples and the test pairs) or a folder holding ``slt/`` (female) and
+Data: ``synthetic`` (the suite's stand-ins: synthetic-speech female and male voices with the all-pole vocal
+tract, as TIMIT's stand-in; ``--tract resonances`` gives version 1's voices; disjoint speaker sets for the
+mixtures' voices, the clean examples and the test pairs) or a folder holding ``slt/`` (female) and
 ``bdl/`` (male) WAV files (CMU ARCTIC in the layout of the project's speech-pairs sample): utterances
 1-20 of each make the training mixtures, female utterances 21-40 the unpaired clean examples (UDT), the
 rest (41-51) the test pairs, female and male of different sentences. Test mixtures at 0 dB, as the suite's.
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench.datasets.synthetic import VOICES, speech_like
+from bench.datasets.synthetic import TRACTS, VOICES, speech_like
 from bench.methods.style_transfer_separation import ADAM_BETAS, SupervisedVAESeparation, UDTSeparation, weighted_sum
 from bench.methods.support.power_spectrogram import PowerSpectrogram
 from fast_bss_eval import bss_eval_sources
@@ -43,11 +44,11 @@ VARIANTS = {  # name -> overrides of the method's training keys
 }
 
 
-def synthetic_pools(seconds: float, count: int, rng: np.random.Generator) -> dict[str, list[np.ndarray]]:
+def synthetic_pools(seconds: float, count: int, tract: str) -> dict[str, list[np.ndarray]]:
     def voices(voice, n, seed):
         f0, scale = VOICES[voice]
         r = np.random.default_rng(seed)
-        return [speech_like(int(seconds * SR), SR, r, f0, scale).astype(np.float32) for _ in range(n)]
+        return [speech_like(int(seconds * SR), SR, r, f0, scale, tract).astype(np.float32) for _ in range(n)]
     return {"female": voices("female", count, 1), "male": voices("male", count, 2),
             "clean": voices("female", count, 3), "test_female": voices("female", 10, 4),
             "test_male": voices("male", 10, 5)}
@@ -177,11 +178,13 @@ def main() -> None:
     parser.add_argument("--test-seconds", type=float, default=2.0)
     parser.add_argument("--supervised", action="store_true", help="also train the supervised VAE")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tract", default="all-pole", choices=sorted(TRACTS),
+                        help="--data synthetic: the stand-in voices' vocal tract (default: TIMIT's stand-in's)")
     args = parser.parse_args()
     for item in args.set:
         key, value = item.split("=", 1)
         SIZE[key] = json.loads(value)
-    pools = synthetic_pools(args.test_seconds, 40, np.random.default_rng(0)) if args.data == "synthetic" \
+    pools = synthetic_pools(args.test_seconds, 40, args.tract) if args.data == "synthetic" \
         else arctic_pools(Path(args.data))
     refs, mixtures = test_pairs(pools, args.test_seconds)
     print(json.dumps({"method": "mixture", **scores(refs, mixtures)}), flush=True)
