@@ -36,7 +36,7 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for run in args.runs:
+    for number, run in enumerate(args.runs):
         path, _, label = run.partition(":")
         curves = read_run(Path(path))
         for method, points in curves.items():
@@ -44,12 +44,12 @@ def main() -> None:
                 ax.axhline(points[0][1], color="grey", linestyle=":", linewidth=1)
                 continue
             name = {"UDTSeparation": "UDT", "SupervisedVAESeparation": "supervised VAE"}.get(method, method)
-            ax.plot(*zip(*points), marker="o", linestyle="-" if name == "UDT" else "--",
+            ax.plot(*zip(*points), marker="o", linestyle="-" if name == "UDT" else "--", color=f"C{number}",
                     label=f"{name}, {label or Path(path).stem}")
     ax.set_xscale("log")
     ax.set_xlabel("training examples")
     ax.set_ylabel("female SI-SDR (dB), median")
-    ax.set_title("UDT's learning curve (dotted: the mixture)")
+    ax.set_title("UDT (solid) and the supervised VAE (dashed); dotted: the mixture", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(args.output, dpi=120)
