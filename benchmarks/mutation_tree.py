@@ -77,7 +77,7 @@ def stage(dest: Path) -> None:
 
 def build(dest: Path, modules: list[str], tests: list[str]) -> None:
     for test in tests:
-        if not (ROOT / test).is_file():
+        if not (ROOT / test.partition("::")[0]).is_file():
             raise FileNotFoundError(f"{test}: no such test file")
     config = mutmut_config(modules, tests)  # checks the module paths before anything is copied
     stage(dest)
@@ -88,7 +88,7 @@ def build(dest: Path, modules: list[str], tests: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="+", help="repository paths of the modules to mutate, e.g. methods/wpe.py")
-    parser.add_argument("--tests", nargs="+", required=True, help="the test files each mutant runs")
+    parser.add_argument("--tests", nargs="+", required=True, help="the test files (or pytest node ids) each mutant runs")
     parser.add_argument("--dest", type=Path, default=ROOT / "mutation-tree", help="the staging tree (default: %(default)s)")
     args = parser.parse_args(argv)
     try:

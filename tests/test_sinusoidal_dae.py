@@ -374,8 +374,8 @@ def test_the_conv_decoder_is_a_transposed_convolution_with_tanh_or_not(tanh):
 
 
 def test_the_method_records_its_parameters_and_builds_what_they_say():
-    params = dict(channels=8, hop=256, encoder="sinc", decoder="cos", squared_frequencies=False, tanh=False,
-                  sort_atoms=True, tv_target="vocals", tv="paper")
+    params = {"channels": 8, "hop": 256, "encoder": "sinc", "decoder": "cos", "squared_frequencies": False,
+              "tanh": False, "sort_atoms": True, "tv_target": "vocals", "tv": "paper"}
     assert SinusoidalDAEMethod(**params).params == params  # the cell key and the record carry them
     model = SinusoidalDAEMethod(**params).build()
     assert model.hop == 256 and model.encoder.first.low.shape == (8,) and model.decoder.envelope.shape == (1, 2048)
