@@ -44,14 +44,15 @@ def toml_list(values: list[str]) -> str:
     return "[" + ", ".join(f'"{value}"' for value in values) + "]"
 
 
-def mutmut_config(modules: list[str], tests: list[str]) -> str:
+def mutmut_config(modules: list[str], tests: list[str], deselect: list[str] = ()) -> str:
+    pytest_args = ["-q", "-x", "-p", "no:cacheprovider", *(arg for node in deselect for arg in ("--deselect", node))]
     return "\n".join([
         "[tool.mutmut]",
         "# written by benchmarks/mutation_tree.py",
         'source_paths = ["bench/"]',
         f"only_mutate = {toml_list([staged_path(module) for module in modules])}",
         f"also_copy = {toml_list(ALSO_COPY)}",
-        'pytest_add_cli_args = ["-q", "-x", "-p", "no:cacheprovider"]',
+        f"pytest_add_cli_args = {toml_list(pytest_args)}",
         f"pytest_add_cli_args_test_selection = {toml_list(tests)}",
         "use_git_change_detection = false",  # the staging tree is no git repository
         "",
@@ -75,11 +76,11 @@ def stage(dest: Path) -> None:
     (dest / "pyproject.toml").write_text(project[:project.index("[tool.mutmut]")], encoding="utf-8")
 
 
-def build(dest: Path, modules: list[str], tests: list[str]) -> None:
+def build(dest: Path, modules: list[str], tests: list[str], deselect: list[str] = ()) -> None:
     for test in tests:
         if not (ROOT / test.partition("::")[0]).is_file():
             raise FileNotFoundError(f"{test}: no such test file")
-    config = mutmut_config(modules, tests)  # checks the module paths before anything is copied
+    config = mutmut_config(modules, tests, deselect)  # checks the module paths before anything is copied
     stage(dest)
     with open(dest / "pyproject.toml", "a", encoding="utf-8") as project:
         project.write(config)
@@ -89,10 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="+", help="repository paths of the modules to mutate, e.g. methods/wpe.py")
     parser.add_argument("--tests", nargs="+", required=True, help="the test files (or pytest node ids) each mutant runs")
+    parser.add_argument("--deselect", nargs="+", default=[], help="pytest node ids to leave out (slow tests)")
     parser.add_argument("--dest", type=Path, default=ROOT / "mutation-tree", help="the staging tree (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
-        build(args.dest, args.modules, args.tests)
+        build(args.dest, args.modules, args.tests, args.deselect)
     except (ValueError, FileNotFoundError) as error:
         print(f"mutation_tree: {error}", file=sys.stderr)
         return 2
