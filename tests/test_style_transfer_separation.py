@@ -573,3 +573,17 @@ def test_a_mixture_of_three_sources_is_refused():
     with pytest.raises(ValueError, match="one voice of a two-source mixture; the observation has 3 sources"):
         method.restore(Observation(np.zeros(800, np.float32), 8000, "separation", known={"num_sources": 3}),
                        RunContext())
+
+
+def test_the_figure3_suite_scores_the_papers_30_mixtures_of_2_s_at_0_db():
+    """Sec. 4: "We then randomly select 2-sec snippets from each selected recording and mix them at 0 dB to
+    generate the mixture." and "We show these plots on a set of 30 mixtures for each case." Found by mutating
+    the suites' parameters (benchmarks/mutate_suite_parameters.py)."""
+    import tomllib
+
+    from bench.planning.suite import load_suite
+
+    raw = tomllib.loads(load_suite("venkataramani2019-figure3").path.read_text())
+    assert (raw["items"], raw["seconds"]) == (30, 2.0)
+    (mixing,) = raw["corruptions"]
+    assert (mixing["name"], mixing["params"]) == ("mixture", {"ratio_db": 0.0})
