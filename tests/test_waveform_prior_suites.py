@@ -55,3 +55,11 @@ def test_smoke_grid_runs_short_fits_on_stand_ins():
     assert all(cell.dataset.get("standin_for") for cell in cells)
     keys = [cell.key for cell in cells]
     assert len(keys) == len(set(keys))
+
+
+def test_table1_dereverberates_at_the_papers_three_rt60s():
+    """Table 1's discussion: "When the reverberation is very weak (Rt60=0.1) [...] When the reverberations are of
+    medium strength (Rt60=0.2) [...] When Rt60=0.5 the reverberations are too strong". Found by mutating the
+    suites' parameters (benchmarks/mutate_suite_parameters.py)."""
+    rt60s = [c.params["rt60"] for c in load_suite("waveform-prior-table1").corruptions if c.name == "reverb"]
+    assert rt60s == [0.1, 0.2, 0.5]
