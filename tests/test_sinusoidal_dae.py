@@ -449,3 +449,23 @@ def test_the_loss_adds_noise_of_the_protocols_std_and_takes_tv_of_the_remixs_cod
         assert noise.std().item() == pytest.approx(0.01, rel=0.05) and abs(noise.mean().item()) < 1e-3
         assert torch.equal(seen[1], remix)
         assert tv_term.item() == pytest.approx(total_variation(encode(remix), tv).item(), rel=1e-6)
+
+
+def test_a_fit_uses_adam_at_the_protocols_rate_and_sorts_with_its_moments(tmp_path, monkeypatch):
+    from bench.methods.sinusoidal_dae import SinusoidalDAE
+
+    rates, sorted_with = [], []
+
+    class Recording(torch.optim.Adam):
+        def __init__(self, params, **options):
+            rates.append(options.get("lr"))
+            super().__init__(params, **options)
+
+    original = SinusoidalDAE.sort_atoms
+    monkeypatch.setattr(torch.optim, "Adam", Recording)
+    monkeypatch.setattr(SinusoidalDAE, "sort_atoms",
+                        lambda self, optimizer=None: (sorted_with.append(optimizer), original(self, optimizer))[1])
+    state = run_job(_job({"channels": 8, "hop": 256, "sort_atoms": True}, epochs=1, lr=3e-3), tmp_path)
+    assert state["state"] == "done", state["error"]
+    assert rates == [3e-3]
+    assert sorted_with and all(isinstance(o, Recording) for o in sorted_with)  # Adam's moments follow the atoms
