@@ -18,8 +18,10 @@ def test_a_corruption_selection_keeps_only_the_tables_and_columns_that_have_it()
     table = aimed.tables()[0]
     assert [c.label for c in table.corruptions] == ["Binary mask"]
     assert [t.name for t in table.tables()] == [table.name]  # the table's own includes are dropped
-    assert (aimed.name, aimed.title, aimed.description, aimed.paper, aimed.settings) == (
-        suite.name, suite.title, suite.description, suite.paper, suite.settings)
+    table2 = load_suite("mimilakis2020-table2")  # a suite with a paper: the aimed suite keeps its fields
+    aimed = aim(table2, Selection(corruptions=["Binary mask"]))
+    assert table2.paper and (aimed.name, aimed.title, aimed.description, aimed.paper, aimed.settings) == (
+        table2.name, table2.title, table2.description, table2.paper, table2.settings)
 
 
 def test_a_table_left_without_methods_is_dropped():
@@ -101,7 +103,7 @@ def test_the_limit_counts_items_per_suite_and_dataset():
     def cell(suite, dataset, item):
         return SimpleNamespace(labels={"suite": suite, "dataset": dataset}, config={"item": item})
 
-    cells = [cell(s, "D", i) for s in ("one", "two") for i in ("a", "b", "c")] + [cell("one", "E", "a")]
+    cells = [cell("one", "D", i) for i in "abc"] + [cell("two", "D", i) for i in "xyz"] + [cell("one", "E", "a")]
     kept = limit_items(cells, 2)
     assert [(c.labels["suite"], c.labels["dataset"], c.config["item"]) for c in kept] == [
-        ("one", "D", "a"), ("one", "D", "b"), ("two", "D", "a"), ("two", "D", "b"), ("one", "E", "a")]
+        ("one", "D", "a"), ("one", "D", "b"), ("two", "D", "x"), ("two", "D", "y"), ("one", "E", "a")]
