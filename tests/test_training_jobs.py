@@ -263,6 +263,9 @@ def test_a_stand_in_trains_on_its_own_count_and_length_and_the_profile_caps_them
     source = _source(suite(whole), "smoke", synthetic=True, data_root=tmp_path)
     assert (len(source["items"]), source["seconds"]) == (2, 4.0)  # smoke: 2 items of at most 4 s
     assert _source(suite({"clean": {"seconds": None}}), "smoke")["seconds"] == 4.0  # a whole real recording too
+    assert _source(suite({"clean": {"seconds": None}}))["seconds"] is None  # whole recordings, as declared
+    other = _source(suite({"clean": {"dataset": "synthetic-piano"}}))  # another corpus: the declared
+    assert other["seconds"] is None and len(other["items"]) != 4  # source's items = 4, seconds = 0.25 do not apply
 
 
 def test_a_suite_wide_training_key_no_trained_method_declares_is_refused_with_the_close_match():
