@@ -560,11 +560,14 @@ def test_udt_trains_with_units_adam_and_the_protocols_rate_and_decay(monkeypatch
                 "split": "train", "items": ["00000", "00001"], "sample_rate": 8000, "seconds": 0.5, "revision": "1"}
             for k in UDTSeparation.training_data}
     training = {**UDTSeparation.training_defaults, "epochs": 1, "examples_per_epoch": 2, "batch_size": 2,
-                "lr": 3e-3, "weight_decay": 1e-5, "n_fft": 64, "hop": 16, "snippet_seconds": 0.25}
+                "lr": 3e-3, "weight_decay": 1e-5, "n_fft": 64, "hop": 32, "snippet_seconds": 0.25}
     job = TrainingJob({"format": 1, "method": {"name": "udt-separation", "version": "1", "params": {}}, "data": data,
                        "training": training, "seed": 0, "versions": {}})
     assert run_job(job, tmp_path)["state"] == "done"
     assert seen == {"lr": 3e-3, "betas": (0.5, 0.999), "weight_decay": 1e-5}  # UNIT's betas
+    method = build_method("udt-separation")
+    method.load_trained(job.folder(tmp_path) / "trained.pt")
+    assert method.front == PowerSpectrogram(n_fft=64, hop=32)  # the protocol's STFT, not the default hop
 
 
 def test_a_mixture_of_three_sources_is_refused():
