@@ -469,3 +469,9 @@ def test_a_fit_uses_adam_at_the_protocols_rate_and_sorts_with_its_moments(tmp_pa
     assert state["state"] == "done", state["error"]
     assert rates == [3e-3]
     assert sorted_with and all(isinstance(o, Recording) for o in sorted_with)  # Adam's moments follow the atoms
+
+
+def test_initial_envelopes_are_one_over_c_plus_l():
+    """b_c = 1 / (C + L) at the start (the public code's initialisation; module docstring)."""
+    envelope = small(channels=8).build().decoder.envelope.detach()
+    assert envelope.shape == (8, 2048) and torch.all(envelope == torch.tensor(1.0 / (8 + 2048)))
