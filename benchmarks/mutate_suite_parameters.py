@@ -36,6 +36,7 @@ SUITE_TESTS = {
     "waveform-prior": ["tests/test_waveform_prior_suites.py"],
     "venkataramani2019": [
         "tests/test_style_transfer_separation.py::test_the_suite_s_stand_ins_keep_genders_and_regions_apart",
+        "tests/test_style_transfer_separation.py::test_the_figure3_suite_scores_the_papers_30_mixtures_of_2_s_at_0_db",
         "tests/test_training_jobs.py::test_suite_wide_and_profile_epochs_reach_only_a_method_that_declares_epochs"],
 }
 COMMON_TESTS = ["tests/test_suites.py", "tests/test_paper_claims.py::test_every_paper_suite_declares_claims_with_sources"]
