@@ -397,3 +397,21 @@ def test_medleydb_instrument_stems(tmp_path):
     (tmp_path / "medleydb" / "Audio" / "ArtistB_SongTwo" / "ArtistB_SongTwo_METADATA.yaml").unlink()
     with pytest.raises(CorpusMissing, match="track ArtistB_SongTwo has no ArtistB_SongTwo_METADATA.yaml"):
         build_dataset("medleydb", {"instruments": ["piano"]}, tmp_path).check()
+
+
+# -- from the survivors of mutation testing (benchmarks/mutation.md, 2026-12-07 second session) -------------
+def test_musdb_segments_come_from_the_asked_split_and_its_rules_are_recorded(tmp_path):
+    fx.musdb(tmp_path)
+    ds = build_dataset("musdb18", {"segment_s": 1.0, "min_vocal_norm": 0.1}, tmp_path)
+    train, test = ds.item_ids("train"), ds.item_ids("test")
+    assert train and test and all(i.startswith("train/") for i in train) and all(i.startswith("test/") for i in test)
+    assert ds.params == {"segment_s": 1.0, "min_vocal_norm": 0.1}  # in the cell key: another rule, another cell
+    assert build_dataset("musdb18", {"sources": ["mixture"]}, tmp_path).params == {"sources": ["mixture"]}
+
+
+def test_timit_records_its_speaker_choice_and_reads_spelled_out_genders(tmp_path):
+    fx.timit(tmp_path)
+    ds = build_dataset("timit", {"gender": "female", "dialect_regions": ["DR1"], "include_sa": False}, tmp_path)
+    assert ds.params == {"gender": "F", "dialect_regions": ["DR1"], "include_sa": False}
+    assert ds.item_ids("all") == ["TRAIN/DR1/FCJF0/SI943", "TRAIN/DR1/FCJF0/SX13"]
+    assert build_dataset("timit", {}, tmp_path).params == {}  # the defaults: every speaker, SA sentences kept

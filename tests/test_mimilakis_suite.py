@@ -218,3 +218,14 @@ def test_every_suite_parameter_is_the_papers(name):
     assert (source["dataset"], source["split"], source["sample_rate"]) == ("musdb18", "train+valid", PAPER_RATE)
     stft = [m.params for m in suite.methods if m.name == "stft-binary-mask"]
     assert stft in ([], [{"n_fft": 2048, "hop": 384, "window": "hamming"}])
+
+
+def test_the_atoms_are_sorted_in_the_second_experiment_only():
+    """Sec. 4: "for the second set of experiments the modulated cosine functions are sorted after each gradient
+    update, as explained in Section 2.2, whereas in the first they are not." (found by mutating the suites'
+    parameters, benchmarks/mutate_suite_parameters.py)"""
+    from bench.planning.suite import load_suite
+
+    for name, sort_atoms in (("mimilakis2020-table1", False), ("mimilakis2020-table2", True)):
+        rows = [m for m in load_suite(name).methods if m.name == "sinusoidal-dae"]
+        assert rows and all(m.params.get("sort_atoms", False) is sort_atoms for m in rows)

@@ -77,3 +77,17 @@ def test_batch_size_is_one_on_the_cpu_and_set_by_the_environment(monkeypatch):
         assert METHODS.get("dap-separation").obj.max_batch == 1
     finally:
         default_batch.cache_clear()
+
+
+def test_table1_scores_the_papers_50_samples_of_each_dataset():
+    """Sec. 4.1: "We report the performance metrics obtained on 50 random samples from each of the datasets."
+    (Table 2's suite draws 25 clips under each of its two noises: 50 observations, as its description says.)
+    Found by mutating the suites' parameters (benchmarks/mutate_suite_parameters.py)."""
+    import tomllib
+
+    def raw(name):
+        return tomllib.loads(load_suite(name).path.read_text())
+
+    assert raw("narayanaswamy2021-table1")["items"] == 50
+    table2 = raw("narayanaswamy2021-table2")
+    assert table2["items"] * len(table2["corruptions"]) == 50

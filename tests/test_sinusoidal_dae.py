@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from bench.methods.sinusoidal_dae import SinusoidalDAEMethod, negative_snr, total_variation
+from bench.methods.sinusoidal_dae import SinusoidalDAEMethod, negative_snr, segments, total_variation
+from torch.nn import functional as F
 
 from bench.components.method import RunContext
 from bench.components.training import TrainingJob, run_job
@@ -324,3 +325,171 @@ def test_early_stopping_watches_eq5_and_ends_the_training_after_the_first_epoch_
     stop = first_epoch_not_falling(watched)
     assert stop is not None and state["stopped_early"]["epoch"] == stop  # this rate overshoots: it stops
     assert len(state["losses"]) == stop + 1 < 6
+
+
+# -- from the survivors of mutation testing (benchmarks/mutation.md, 2026-12-07 second session) -------------
+
+def test_negative_snr_on_a_ratio_other_than_ten_and_on_silence():
+    x, y = torch.full((4,), 2.0), torch.ones(4)  # ||x||^2 = 16, ||x - y||^2 = 4
+    assert negative_snr(x, y).item() == pytest.approx(-10 * np.log10(16 / 4), rel=1e-6)
+    assert negative_snr(torch.zeros(4), torch.zeros(4)).item() == 0.0  # silence decoded exactly: 0, not NaN
+
+
+def test_total_variation_differences_neighbouring_channels_and_frames():
+    code = torch.randn(2, 4, 5, generator=torch.Generator().manual_seed(0))
+    c = code.numpy().astype(np.float64)
+    expected = (np.linalg.norm(np.diff(c, axis=2)) / 5 + np.linalg.norm(np.diff(c, axis=1)) / 4)
+    assert total_variation(code, "code").item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_sinc_filters_are_windowed_band_passes_between_mel_spaced_edges():
+    """SincNet's first stage (Ravanelli & Bengio): cut-offs mel-spaced from 80 Hz to fs/2 - 100 Hz, each
+    filter 2 f2 sinc(2 f2 n) - 2 f1 sinc(2 f1 n) on n centred on the kernel, Hamming-windowed, scaled to a
+    peak of 1. Computed here in float64 from the formula."""
+    from bench.methods.sinusoidal_dae import SincFirstStage, mel_spaced
+
+    stage = SincFirstStage(channels=6, kernel=2048, hop=384, sample_rate=SR)
+    edges = mel_spaced(80.0, SR / 2 - 100.0, 7)
+    low = stage.low.detach().numpy().astype(np.float64)
+    high = low + stage.band.detach().numpy().astype(np.float64)
+    np.testing.assert_allclose(low * SR, edges[:-1], rtol=1e-5)
+    np.testing.assert_allclose(high * SR, edges[1:], rtol=1e-5)
+    n = np.arange(2048) - 1023.5
+    band_pass = (2 * high[:, None] * np.sinc(2 * high[:, None] * n) - 2 * low[:, None] * np.sinc(2 * low[:, None] * n))
+    band_pass *= np.hamming(2048)
+    expected = band_pass / np.abs(band_pass).max(axis=1, keepdims=True)
+    np.testing.assert_allclose(stage.filters().detach().numpy(), expected, atol=1e-5)
+
+
+def test_encoder_is_a_strided_convolution_then_a_dilated_residual_relu():
+    model = small().build()
+    x = torch.randn(1, 1, 6000, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        h = F.conv1d(x, model.encoder.first.weight, stride=384)
+        expected = F.relu(F.conv1d(h, model.encoder.dilated.weight, dilation=10, padding=20) + h)
+        torch.testing.assert_close(model.encoder(x), expected)
+
+
+def test_encode_and_decode_centre_the_signal_in_ceil_n_over_s_frames():
+    """N = 5001 samples, S = 384: T = 14 frames; the frames span T S + L - S = 7040 samples, 2039 more than
+    N: 1019 on the left, 1020 on the right (an odd total tells left from right)."""
+    model = small().build()
+    x = torch.randn(1, 5001, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(model.encode(x), model.encoder(F.pad(x[:, None, :], (1019, 1020))))
+        code = torch.randn(1, 16, 14, generator=torch.Generator().manual_seed(3))
+        full = F.conv_transpose1d(code, model.decoder.atoms()[:, None, :], stride=384)[:, 0]
+        torch.testing.assert_close(model.decode(code, 5001), full[:, 1019:1019 + 5001])
+
+
+@pytest.mark.parametrize("tanh", [False, True])
+def test_the_conv_decoder_is_a_transposed_convolution_with_tanh_or_not(tanh):
+    decoder = small(decoder="conv", tanh=tanh).build().decoder
+    code = torch.randn(1, 16, 3, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        y = F.conv_transpose1d(code, decoder.synthesis.weight, stride=384)  # no bias, hop S apart
+        torch.testing.assert_close(decoder(code), torch.tanh(y) if tanh else y)
+
+
+def test_the_method_records_its_parameters_and_builds_what_they_say():
+    params = {"channels": 8, "hop": 256, "encoder": "sinc", "decoder": "cos", "squared_frequencies": False,
+              "tanh": False, "sort_atoms": True, "tv_target": "vocals", "tv": "paper"}
+    assert SinusoidalDAEMethod(**params).params == params  # the cell key and the record carry them
+    model = SinusoidalDAEMethod(**params).build()
+    assert model.hop == 256 and model.encoder.first.low.shape == (8,) and model.decoder.envelope.shape == (1, 2048)
+    assert not model.decoder.squared
+
+
+@pytest.mark.parametrize("name", ["mimilakis2020-table1", "mimilakis2020-table2"])
+def test_each_suite_rows_label_is_the_model_its_parameters_build(name):
+    """The rows set only what differs from the defaults: a flipped default (tanh, f_c^2, the encoder, the
+    decoder) would make a row another model than its label says."""
+    from bench.methods.sinusoidal_dae import ConvDecoder, SincFirstStage
+
+    from bench.planning.suite import load_suite
+
+    rows = [row for row in load_suite(name).methods if row.name == "sinusoidal-dae"]
+    assert len(rows) >= 6
+    for row in rows:
+        method = SinusoidalDAEMethod(**row.params)
+        model = method.build()
+        label = row.label
+        assert f"C = {method.channels}" in label
+        assert isinstance(model.decoder, ConvDecoder) == ("conv/conv" in label)
+        assert isinstance(model.encoder.first, SincFirstStage) == label.startswith("sinc/")
+        assert bool(method.tanh) == ("tanh" in label)
+        if not isinstance(model.decoder, ConvDecoder):
+            assert model.decoder.squared == ("linear" not in label)
+            assert (model.decoder.envelope.shape[0] == 1) == label.startswith("conv/cos ")
+        if "TV on" in label:
+            assert method.tv_target == ("vocals" if "TV on A_v" in label else "remix")
+        assert method.hop == 384  # the paper's text (Sec. 3); the suites say so in their titles
+
+
+def test_segments_pads_a_signal_shorter_than_one_row():
+    rows = segments(torch.ones(2, 5), 8, 4)
+    assert rows.shape == (2, 1, 8)
+    assert torch.equal(rows[0, 0], torch.tensor([1.0] * 5 + [0.0] * 3))
+
+
+def test_batches_are_full_size_with_one_mean_removed_per_batch():
+    from types import SimpleNamespace
+
+    from bench.core.audio import Clip
+
+    rng = np.random.default_rng(0)
+    stems = {f"t{k}": (rng.standard_normal((2, 160)) + 0.5).astype(np.float32) for k in range(2)}
+    source = SimpleNamespace(sample_rate=100, items=list(stems), dataset=SimpleNamespace(name="noise"),
+                             load=lambda item: Clip(stems[item], 100))
+    protocol = {**SinusoidalDAEMethod.training_defaults, "segment_s": 0.2, "tracks_per_set": 2, "batch_size": 4}
+    context = SimpleNamespace(protocol=protocol, rng=np.random.default_rng(1))
+    batches = list(SinusoidalDAEMethod().batches({"tracks": source}, context))
+    assert len(batches) == 8  # 30 segments of 20 samples: 7 full batches of 4 and one of 2 padded with zeros
+    for vocals, remix in batches:
+        assert vocals.shape == remix.shape == (4, 20)
+        assert abs(vocals.mean().item()) < 1e-6 and abs(remix.mean().item()) < 1e-6
+    last_vocals = batches[-1][0]
+    assert torch.equal(last_vocals[2], last_vocals[3])  # the zero rows, less the batch's mean
+
+
+@pytest.mark.parametrize("tv", ["code", "paper"])
+def test_the_loss_adds_noise_of_the_protocols_std_and_takes_tv_of_the_remixs_code(tv):
+    method = small(tv=tv)
+    model = method.build()
+    seen = []
+    encode = model.encode
+    model.encode = lambda x: (seen.append(x), encode(x))[1]
+    vocals, remix = _batch(n=4, length=6000)
+    with torch.no_grad():
+        _, _, tv_term = method.loss(model, vocals, remix, {**PROTOCOL, "noise_std": 0.01},
+                                    torch.Generator().manual_seed(0))
+        noise = seen[0] - vocals
+        assert noise.std().item() == pytest.approx(0.01, rel=0.05) and abs(noise.mean().item()) < 1e-3
+        assert torch.equal(seen[1], remix)
+        assert tv_term.item() == pytest.approx(total_variation(encode(remix), tv).item(), rel=1e-6)
+
+
+def test_a_fit_uses_adam_at_the_protocols_rate_and_sorts_with_its_moments(tmp_path, monkeypatch):
+    from bench.methods.sinusoidal_dae import SinusoidalDAE
+
+    rates, sorted_with = [], []
+
+    class Recording(torch.optim.Adam):
+        def __init__(self, params, **options):
+            rates.append(options.get("lr"))
+            super().__init__(params, **options)
+
+    original = SinusoidalDAE.sort_atoms
+    monkeypatch.setattr(torch.optim, "Adam", Recording)
+    monkeypatch.setattr(SinusoidalDAE, "sort_atoms",
+                        lambda self, optimizer=None: (sorted_with.append(optimizer), original(self, optimizer))[1])
+    state = run_job(_job({"channels": 8, "hop": 256, "sort_atoms": True}, epochs=1, lr=3e-3), tmp_path)
+    assert state["state"] == "done", state["error"]
+    assert rates == [3e-3]
+    assert sorted_with and all(isinstance(o, Recording) for o in sorted_with)  # Adam's moments follow the atoms
+
+
+def test_initial_envelopes_are_one_over_c_plus_l():
+    """b_c = 1 / (C + L) at the start (the public code's initialisation; module docstring)."""
+    envelope = small(channels=8).build().decoder.envelope.detach()
+    assert envelope.shape == (8, 2048) and torch.all(envelope == torch.tensor(1.0 / (8 + 2048)))

@@ -491,3 +491,103 @@ def test_the_loss_a_fit_minimises_is_every_term_at_units_weight(monkeypatch, tmp
         share = weights[name] * value
         assert share > 1e-5 * loss, name
         assert expected - share != pytest.approx(loss, rel=1e-6), name  # the loss without this term
+
+
+# -- from the survivors of mutation testing (benchmarks/mutation.md, 2026-12-07 second session) -------------
+def test_the_latent_penalties_are_mean_squares_of_the_encodings():
+    p, mixture, clean = random_paths()
+    terms = translation_terms(mixture, clean, p)
+    assert terms["latent_mixture"] == pytest.approx(p["h_s"].pow(2).mean().item(), rel=1e-6)
+    assert terms["latent_clean"] == pytest.approx(p["h_t"].pow(2).mean().item(), rel=1e-6)
+    assert terms["cycle_latent"] == pytest.approx(sum(p[n].pow(2).mean().item() for n in CYCLE_ENCODINGS), rel=1e-6)
+    torch.manual_seed(0)
+    net = DenoisingVAE(16, FRONT).eval()
+    batch = {"mixture": torch.rand(2, 16, 10), "target": torch.rand(2, 16, 10)}
+    with torch.no_grad():
+        latent = SupervisedVAESeparation().loss_terms(net, batch)["latent"]
+        assert latent.item() == pytest.approx(net.encode(batch["mixture"]).pow(2).mean().item(), rel=1e-6)
+
+
+def test_the_latent_is_sampled_exactly_while_training(monkeypatch):
+    import bench.methods.networks.spectrogram_vaes as networks
+    import bench.methods.style_transfer_separation as udt
+
+    h = torch.zeros(4, 16, 1000)
+    assert networks.sample_latent(h, True).std().item() == pytest.approx(1.0, rel=0.02)  # z = h + N(0, I)
+    assert torch.equal(networks.sample_latent(h, False), h)
+    calls = []
+    recording = lambda h, training: (calls.append(training), h)[1]  # noqa: E731
+    monkeypatch.setattr(networks, "sample_latent", recording)
+    monkeypatch.setattr(udt, "sample_latent", recording)
+    x = torch.rand(2, 16, 10)
+    for training in (True, False):
+        cycle, denoising = small_cycle_vaes().train(training), DenoisingVAE(16, FRONT).train(training)
+        calls.clear()
+        translation_paths(cycle, x, x)
+        cycle(x)
+        denoising(x)
+        SupervisedVAESeparation().loss_terms(denoising, {"mixture": x, "target": x})
+        assert calls == [training] * 5
+
+
+def test_every_block_but_the_decoders_last_ends_in_batch_norm_and_dropout_0_3():
+    net = small_cycle_vaes()
+    for stack in (net.encode_mixture, net.encode_clean, net.decode_mixture, net.decode_clean):
+        for k, block in enumerate(stack):
+            if stack in (net.decode_mixture, net.decode_clean) and k == len(stack) - 1:
+                assert isinstance(block.post, torch.nn.Identity)  # the estimated magnitude itself
+            else:
+                norm, dropout = block.post
+                assert isinstance(norm, torch.nn.BatchNorm1d) and dropout.p == 0.3
+
+
+def test_udt_builds_the_network_with_its_shared_blocks_and_records_its_estimate():
+    method = UDTSeparation(estimate="spectrogram")
+    method.shared_blocks = 2
+    assert method.network(16, FRONT).shared_blocks == 2
+    assert method.params == {"estimate": "spectrogram"}
+
+
+def test_udt_trains_with_units_adam_and_the_protocols_rate_and_decay(monkeypatch, tmp_path):
+    seen = {}
+
+    class Recording(torch.optim.Adam):
+        def __init__(self, params, **options):
+            seen.update(options)
+            super().__init__(params, **options)
+
+    monkeypatch.setattr(torch.optim, "Adam", Recording)
+    data = {k: {"name": "synthetic-speech", "params": {"voice": "male" if k == "mixture_male" else "female"},
+                "split": "train", "items": ["00000", "00001"], "sample_rate": 8000, "seconds": 0.5, "revision": "1"}
+            for k in UDTSeparation.training_data}
+    training = {**UDTSeparation.training_defaults, "epochs": 1, "examples_per_epoch": 2, "batch_size": 2,
+                "lr": 3e-3, "weight_decay": 1e-5, "n_fft": 64, "hop": 32, "snippet_seconds": 0.25}
+    job = TrainingJob({"format": 1, "method": {"name": "udt-separation", "version": "1", "params": {}}, "data": data,
+                       "training": training, "seed": 0, "versions": {}})
+    assert run_job(job, tmp_path)["state"] == "done"
+    assert seen == {"lr": 3e-3, "betas": (0.5, 0.999), "weight_decay": 1e-5}  # UNIT's betas
+    method = build_method("udt-separation")
+    method.load_trained(job.folder(tmp_path) / "trained.pt")
+    assert method.front == PowerSpectrogram(n_fft=64, hop=32)  # the protocol's STFT, not the default hop
+
+
+def test_a_mixture_of_three_sources_is_refused():
+    method = UDTSeparation()
+    method.model = small_cycle_vaes().eval()
+    with pytest.raises(ValueError, match="one voice of a two-source mixture; the observation has 3 sources"):
+        method.restore(Observation(np.zeros(800, np.float32), 8000, "separation", known={"num_sources": 3}),
+                       RunContext())
+
+
+def test_the_figure3_suite_scores_the_papers_30_mixtures_of_2_s_at_0_db():
+    """Sec. 4: "We then randomly select 2-sec snippets from each selected recording and mix them at 0 dB to
+    generate the mixture." and "We show these plots on a set of 30 mixtures for each case." Found by mutating
+    the suites' parameters (benchmarks/mutate_suite_parameters.py)."""
+    import tomllib
+
+    from bench.planning.suite import load_suite
+
+    raw = tomllib.loads(load_suite("venkataramani2019-figure3").path.read_text())
+    assert (raw["items"], raw["seconds"]) == (30, 2.0)
+    (mixing,) = raw["corruptions"]
+    assert (mixing["name"], mixing["params"]) == ("mixture", {"ratio_db": 0.0})

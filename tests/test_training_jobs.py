@@ -229,3 +229,80 @@ def test_a_dry_run_shows_each_job_s_resolved_settings_and_the_method_s_cost_esti
     half = job("udt-separation", {**UDTSeparation.training_defaults, "epochs": 1})
     assert half.estimated_cpu_seconds() == pytest.approx(expected / 2)
     assert job("nmf-dictionary-separation", {"epochs": 1, "dictionary_iterations": 200}).estimated_cpu_seconds() is None
+
+
+# -- from the survivors of mutation testing (benchmarks/mutation.md, 2026-12-07 second session) -------------
+def _source(the_suite, profile="paper", **options):
+    (job,) = {c.training.key: c.training for c in expand(the_suite, profile, **options)
+              if c.training is not None}.values()
+    return job.config["data"]["clean"]
+
+
+def test_the_training_items_come_from_the_declared_split_capped_by_the_profile_and_the_suite():
+    from bench.components.dataset import build_dataset
+
+    speech = build_dataset("synthetic-speech", {})
+    valid = _source(suite({"clean": {"split": "valid", "items": None}}))
+    assert valid["items"] == sorted(speech.item_ids("valid"))  # every item of the split, none of train's
+    assert not set(valid["items"]) & set(speech.item_ids("train"))
+    assert len(_source(suite({"clean": {"items": None}}), "smoke")["items"]) == 2  # the profile's cap
+    capped = suite({"clean": {"items": None}}, profiles={"cpu": {"train_items": 3}})
+    assert len(_source(capped, "cpu")["items"]) == 3  # the suite's own cap
+
+
+def test_a_stand_in_trains_on_its_own_count_and_length_and_the_profile_caps_them(tmp_path):
+    from bench.planning.training_jobs import STANDIN_ITEMS, STANDIN_SECONDS
+
+    whole = {"clean": {"dataset": "vctk", "items": None, "seconds": None}}
+    source = _source(suite(whole), synthetic=True, data_root=tmp_path)  # VCTK missing: its stand-in
+    assert source["standin_for"] == "vctk" and source["name"] == "synthetic-speech"
+    assert (len(source["items"]), source["seconds"]) == (STANDIN_ITEMS, STANDIN_SECONDS)
+    own = {"clean": {**whole["clean"], "standin_items": 7, "standin_seconds": 1.5}}
+    source = _source(suite(own), synthetic=True, data_root=tmp_path)
+    assert (len(source["items"]), source["seconds"]) == (7, 1.5)
+    source = _source(suite(whole), "smoke", synthetic=True, data_root=tmp_path)
+    assert (len(source["items"]), source["seconds"]) == (2, 4.0)  # smoke: 2 items of at most 4 s
+    assert _source(suite({"clean": {"seconds": None}}), "smoke")["seconds"] == 4.0  # a whole real recording too
+    assert _source(suite({"clean": {"seconds": None}}))["seconds"] is None  # whole recordings, as declared
+    other = _source(suite({"clean": {"dataset": "synthetic-piano"}}))  # another corpus: the declared
+    assert other["seconds"] is None and len(other["items"]) != 4  # source's items = 4, seconds = 0.25 do not apply
+
+
+def test_a_suite_wide_training_key_no_trained_method_declares_is_refused_with_the_close_match():
+    typo = suite()
+    typo.training = {"lrr": 0.1}  # the suite's [training] table
+    with pytest.raises(ValueError, match=r"\[training\]: no trained method of the suite declares 'lrr'\. "
+                                         r".*lr.*\(their training keys: batch_size, epochs, lr, noise_std\)"):
+        expand(typo)
+    in_profile = suite(profiles={"cpu": {"training": {"epoch": 2}}})
+    with pytest.raises(ValueError, match=r"\[profiles\.cpu\.training\]: no trained method of the suite declares "
+                                         r"'epoch'"):
+        expand(in_profile)
+    fine = suite(profiles={"cpu": {"training": {"epochs": 2}}})
+    fine.training = {"lr": 0.1}
+    expand(fine, "cpu")  # declared keys: no error
+
+
+def test_a_job_round_trips_through_its_dict_with_its_labels():
+    assert BASE.labels == {"suite": "t-jobs", "method": "Trained", "profile": "paper"}
+    again = TrainingJob.from_dict(json.loads(json.dumps(BASE.to_dict())))
+    assert (again.key, again.config, again.labels) == (BASE.key, BASE.config, BASE.labels)
+
+
+def test_the_last_epoch_is_read_from_the_file_the_trainer_writes(tmp_path):
+    files = BASE.files(tmp_path)
+    files.path.mkdir(parents=True)
+    files.epoch.write_text(json.dumps({"last_epoch": 3, "epochs": 10, "losses": [1.0] * 4}))
+    assert files.last_epoch() == 3
+
+
+def test_the_key_of_numpy_scalars_and_tuples_is_that_of_the_plain_values_and_ascii():
+    import numpy as np
+
+    from bench.core.keys import canonical_json
+
+    assert config_key({"a": np.float64(0.5), "b": np.int64(3), "c": (1, 2), "d": {4}}) == \
+        config_key({"a": 0.5, "b": 3, "c": [1, 2], "d": [4]})
+    with pytest.raises(TypeError, match="cannot put object in a hashed configuration"):
+        config_key({"a": object()})
+    assert canonical_json({"é": 1, "b": [1, 2]}) == '{"b":[1,2],"\\u00e9":1}'  # the keys of stored results

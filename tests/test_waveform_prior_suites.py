@@ -55,3 +55,20 @@ def test_smoke_grid_runs_short_fits_on_stand_ins():
     assert all(cell.dataset.get("standin_for") for cell in cells)
     keys = [cell.key for cell in cells]
     assert len(keys) == len(set(keys))
+
+
+def test_table1_dereverberates_at_the_papers_three_rt60s():
+    """Table 1's discussion: "When the reverberation is very weak (Rt60=0.1) [...] When the reverberations are of
+    medium strength (Rt60=0.2) [...] When Rt60=0.5 the reverberations are too strong". Found by mutating the
+    suites' parameters (benchmarks/mutate_suite_parameters.py)."""
+    rt60s = [c.params["rt60"] for c in load_suite("waveform-prior-table1").corruptions if c.name == "reverb"]
+    assert rt60s == [0.1, 0.2, 0.5]
+
+
+@pytest.mark.parametrize("name", TABLES + CURVES)
+def test_every_suite_samples_at_the_papers_16_khz(name):
+    """Sec. 4: "The audio was sampled at 16Khz in all sections, for all audio types to allow for fair
+    comparison". Found by mutating the suites' parameters (benchmarks/mutate_suite_parameters.py)."""
+    import tomllib
+
+    assert tomllib.loads(load_suite(name).path.read_text())["sample_rate"] == 16000
