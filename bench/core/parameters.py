@@ -14,7 +14,7 @@ import inspect
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from bench.core.suggest import did_you_mean, reject_unknown  # noqa: F401 - did_you_mean: old import path
 
