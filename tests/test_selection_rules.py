@@ -155,6 +155,26 @@ def test_plateau_stops_where_the_loss_stops_improving():
     assert plateau(steep) == its[-1]  # always improving more than 1%: runs to the end
 
 
+def test_plateau_counts_from_zero_and_an_exact_fit_is_flat():
+    """A loss flat from its first point fires after window + patience - 1 points (the flat count starts at 0,
+    not 1); a loss that reaches exactly 0 (an exact fit) counts as flat, with no division by its 0."""
+    its = [3 + 10 * k for k in range(20)]
+    assert plateau(BlindTrace(its, [0.5] * 20, [None] * 20, [None] * 20)) == its[5 + 3 - 1]
+    exact = [1.0, 0.5, 0.25] + [0.0] * 17  # the gain over 5 points is 100 % until index 7, then 0 / 0: flat
+    assert plateau(BlindTrace(its, exact, [None] * 20, [None] * 20)) == its[10]
+
+
+def test_a_fit_whose_residual_never_explains_enough_of_the_observation_has_not_started():
+    """No residual below (1 - START_FRACTION) of the observation's power: the rules never start (they
+    fall back to the last iterate); no residual recorded at all: the trace cannot tell, so from 0."""
+    its = [10, 20, 30, 40]
+    never = BlindTrace(its, [1.0] * 4, [0.99] * 4, [None] * 4, observation_power=1.0)
+    assert never.started() == 4
+    unknown = BlindTrace(its, [1.0] * 4, [None] * 4, [None] * 4, observation_power=1.0)
+    assert unknown.started() == 0
+    assert BlindTrace(its, [1.0] * 4, [0.99, 0.95, 0.5, 0.4], [None] * 4, observation_power=1.0).started() == 2
+
+
 def test_wmv_and_plateau_wait_until_the_fit_has_started():
     """A prior whose output starts near silence barely moves and barely lowers its loss at first: low variance,
     a flat loss. Until an iterate explains START_FRACTION of the observation's energy, neither rule may stop."""
