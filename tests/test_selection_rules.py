@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from bench.analysis.rules import oracle_iteration, parse_rule, picks, stated_noise_std
+from bench.analysis.rules import check_form, oracle_iteration, parse_rule, picks, stated_noise_std
 from bench.analysis.stopping import (
     BLIND_RULES,
     START_FRACTION,
@@ -153,6 +153,25 @@ def test_plateau_stops_where_the_loss_stops_improving():
     assert not any(all(g < 0.01 for g in gains[j - 2:j + 1]) for j in range(2, k - 5))  # and none before
     steep = BlindTrace(its, [1.0 / (1 + i) for i in its], [None] * len(its), [None] * len(its))
     assert plateau(steep) == its[-1]  # always improving more than 1%: runs to the end
+
+
+def test_a_suites_rule_form_is_checked_without_the_metrics_and_a_typo_gets_a_suggestion():
+    """check_form: the alias "oracle" is oracle:each; blind rules by name only under "blind:"; a near miss is
+    refused with the closest rule named (parse_rule alike)."""
+    assert check_form(" oracle ") == "oracle:each"
+    assert check_form("blind:wmv") == "blind:wmv" and check_form("oracle:whatever") == "oracle:whatever"
+    for wrong in ("best:wmv", "blind:nothing", "oracle:"):
+        with pytest.raises(ValueError, match="unknown selection rule"):
+            check_form(wrong, where="suite x")
+    with pytest.raises(ValueError, match="Did you mean: blind:wmv"):
+        check_form("blind:wvm")
+    with pytest.raises(ValueError, match="Did you mean: blind:plateau"):
+        parse_rule("blind:plateu")
+
+
+def test_the_oracle_takes_the_earliest_of_tied_iterates():
+    trace = [{"iteration": i, "scores": {"snr": v}} for i, v in ((10, 1.0), (20, 3.0), (30, 3.0), (40, 2.0))]
+    assert oracle_iteration(trace, "snr") == 20
 
 
 def test_plateau_counts_from_zero_and_an_exact_fit_is_flat():
