@@ -19,10 +19,9 @@ import os
 import re
 import sys
 import tempfile
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-
-import tomllib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mutation_tree import stage

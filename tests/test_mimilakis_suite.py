@@ -188,6 +188,7 @@ def test_every_suite_parameter_is_the_papers(name):
     """The suite file as written (tomllib, not the loader's defaults) against the paper's numbers above: a
     changed dataset, corruption, training or evaluation parameter fails here with its name."""
     import tomllib
+
     from bench.datasets.musdb18 import MUSDB18
 
     from bench.planning.suite import load_suite

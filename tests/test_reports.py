@@ -4,12 +4,12 @@ import json
 import re
 import shutil
 import subprocess
+import tomllib
 
 import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
-import tomllib
 
 from bench.cli import main
 from bench.planning.cells import expand

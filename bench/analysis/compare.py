@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import copy
 import sys
+import tomllib
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import tomllib
 from scipy import stats
 
 from bench.components.dataset import CorpusMissing

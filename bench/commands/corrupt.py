@@ -9,9 +9,9 @@ one per source, for ``mixture``.
 from __future__ import annotations
 
 import re
+import tomllib
 
 import numpy as np
-import tomllib
 
 from bench.commands.audio_files import check_samples, dump, print_notes, read_signal, write_signal
 from bench.core.files import write_with

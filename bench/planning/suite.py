@@ -14,11 +14,10 @@ from __future__ import annotations
 import copy
 import math
 import os
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from bench.core.protocol import Protocol, TrainingProtocol, check_values, resolve, resolve_training
 from bench.core.registry import SUITES, UnknownNameError
